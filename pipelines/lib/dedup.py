@@ -1,0 +1,372 @@
+"""Syndicated-passage deduplication: which passages are copies of one another.
+
+Blocks, in the order they run (datatrove's split of MinHash dedup):
+
+1. `normalised_text` — matching-only normalisation: case, accents, quote and dash variants,
+   punctuation, whitespace. Offsets in published tables still point into the original text.
+2. `compute_signatures` — word shingles hashed by Polars, MinHash digests by rensa (a native,
+   maintained MinHash) from one flat buffer, folded into one 64-bit key per LSH band.
+3. `candidate_pairs` — exact duplicates by normalised-text hash first (the cheap path);
+   passages that have an exact twin already known skip LSH, since their twin's matches are
+   theirs too. The rest are candidates when they share any band key with a known or new passage.
+4. `verify_pairs` — exact Jaccard and containment of the shingle sets, computed as joins.
+5. `cluster_passages` — connected components of the verified pairs, with a canonical passage
+   (earliest published, then longest), `match_kind` and `min_similarity` per cluster.
+6. `document_syndication` — document pairs and how much text they share.
+
+Incremental by construction: signatures of everything ingested stay in the warehouse, a new
+batch is signed once and compared against them, and only the cheap component labelling
+(step 5) is recomputed over all verified pairs.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from pipelines.lib.graph import connected_components
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Parameters, and why they have these values.
+
+    - shingle_size 3: news copies are edited at the word level (a name re-spelled, a clause
+      cut); a 3-word shingle survives more of those edits than 5-word shingles while still
+      rarely occurring by chance in unrelated passages of one story.
+    - num_perm 128 with 32 bands × 4 rows: the LSH S-curve crosses 0.5 near Jaccard 0.42 and
+      finds a pair of Jaccard 0.5 with probability 0.87 and 0.6 with 0.99; trimmed copies
+      (Jaccard ~0.5, containment 1.0) stay candidates. False candidates cost only verification.
+    - jaccard_threshold 0.5 / containment_threshold 0.8: lightly edited copies of 30–80-word
+      paragraphs measure 0.55–0.9 Jaccard; a copy cut in half has Jaccard ~0.5 but containment
+      ~1.0. Distinct paragraphs of one story that share a quote stay below both (they share
+      the quote's shingles but not the rest), hence containment_min_shingles.
+    - min_shingles 5: passages shorter than this (headings, "Related:") match only exactly.
+    """
+
+    shingle_size: int = 3
+    num_perm: int = 128
+    bands: int = 32
+    rows_per_band: int = 4
+    seed: int = 20241104
+    jaccard_threshold: float = 0.5
+    containment_threshold: float = 0.8
+    containment_min_shingles: int = 12
+    min_shingles: int = 5
+
+    def __post_init__(self):
+        if self.bands * self.rows_per_band != self.num_perm:
+            raise ValueError(f"bands × rows_per_band ({self.bands}×{self.rows_per_band}) must equal num_perm ({self.num_perm})")
+
+    @property
+    def signature_version(self) -> str:
+        """Changes whenever stored signatures stop being comparable with new ones."""
+        return f"polars-{pl.__version__}/k{self.shingle_size}/p{self.num_perm}/b{self.bands}/s{self.seed}"
+
+
+SIGNATURES_SCHEMA = {
+    "passage_id": pl.Utf8,
+    "doc_id": pl.Utf8,
+    "norm_hash": pl.UInt64,
+    "n_shingles": pl.Int32,
+    "band_keys": pl.List(pl.UInt64),
+}
+MATCHES_SCHEMA = {
+    "passage_id_a": pl.Utf8,
+    "passage_id_b": pl.Utf8,
+    "jaccard": pl.Float64,
+    "containment": pl.Float64,
+    "match_kind": pl.Utf8,
+}
+
+_QUOTES_AND_DASHES = {
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+}
+
+
+def normalised_text(text: pl.Expr) -> pl.Expr:
+    """Text for matching only: lower case, no accents, no punctuation, single spaces.
+
+    Apostrophes are dropped rather than spaced ("Russia's" → "russias") so possessives stay one
+    token; hyphens become spaces, so "Sung-lac" and "Sung lac" match.
+    """
+    folded = text.str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
+    folded = folded.str.replace_many(list(_QUOTES_AND_DASHES), list(_QUOTES_AND_DASHES.values()))
+    return (
+        folded.str.replace_all(r"'", "")
+        .str.replace_all(r"[^\p{L}\p{N}]+", " ")
+        .str.strip_chars()
+    )
+
+
+def shingle_hashes(passages: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
+    """Distinct hashed word shingles per passage: `passage_id`, `shingle` (u64).
+
+    A passage shorter than one shingle is a single shingle of all its words.
+    """
+    k = config.shingle_size
+    tokens = (
+        passages.select("passage_id", normalised_text(pl.col("text")).str.split(" ").alias("tok"))
+        .with_columns(n_tok=pl.col("tok").list.len())
+        .explode("tok")
+        .with_columns(pos=pl.int_range(pl.len()).over("passage_id"))
+    )
+    grams = pl.concat_str([pl.col("tok").shift(-i).over("passage_id") for i in range(k)], separator=" ")
+    shingles = tokens.with_columns(gram=grams).filter(
+        (pl.col("pos") <= pl.col("n_tok") - k) | ((pl.col("n_tok") < k) & (pl.col("pos") == 0))
+    )
+    whole = tokens.filter(pl.col("n_tok") < k).group_by("passage_id").agg(pl.col("tok").str.join(" ").alias("whole"))
+    shingles = shingles.join(whole, on="passage_id", how="left").with_columns(
+        gram=pl.coalesce("whole", "gram")
+    )
+    return (
+        shingles.filter(pl.col("gram").str.len_chars() > 0)
+        .select("passage_id", pl.col("gram").hash(seed=config.seed).alias("shingle"))
+        .unique(maintain_order=True)
+    )
+
+
+def compute_signatures(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(`signatures`, `shingles`) for passages with `passage_id`, `doc_id`, `text`.
+
+    Signatures carry the normalised-text hash, the shingle count and one u64 key per band.
+    Passages whose normalised text is empty get no signature (they cannot be compared).
+    """
+    keyed = passages.with_columns(norm=normalised_text(pl.col("text"))).filter(pl.col("norm").str.len_chars() > 0)
+    if keyed.is_empty():
+        return pl.DataFrame(schema=SIGNATURES_SCHEMA), pl.DataFrame(schema={"passage_id": pl.Utf8, "shingle": pl.UInt64})
+    shingles = shingle_hashes(keyed, config).sort("passage_id", maintain_order=True)
+    counts = shingles.group_by("passage_id", maintain_order=True).len("n_shingles")
+    digests = _minhash_digests(shingles["shingle"].to_numpy(), counts["n_shingles"].to_numpy(), config)
+    band_keys = _band_keys(digests, config)
+    signed = counts.with_columns(band_keys=pl.Series(band_keys).cast(pl.List(pl.UInt64)))
+    signatures = keyed.select("passage_id", "doc_id", pl.col("norm").hash(seed=config.seed).alias("norm_hash")).join(
+        signed, on="passage_id"
+    )
+    return signatures.select(list(SIGNATURES_SCHEMA)).cast(SIGNATURES_SCHEMA), shingles
+
+
+def _minhash_digests(flat_hashes: np.ndarray, counts: np.ndarray, config: DedupConfig) -> np.ndarray:
+    from rensa import RMinHash
+
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64)
+    matrix = RMinHash.digest_matrix_from_flat_token_hashes(
+        flat_hashes.astype(np.uint64), offsets, config.num_perm, config.seed
+    )
+    return np.asarray(matrix.to_rows(), dtype=np.uint64).reshape(len(counts), config.num_perm)
+
+
+def _band_keys(digests: np.ndarray, config: DedupConfig) -> np.ndarray:
+    """Fold each band's rows into one 64-bit key; the band number is mixed in so equal values
+    in different bands never collide."""
+    bands = digests.reshape(len(digests), config.bands, config.rows_per_band)
+    with np.errstate(over="ignore"):
+        key = np.arange(config.bands, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)
+        for r in range(config.rows_per_band):
+            key = (key ^ bands[:, :, r]) * np.uint64(0x100000001B3)
+    return key
+
+
+def _ordered_pairs(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(
+        passage_id_a=pl.min_horizontal("x", "y"), passage_id_b=pl.max_horizontal("x", "y")
+    ).filter(pl.col("passage_id_a") != pl.col("passage_id_b")).unique()
+
+
+def candidate_pairs(new: pl.DataFrame, history: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(`exact_pairs`, `lsh_pairs`) between a new batch and itself plus the history.
+
+    Both frames hold signatures. An exact twin links to the smallest passage id with the
+    same normalised hash; only passages without an earlier twin go through LSH.
+    """
+    universe = pl.concat([history.select("passage_id", "norm_hash"), new.select("passage_id", "norm_hash")])
+    representative = universe.group_by("norm_hash").agg(pl.col("passage_id").min().alias("rep"))
+    new_rep = new.join(representative, on="norm_hash")
+    exact = _ordered_pairs(new_rep.select(pl.col("passage_id").alias("x"), pl.col("rep").alias("y")))
+
+    probes = new_rep.filter(
+        (pl.col("passage_id") == pl.col("rep")) & (pl.col("n_shingles") >= config.min_shingles)
+    )
+    known_reps = pl.concat([history, new]).join(representative, on="norm_hash").filter(
+        (pl.col("passage_id") == pl.col("rep")) & (pl.col("n_shingles") >= config.min_shingles)
+    )
+    probe_bands = _explode_bands(probes)
+    known_bands = _explode_bands(known_reps)
+    lsh = _ordered_pairs(
+        probe_bands.join(known_bands, on=["band", "key"], suffix="_k").select(
+            pl.col("passage_id").alias("x"), pl.col("passage_id_k").alias("y")
+        )
+    )
+    lsh = lsh.join(exact, on=["passage_id_a", "passage_id_b"], how="anti")
+    return exact, lsh
+
+
+def _explode_bands(signatures: pl.DataFrame) -> pl.DataFrame:
+    return (
+        signatures.select("passage_id", pl.col("band_keys").alias("key"))
+        .with_columns(band=pl.int_ranges(pl.col("key").list.len()))
+        .explode("key", "band")
+    )
+
+
+def verify_pairs(
+    exact: pl.DataFrame, candidates: pl.DataFrame, shingles: pl.DataFrame, config: DedupConfig
+) -> pl.DataFrame:
+    """Verified copies among the candidates: exact Jaccard and containment of shingle sets.
+
+    `shingles` must hold the shingles of every passage named in `candidates`.
+    """
+    exact_matches = exact.with_columns(
+        jaccard=pl.lit(1.0), containment=pl.lit(1.0), match_kind=pl.lit("exact")
+    )
+    sizes = shingles.group_by("passage_id").len("n")
+    overlap = (
+        candidates.join(shingles, left_on="passage_id_a", right_on="passage_id")
+        .join(shingles, left_on=["passage_id_b", "shingle"], right_on=["passage_id", "shingle"])
+        .group_by("passage_id_a", "passage_id_b")
+        .len("shared")
+    )
+    scored = (
+        candidates.join(overlap, on=["passage_id_a", "passage_id_b"], how="left")
+        .with_columns(pl.col("shared").fill_null(0))
+        .join(sizes.rename({"passage_id": "passage_id_a", "n": "n_a"}), on="passage_id_a")
+        .join(sizes.rename({"passage_id": "passage_id_b", "n": "n_b"}), on="passage_id_b")
+        .with_columns(
+            jaccard=pl.col("shared") / (pl.col("n_a") + pl.col("n_b") - pl.col("shared")),
+            containment=pl.col("shared") / pl.min_horizontal("n_a", "n_b"),
+        )
+    )
+    accepted = scored.filter(
+        (pl.col("jaccard") >= config.jaccard_threshold)
+        | (
+            (pl.col("containment") >= config.containment_threshold)
+            & (pl.min_horizontal("n_a", "n_b") >= config.containment_min_shingles)
+        )
+    ).with_columns(match_kind=pl.lit("near"))
+    columns = list(MATCHES_SCHEMA)
+    return pl.concat([exact_matches.select(columns), accepted.select(columns)]).cast(MATCHES_SCHEMA).sort(
+        "passage_id_a", "passage_id_b"
+    )
+
+
+def match_batch(
+    new_passages: pl.DataFrame,
+    history_signatures: pl.DataFrame,
+    fetch_texts: Callable[[list[str]], pl.DataFrame],
+    config: DedupConfig,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Sign a batch of passages and verify its copies against itself and the history.
+
+    `fetch_texts(passage_ids)` returns `passage_id`, `text` of already-stored passages; it is
+    called once, only for history passages that are candidates. Returns (signatures of the
+    new passages, verified matches that involve at least one new passage).
+    """
+    new_signatures, new_shingles = compute_signatures(new_passages, config)
+    exact, candidates = candidate_pairs(new_signatures, history_signatures, config)
+    new_ids = set(new_signatures["passage_id"].to_list())
+    involved = pl.concat([candidates["passage_id_a"], candidates["passage_id_b"]]).unique().to_list()
+    old_ids = sorted(set(involved) - new_ids)
+    old_shingles = shingle_hashes(fetch_texts(old_ids), config) if old_ids else new_shingles.clear()
+    matches = verify_pairs(exact, candidates, pl.concat([new_shingles, old_shingles]), config)
+    return new_signatures, matches
+
+
+CLUSTERS_SCHEMA = {
+    "cluster_id": pl.Utf8,
+    "canonical_passage_id": pl.Utf8,
+    "n_passages": pl.Int32,
+    "n_documents": pl.Int32,
+    "match_kind": pl.Utf8,
+    "min_similarity": pl.Float64,
+}
+
+
+def cluster_passages(passages: pl.DataFrame, matches: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(`members`: passage_id → cluster_id, `clusters`) over every passage and verified pair.
+
+    `passages` has `passage_id`, `doc_id`, `char_start`, `char_end`, `published_at`. Every
+    passage gets a cluster (a singleton when it has no copy). A cluster is named by its
+    smallest passage id, so names depend on content only, never on the order of ingest.
+    `match_kind` is the weakest kind of verified pair in the cluster (`exact` for
+    singletons); `min_similarity` the lowest pair similarity, where a pair's similarity is
+    the larger of its Jaccard and containment (the measure that accepted it).
+    """
+    components = connected_components(
+        passages["passage_id"],
+        matches.select(pl.col("passage_id_a").alias("a"), pl.col("passage_id_b").alias("b")),
+    )
+    members = components.select(pl.col("node").alias("passage_id"), pl.col("component").alias("cluster_id"))
+    ranked = (
+        passages.join(members, on="passage_id")
+        .with_columns(n_chars=pl.col("char_end") - pl.col("char_start"))
+        .sort(["cluster_id", "published_at", "n_chars", "passage_id"], descending=[False, False, True, False], nulls_last=True)
+    )
+    edge_stats = (
+        matches.join(members, left_on="passage_id_a", right_on="passage_id")
+        .group_by("cluster_id")
+        .agg(
+            min_similarity=pl.max_horizontal("jaccard", "containment").min(),
+            all_exact=(pl.col("match_kind") == "exact").all(),
+        )
+    )
+    clusters = (
+        ranked.group_by("cluster_id", maintain_order=True)
+        .agg(
+            canonical_passage_id=pl.col("passage_id").first(),
+            n_passages=pl.len(),
+            n_documents=pl.col("doc_id").n_unique(),
+        )
+        .join(edge_stats, on="cluster_id", how="left")
+        .with_columns(
+            match_kind=pl.when(pl.col("all_exact").fill_null(True)).then(pl.lit("exact")).otherwise(pl.lit("near")),
+            min_similarity=pl.col("min_similarity").fill_null(1.0),
+        )
+        .select(list(CLUSTERS_SCHEMA))
+        .cast(CLUSTERS_SCHEMA)
+        .sort("cluster_id")
+    )
+    return members.sort("passage_id"), clusters
+
+
+SYNDICATION_SCHEMA = {
+    "doc_id_a": pl.Utf8,
+    "doc_id_b": pl.Utf8,
+    "n_shared_passages": pl.Int32,
+    "shared_chars_a": pl.Int32,
+    "share_of_a": pl.Float64,
+    "share_of_b": pl.Float64,
+}
+
+
+def document_syndication(passages: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
+    """One row per document pair sharing at least one cluster: shared passages and text share.
+
+    `passages` has `passage_id`, `doc_id`, `char_start`, `char_end`, `is_boilerplate`; shares
+    are of each document's non-boilerplate characters.
+    """
+    body = passages.filter(~pl.col("is_boilerplate")).join(members, on="passage_id").with_columns(
+        n_chars=pl.col("char_end") - pl.col("char_start")
+    )
+    body_chars = body.group_by("doc_id").agg(pl.col("n_chars").sum().alias("body_chars"))
+    per_doc = body.group_by("cluster_id", "doc_id").agg(pl.col("n_chars").sum())
+    pairs = per_doc.join(per_doc, on="cluster_id", suffix="_b").filter(pl.col("doc_id") < pl.col("doc_id_b"))
+    shared = pairs.group_by("doc_id", "doc_id_b").agg(
+        n_shared_passages=pl.len(), shared_chars_a=pl.col("n_chars").sum(), shared_chars_b=pl.col("n_chars_b").sum()
+    )
+    return (
+        shared.join(body_chars, on="doc_id")
+        .join(body_chars.rename({"doc_id": "doc_id_b", "body_chars": "body_chars_b"}), on="doc_id_b")
+        .select(
+            doc_id_a="doc_id",
+            doc_id_b="doc_id_b",
+            n_shared_passages="n_shared_passages",
+            shared_chars_a="shared_chars_a",
+            share_of_a=pl.col("shared_chars_a") / pl.col("body_chars"),
+            share_of_b=pl.col("shared_chars_b") / pl.col("body_chars_b"),
+        )
+        .cast(SYNDICATION_SCHEMA)
+        .sort("doc_id_a", "doc_id_b")
+    )

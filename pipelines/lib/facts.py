@@ -1,0 +1,113 @@
+"""Facts: claim mentions that state the same thing, merged, with sources counted honestly.
+
+A fact is one (measure, unit, period, value_low, value_high). The qualifier is not part of
+the key: "about $2,000" and "$2,000" state the same figure, and the fact lists the
+qualifiers it was stated with.
+
+Independent sources: two mentions are one source when they come from the same outlet (the
+same document when the outlet is unknown) or from the same passage cluster (a syndicated
+copy). That is the number of connected components of the graph linking each mention's
+outlet to its cluster, per fact — so one wire paragraph reprinted by five outlets counts
+once, and one outlet repeating a figure in two paragraphs counts once.
+
+Conflicts: facts of the same measure, unit and period whose ranges differ — overlapping or
+disjoint — flag each other (10,000 vs 12,000 troops). `other` is not a measure, so its
+facts never conflict.
+"""
+
+import hashlib
+
+import polars as pl
+
+from pipelines.lib.graph import connected_components
+
+FACTS_SCHEMA = {
+    "fact_id": pl.Utf8,
+    "measure": pl.Utf8,
+    "unit": pl.Utf8,
+    "period": pl.Utf8,
+    "value_low": pl.Float64,
+    "value_high": pl.Float64,
+    "qualifiers": pl.List(pl.Utf8),
+    "n_mentions": pl.Int32,
+    "n_documents": pl.Int32,
+    "n_independent_sources": pl.Int32,
+    "attributed_to": pl.List(pl.Utf8),
+    "first_seen_at": pl.Datetime("us"),
+    "claim_ids": pl.List(pl.Utf8),
+    "conflicts_with": pl.List(pl.Utf8),
+}
+FACT_KEY = ["measure", "unit", "period", "value_low", "value_high"]
+UNCONFLICTED_MEASURES = ("other",)
+
+
+def fact_id_for(measure: str, unit: str, period: str | None, value_low: float, value_high: float) -> str:
+    key = f"{measure}|{unit}|{period or ''}|{value_low!r}|{value_high!r}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def build_facts(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+    """One row per distinct claim.
+
+    `claims` has the published claim columns (at least claim_id, doc_id, cluster_id, measure,
+    unit, period, value_low, value_high, qualifier, attributed_to); `documents` has doc_id,
+    outlet, published_at, ingested_at.
+    """
+    if claims.is_empty():
+        return pl.DataFrame(schema=FACTS_SCHEMA)
+    # ids are hashed once per distinct fact, not per mention
+    keys = claims.select(FACT_KEY).unique().with_columns(
+        fact_id=pl.struct(FACT_KEY).map_elements(lambda k: fact_id_for(**k), return_dtype=pl.Utf8)
+    )
+    mentions = (
+        claims.join(keys, on=FACT_KEY, nulls_equal=True)
+        .join(documents.select("doc_id", "outlet", "published_at", "ingested_at"), on="doc_id", how="left")
+        .with_columns(
+            source_key=pl.concat_str(pl.lit("outlet:"), pl.coalesce(pl.col("outlet").str.to_lowercase(), "doc_id"))
+        )
+    )
+    facts = mentions.group_by("fact_id").agg(
+        pl.col(FACT_KEY).first(),
+        qualifiers=pl.col("qualifier").unique().sort(),
+        n_mentions=pl.len(),
+        n_documents=pl.col("doc_id").n_unique(),
+        attributed_to=pl.col("attributed_to").drop_nulls().unique().sort(),
+        first_seen_at=pl.coalesce(pl.col("published_at").min(), pl.col("ingested_at").min()),
+        claim_ids=pl.col("claim_id").sort(),
+    )
+    independent = _independent_sources(mentions)
+    conflicts = _conflicts(facts)
+    return (
+        facts.join(independent, on="fact_id", how="left")
+        .join(conflicts, on="fact_id", how="left")
+        .with_columns(pl.col("conflicts_with").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
+        .select(list(FACTS_SCHEMA))
+        .cast(FACTS_SCHEMA)
+        .sort("measure", "unit", "value_low", "value_high", "fact_id", nulls_last=True)
+    )
+
+
+def _independent_sources(mentions: pl.DataFrame) -> pl.DataFrame:
+    edges = mentions.select(
+        a=pl.col("fact_id") + "|" + pl.col("source_key"),
+        b=pl.col("fact_id") + "|cluster:" + pl.col("cluster_id"),
+    )
+    components = connected_components(edges["a"], edges)
+    return (
+        components.filter(pl.col("node").str.contains(r"\|outlet:"))
+        .with_columns(fact_id=pl.col("node").str.split("|").list.first())
+        .group_by("fact_id")
+        .agg(n_independent_sources=pl.col("component").n_unique())
+    )
+
+
+def _conflicts(facts: pl.DataFrame) -> pl.DataFrame:
+    scoped = facts.filter(~pl.col("measure").is_in(UNCONFLICTED_MEASURES)).select(
+        "fact_id", "measure", "unit", pl.col("period").fill_null("")
+    )
+    return (
+        scoped.join(scoped, on=["measure", "unit", "period"], suffix="_other")
+        .filter(pl.col("fact_id") != pl.col("fact_id_other"))
+        .group_by("fact_id")
+        .agg(conflicts_with=pl.col("fact_id_other").sort())
+    )

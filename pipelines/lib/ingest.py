@@ -1,0 +1,209 @@
+"""Ingest: decode raw file bytes and read the provenance a text states about itself.
+
+Pure functions: bytes and strings in, records and Polars frames out. The raw folder itself is
+read by the `RawFolder` resource; this module never touches the file system.
+
+Decoding order, and why:
+1. a UTF-8 byte-order mark means UTF-8 (the mark is dropped, so offsets start at the text);
+2. strict UTF-8 — almost every modern file, and a legacy file that happens to be valid UTF-8
+   is overwhelmingly likely to be plain ASCII;
+3. otherwise charset-normalizer picks the legacy encoding. It often ranks several single-byte
+   code pages equally (cp1250, cp1252 and cp1257 decode English text to the same chaos score);
+   among the equally good ones we prefer the code pages news text is most often written in.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+# Tie-break among legacy encodings that charset-normalizer scores equally.
+PREFERRED_LEGACY_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1251", "koi8_r", "cp1250")
+
+# Share of control characters (other than tab, newline, carriage return, form feed) above
+# which a decoded file is treated as binary rather than text.
+MAX_CONTROL_CHAR_SHARE = 0.01
+
+
+class RejectedFile(Exception):
+    """A raw file that cannot become a document; `reason` is a short code, `detail` for humans."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    text: str
+    encoding: str
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def doc_id_for(content_sha256: str) -> str:
+    """Document ids are derived from content, so reruns and run order never change them."""
+    return content_sha256[:16]
+
+
+def decode_bytes(data: bytes) -> DecodedText:
+    """Decode raw bytes to text, or raise `RejectedFile` saying why it is not text."""
+    if not data.strip():
+        raise RejectedFile("empty", "the file has no content (or only whitespace)")
+    if data.startswith(UTF8_BOM):
+        return _checked(DecodedText(_decode_bom_utf8(data[len(UTF8_BOM):]), "utf_8_sig"))
+    try:
+        return _checked(DecodedText(data.decode("utf-8"), "utf_8"))
+    except UnicodeDecodeError:
+        pass
+    return _checked(_detect_legacy(data))
+
+
+def _decode_bom_utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise RejectedFile(
+            "undecodable", f"starts with a UTF-8 byte-order mark but is not valid UTF-8 ({err.reason} at byte {err.start})"
+        ) from None
+
+
+def _detect_legacy(data: bytes) -> DecodedText:
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    if not matches:
+        raise RejectedFile("undecodable", "no text encoding decodes this file (binary data?)")
+    best = matches[0]
+    ties = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    for preferred in PREFERRED_LEGACY_ENCODINGS:
+        for match in ties:
+            if preferred in match.could_be_from_charset:
+                return DecodedText(data.decode(preferred), preferred)
+    return DecodedText(str(best), best.encoding)
+
+
+def _checked(decoded: DecodedText) -> DecodedText:
+    text = decoded.text
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if text and controls / len(text) > MAX_CONTROL_CHAR_SHARE:
+        raise RejectedFile(
+            "binary", f"{controls} control characters in {len(text)} decoded characters; not a text file"
+        )
+    if not text.strip():
+        raise RejectedFile("empty", "the decoded text is only whitespace")
+    return decoded
+
+
+# --- provenance the text states about itself ---------------------------------------------
+
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+_TZ = r"(?:UTC|GMT|EST|EDT|CST|CDT|MST|MDT|PST|PDT|CET|CEST|EET|EEST|MSK|KST|JST|BST)"
+# A dateline is a short line that is mostly a date: "Oct 25, 2024 21:01 325",
+# "6:19 PM EST, November 4, 2024", "November 4, 2024".
+DATELINE_PATTERNS = (
+    re.compile(
+        rf"^(?P<date>{_MONTH}\s+\d{{1,2}},\s+\d{{4}}(?:\s+\d{{1,2}}:\d{{2}}(?:\s*[AP]M)?(?:\s+{_TZ})?)?)(?:\s+\d+)?\s*$",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"^(?P<date>\d{{1,2}}:\d{{2}}\s*[AP]M(?:\s+{_TZ})?,?\s+{_MONTH}\s+\d{{1,2}},\s+\d{{4}})\s*$",
+        re.IGNORECASE,
+    ),
+    re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?)\s*$"),
+)
+_TZ_OFFSETS_H = {
+    "UTC": 0, "GMT": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6,
+    "PST": -8, "PDT": -7, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "KST": 9,
+    "JST": 9, "BST": 1,
+}
+_TZINFOS = {name: timezone(timedelta(hours=h)) for name, h in _TZ_OFFSETS_H.items()}
+
+# Lines that name the outlet the text was taken from.
+OUTLET_PATTERNS = (
+    re.compile(r"^A Message from (?P<outlet>[A-Z][\w.&' -]{1,60}?):?\s*$"),
+    re.compile(r"^(?:Last|Latest) news (?:in|from) (?P<outlet>[A-Z][\w.&'-]{1,40})\s*$"),
+    re.compile(r"^(?P<outlet>[A-Z][A-Z0-9.&'-]{1,40}) publishes\b"),
+    re.compile(r"^(?:Source|Published by|Originally published (?:by|in)):?\s+(?P<outlet>[A-Z][\w.&' -]{1,60}?)\.?\s*$"),
+)
+# Lines at the head of a page that are neither title nor body.
+_HEAD_NOISE = re.compile(r"^(?:Home|Menu|Search|Share|Subscribe|Log ?in|Sign in)\b", re.IGNORECASE)
+TITLE_MAX_CHARS = 160
+HEAD_LINES = 8
+
+
+@dataclass(frozen=True)
+class StatedProvenance:
+    title: str | None
+    outlet: str | None
+    published_at: datetime | None
+
+
+def parse_dateline(line: str) -> datetime | None:
+    """The UTC time a dateline states, or None when the line is not a dateline."""
+    from dateutil import parser as date_parser
+
+    stripped = line.strip()
+    for pattern in DATELINE_PATTERNS:
+        match = pattern.match(stripped)
+        if match:
+            try:
+                stamp = date_parser.parse(match.group("date"), tzinfos=_TZINFOS)
+            except (ValueError, OverflowError):
+                return None
+            if stamp.tzinfo is not None:
+                stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None)
+            return stamp
+    return None
+
+
+def read_stated_provenance(text: str) -> StatedProvenance:
+    """Title, outlet and publication time where the text states them; None where it does not.
+
+    The title is the first line of the head when it reads like a headline (short, no
+    sentence-final punctuation); a first line that is a sentence means the text has no title.
+    The outlet may be stated anywhere (a donation appeal at the end names it); the dateline
+    only in the head.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    outlet = next((m.group("outlet").strip() for line in lines for p in OUTLET_PATTERNS if (m := p.match(line))), None)
+    published_at = next((stamp for line in lines[:HEAD_LINES] if (stamp := parse_dateline(line))), None)
+    title = None
+    for line in lines[:HEAD_LINES]:
+        if _HEAD_NOISE.match(line) or any(p.match(line) for p in OUTLET_PATTERNS) or parse_dateline(line):
+            continue
+        if _reads_like_headline(line):
+            title = line
+        break
+    return StatedProvenance(title=title, outlet=outlet, published_at=published_at)
+
+
+def _reads_like_headline(line: str) -> bool:
+    words = line.split()
+    return 3 <= len(words) and len(line) <= TITLE_MAX_CHARS and not line.endswith((".", ":", ";", ",", "”", '"'))
+
+
+DOCUMENT_PROVENANCE_SCHEMA = {"title": pl.Utf8, "outlet": pl.Utf8, "published_at": pl.Datetime("us")}
+
+
+def provenance_frame(texts: list[str]) -> pl.DataFrame:
+    """`read_stated_provenance` for many texts, as a frame aligned with the input list."""
+    rows = [read_stated_provenance(t) for t in texts]
+    return pl.DataFrame(
+        {
+            "title": [r.title for r in rows],
+            "outlet": [r.outlet for r in rows],
+            "published_at": [r.published_at for r in rows],
+        },
+        schema=DOCUMENT_PROVENANCE_SCHEMA,
+    )

@@ -1,0 +1,59 @@
+-- Passage and dedup layer. Safe to re-run.
+
+-- one row per paragraph of a document; offsets index the document's decoded text
+create table if not exists passages (
+    passage_id         varchar primary key,
+    doc_id             varchar not null,
+    ordinal            integer not null,
+    char_start         integer not null,
+    char_end           integer not null,
+    text               varchar not null,
+    is_boilerplate     boolean not null,
+    boilerplate_reason varchar
+);
+
+-- one row per passage that takes part in matching: its normalised hash and MinHash signature
+create table if not exists passage_signatures (
+    passage_id  varchar primary key,
+    doc_id      varchar not null,
+    norm_hash   ubigint not null,
+    n_shingles  integer not null,
+    band_keys   ubigint[] not null
+);
+
+-- one row per verified pair of copies (passage_id_a < passage_id_b)
+create table if not exists passage_matches (
+    passage_id_a varchar not null,
+    passage_id_b varchar not null,
+    jaccard      double not null,
+    containment  double not null,
+    match_kind   varchar not null,
+    primary key (passage_id_a, passage_id_b)
+);
+
+-- one row per passage: the cluster it belongs to (recomputed from passage_matches)
+create table if not exists passage_cluster_members (
+    passage_id varchar primary key,
+    cluster_id varchar not null
+);
+
+-- one row per cluster of syndicated copies
+create table if not exists passage_clusters (
+    cluster_id           varchar primary key,
+    canonical_passage_id varchar not null,
+    n_passages           integer not null,
+    n_documents          integer not null,
+    match_kind           varchar not null,
+    min_similarity       double not null
+);
+
+-- one row per pair of documents that share passages
+create table if not exists doc_syndication (
+    doc_id_a          varchar not null,
+    doc_id_b          varchar not null,
+    n_shared_passages integer not null,
+    shared_chars_a    integer not null,
+    share_of_a        double not null,
+    share_of_b        double not null,
+    primary key (doc_id_a, doc_id_b)
+);

@@ -1,0 +1,81 @@
+-- Claim and fact layer. Safe to re-run.
+
+-- one row per number mention in a non-boilerplate passage, as extracted (computed once per passage)
+create table if not exists claim_mentions (
+    claim_id      varchar primary key,
+    doc_id        varchar not null,
+    passage_id    varchar not null,
+    char_start    integer not null,
+    char_end      integer not null,
+    quote         varchar not null,
+    sentence      varchar not null,
+    value_low     double not null,
+    value_high    double not null,
+    unit          varchar not null,
+    qualifier     varchar not null,
+    period        varchar,
+    measure       varchar not null,
+    subject       varchar,
+    attributed_to varchar
+);
+
+-- one row per claim mention that passed the row-level checks, with its cluster
+create table if not exists claims (
+    claim_id           varchar primary key,
+    doc_id             varchar not null,
+    passage_id         varchar not null,
+    cluster_id         varchar not null,
+    char_start         integer not null,
+    char_end           integer not null,
+    quote              varchar not null,
+    sentence           varchar not null,
+    value_low          double not null,
+    value_high         double not null,
+    unit               varchar not null,
+    qualifier          varchar not null,
+    period             varchar,
+    measure            varchar not null,
+    subject            varchar,
+    attributed_to      varchar,
+    is_syndicated_copy boolean not null
+);
+
+-- one row per claim mention held back by a row-level check, with the check and reason
+create table if not exists quarantine (
+    claim_id           varchar not null,
+    doc_id             varchar not null,
+    passage_id         varchar not null,
+    cluster_id         varchar not null,
+    char_start         integer not null,
+    char_end           integer not null,
+    quote              varchar not null,
+    sentence           varchar not null,
+    value_low          double not null,
+    value_high         double not null,
+    unit               varchar not null,
+    qualifier          varchar not null,
+    period             varchar,
+    measure            varchar not null,
+    subject            varchar,
+    attributed_to      varchar,
+    is_syndicated_copy boolean not null,
+    failed_check       varchar not null,
+    reason             varchar not null
+);
+
+-- one row per distinct claim (measure, unit, period, value range)
+create table if not exists facts (
+    fact_id               varchar primary key,
+    measure               varchar not null,
+    unit                  varchar not null,
+    period                varchar,
+    value_low             double not null,
+    value_high            double not null,
+    n_mentions            integer not null,
+    n_documents           integer not null,
+    n_independent_sources integer not null,
+    attributed_to         varchar[] not null,
+    first_seen_at         timestamp,
+    claim_ids             varchar[] not null,
+    conflicts_with        varchar[] not null
+);
