@@ -1,0 +1,125 @@
+"""Unit tests for pipelines.lib.dedup: normalisation, signatures, matching, clustering."""
+
+from datetime import datetime
+
+import polars as pl
+import pytest
+
+from pipelines.lib.dedup import (
+    SIGNATURES_SCHEMA,
+    DedupConfig,
+    cluster_passages,
+    compute_signatures,
+    document_syndication,
+    match_batch,
+    normalised_text,
+)
+
+QUOTE = (
+    "“North Korea is on record as having fought for Russia. If there ever is a war on the Korean "
+    "Peninsula, North Korea can now expect Russia to come and help,” he said."
+)
+QUOTE_COPY = (
+    "“North Korea is on record as having fought for Russia. If there ever is a war on the Korean "
+    "Peninsula, North Korea can now expect Russia to come and help,” Representative Wi Sung-lac was quoted as saying."
+)
+OTHER = (
+    "Russian President Vladimir Putin signed a mutual defense agreement with North Korean leader "
+    "Kim Jong Un during a visit to the East Asian country in June."
+)
+LONG = (
+    "Russia will pay North Korea over $200 million a year for the 10,000 soldiers and send up to "
+    "700,000 metric tons of rice, Wi said, citing the National Intelligence Service’s briefing to "
+    "South Korean lawmakers last week, according to people familiar with the matter, who added that "
+    "the first shipments would leave Vladivostok before the end of the year."
+)
+TRIMMED = "Russia will pay North Korea over $200 million a year for the 10,000 soldiers and send up to 700,000 metric tons of rice."
+
+
+def _frame(rows):
+    return pl.DataFrame(rows, schema=["passage_id", "doc_id", "text"], orient="row")
+
+
+def _no_history(ids):
+    raise AssertionError("history was not expected to be fetched")
+
+
+@pytest.mark.parametrize(
+    ("text", "normalised"),
+    [
+        ("Wi Sung-lac’s “deal” — NAÏVE", "wi sung lacs deal naive"),
+        ("  600,000 to 700,000 tons\t", "600 000 to 700 000 tons"),
+        ("Élysée – Kyiv", "elysee kyiv"),
+    ],
+)
+def test_normalised_text(text, normalised):
+    assert pl.select(normalised_text(pl.lit(text))).item() == normalised
+
+
+def test_signatures_are_deterministic_and_equal_for_equal_text():
+    frame = _frame([("a", "d1", QUOTE), ("b", "d2", QUOTE.upper()), ("c", "d3", OTHER)])
+    sig1, _ = compute_signatures(frame, DedupConfig())
+    sig2, _ = compute_signatures(frame, DedupConfig())
+    assert sig1.equals(sig2)
+    keys = dict(zip(sig1["passage_id"], sig1["band_keys"].to_list()))
+    assert keys["a"] == keys["b"] and keys["a"] != keys["c"]
+    assert len(keys["a"]) == 32
+
+
+def test_match_batch_finds_exact_near_and_trimmed_copies_only():
+    frame = _frame(
+        [("a", "d1", QUOTE), ("b", "d2", QUOTE_COPY), ("c", "d3", QUOTE), ("e", "d1", OTHER),
+         ("f", "d2", LONG), ("g", "d3", TRIMMED)]
+    )
+    _, matches = match_batch(frame, pl.DataFrame(schema=SIGNATURES_SCHEMA), _no_history, DedupConfig())
+    kinds = {(r["passage_id_a"], r["passage_id_b"]): r["match_kind"] for r in matches.iter_rows(named=True)}
+    assert kinds == {("a", "c"): "exact", ("a", "b"): "near", ("f", "g"): "near"}
+    trimmed = matches.filter(pl.col("passage_id_b") == "g").row(0, named=True)
+    assert trimmed["containment"] == 1.0 and trimmed["jaccard"] < 0.5
+
+
+def test_second_batch_is_matched_against_history():
+    config = DedupConfig()
+    first = _frame([("a", "d1", QUOTE), ("e", "d1", OTHER)])
+    history, _ = match_batch(first, pl.DataFrame(schema=SIGNATURES_SCHEMA), _no_history, config)
+    fetched = []
+
+    def fetch(ids):
+        fetched.extend(ids)
+        return first.filter(pl.col("passage_id").is_in(ids)).select("passage_id", "text")
+
+    second = _frame([("b", "d2", QUOTE_COPY)])
+    signatures, matches = match_batch(second, history, fetch, config)
+    assert signatures["passage_id"].to_list() == ["b"]
+    assert matches.select("passage_id_a", "passage_id_b", "match_kind").rows() == [("a", "b", "near")]
+    assert fetched == ["a"]
+
+
+def test_cluster_passages_names_clusters_and_picks_canonical():
+    passages = pl.DataFrame(
+        {
+            "passage_id": ["a", "b", "c", "z"],
+            "doc_id": ["d1", "d2", "d3", "d3"],
+            "char_start": [0, 0, 0, 100],
+            "char_end": [100, 120, 100, 150],
+            "published_at": [datetime(2024, 11, 4), None, datetime(2024, 10, 25), None],
+            "is_boilerplate": [False, False, False, False],
+        }
+    )
+    matches = pl.DataFrame(
+        {"passage_id_a": ["a", "a"], "passage_id_b": ["b", "c"], "jaccard": [0.7, 1.0],
+         "containment": [0.9, 1.0], "match_kind": ["near", "exact"]}
+    )
+    members, clusters = cluster_passages(passages, matches)
+    assert members.rows() == [("a", "a"), ("b", "a"), ("c", "a"), ("z", "z")]
+    assert clusters.rows() == [("a", "c", 3, 3, "near", 0.9), ("z", "z", 1, 1, "exact", 1.0)]
+    syndication = document_syndication(passages, members)
+    assert syndication.select("doc_id_a", "doc_id_b", "n_shared_passages", "shared_chars_a").rows() == [
+        ("d1", "d2", 1, 100), ("d1", "d3", 1, 100), ("d2", "d3", 1, 120)
+    ]
+    assert syndication.filter(pl.col("doc_id_a") == "d1", pl.col("doc_id_b") == "d3")["share_of_b"].item() == 100 / 150
+
+
+def test_config_rejects_inconsistent_banding():
+    with pytest.raises(ValueError, match="must equal num_perm"):
+        DedupConfig(num_perm=128, bands=20, rows_per_band=5)

@@ -1,0 +1,63 @@
+"""Unit tests for pipelines.lib.facts: merging, independent sources, conflicts."""
+
+from datetime import datetime
+
+import polars as pl
+
+from pipelines.lib.facts import build_facts, fact_id_for
+
+CLAIMS = pl.DataFrame(
+    {
+        "claim_id": ["c1", "c2", "c3", "c4", "c5", "c6"],
+        "doc_id": ["d1", "d2", "d3", "d3", "d4", "d4"],
+        "cluster_id": ["k1", "k1", "k2", "k3", "k4", "k5"],
+        "measure": ["pay_per_soldier"] * 3 + ["troops_deployed"] * 2 + ["other"],
+        "unit": ["USD"] * 3 + ["person"] * 2 + ["percent"],
+        "period": ["month"] * 3 + [None, None, None],
+        "value_low": [2000.0, 2000.0, 2000.0, 10000.0, 12000.0, 5.0],
+        "value_high": [2000.0, 2000.0, 2000.0, 10000.0, 12000.0, 5.0],
+        "qualifier": ["approx", "exact", "approx", "at_least", "approx", "exact"],
+        "attributed_to": ["NIS", None, "Wi Sung-lac", "Wi Sung-lac", None, None],
+    }
+)
+DOCUMENTS = pl.DataFrame(
+    {
+        "doc_id": ["d1", "d2", "d3", "d4"],
+        "outlet": [None, None, "Outlet X", "outlet x"],
+        "published_at": [None, datetime(2024, 11, 4), None, None],
+        "ingested_at": [datetime(2026, 1, 1)] * 4,
+    }
+)
+
+
+def test_same_statement_is_one_fact_and_syndicated_copies_count_once():
+    facts = build_facts(CLAIMS, DOCUMENTS)
+    pay = facts.filter(pl.col("measure") == "pay_per_soldier").row(0, named=True)
+    # c1 and c2 are one syndicated passage (cluster k1) in two documents: one source; c3 another
+    assert (pay["n_mentions"], pay["n_documents"], pay["n_independent_sources"]) == (3, 3, 2)
+    assert pay["attributed_to"] == ["NIS", "Wi Sung-lac"]
+    assert pay["qualifiers"] == ["approx", "exact"]
+    assert pay["claim_ids"] == ["c1", "c2", "c3"]
+    assert pay["first_seen_at"] == datetime(2024, 11, 4)
+    assert pay["fact_id"] == fact_id_for("pay_per_soldier", "USD", "month", 2000.0, 2000.0)
+
+
+def test_one_outlet_counts_once_across_documents():
+    claims = CLAIMS.with_columns(measure=pl.lit("troops_deployed"), unit=pl.lit("person"), period=pl.lit(None),
+                                 value_low=pl.lit(1.0), value_high=pl.lit(1.0)).filter(pl.col("doc_id").is_in(["d3", "d4"]))
+    facts = build_facts(claims, DOCUMENTS)
+    # d3 and d4 are one outlet (case aside), in four different clusters
+    assert facts["n_independent_sources"].to_list() == [1]
+
+
+def test_different_values_of_one_measure_conflict():
+    facts = build_facts(CLAIMS, DOCUMENTS)
+    troops = facts.filter(pl.col("measure") == "troops_deployed")
+    ids = troops["fact_id"].to_list()
+    assert troops["conflicts_with"].to_list() == [[ids[1]], [ids[0]]]
+    assert facts.filter(pl.col("measure") == "other")["conflicts_with"].to_list() == [[]]
+    assert facts.filter(pl.col("measure") == "pay_per_soldier")["conflicts_with"].to_list() == [[]]
+
+
+def test_no_claims_no_facts():
+    assert build_facts(CLAIMS.clear(), DOCUMENTS).height == 0
