@@ -35,9 +35,10 @@ class DedupConfig:
     - shingle_size 3: news copies are edited at the word level (a name re-spelled, a clause
       cut); a 3-word shingle survives more of those edits than 5-word shingles while still
       rarely occurring by chance in unrelated passages of one story.
-    - num_perm 128 with 32 bands × 4 rows: the LSH S-curve crosses 0.5 near Jaccard 0.42 and
-      finds a pair of Jaccard 0.5 with probability 0.87 and 0.6 with 0.99; trimmed copies
-      (Jaccard ~0.5, containment 1.0) stay candidates. False candidates cost only verification.
+    - num_perm 120 as 40 bands × 3 rows: a pair becomes a candidate with probability 0.99 at
+      Jaccard 0.6, 0.83 at 0.35 and 0.04 at 0.1. The low rows per band are for trimmed copies:
+      a paragraph cut to a third of its length has Jaccard ~0.35 with the original but
+      containment 1.0, and verification (exact, cheap) removes the extra false candidates.
     - jaccard_threshold 0.5 / containment_threshold 0.8: lightly edited copies of 30–80-word
       paragraphs measure 0.55–0.9 Jaccard; a copy cut in half has Jaccard ~0.5 but containment
       ~1.0. Distinct paragraphs of one story that share a quote stay below both (they share
@@ -46,9 +47,9 @@ class DedupConfig:
     """
 
     shingle_size: int = 3
-    num_perm: int = 128
-    bands: int = 32
-    rows_per_band: int = 4
+    num_perm: int = 120
+    bands: int = 40
+    rows_per_band: int = 3
     seed: int = 20241104
     jaccard_threshold: float = 0.5
     containment_threshold: float = 0.8

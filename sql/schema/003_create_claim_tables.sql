@@ -71,6 +71,7 @@ create table if not exists facts (
     period                varchar,
     value_low             double not null,
     value_high            double not null,
+    qualifiers            varchar[] not null,
     n_mentions            integer not null,
     n_documents           integer not null,
     n_independent_sources integer not null,

@@ -63,7 +63,7 @@ def test_signatures_are_deterministic_and_equal_for_equal_text():
     assert sig1.equals(sig2)
     keys = dict(zip(sig1["passage_id"], sig1["band_keys"].to_list()))
     assert keys["a"] == keys["b"] and keys["a"] != keys["c"]
-    assert len(keys["a"]) == 32
+    assert len(keys["a"]) == 40
 
 
 def test_match_batch_finds_exact_near_and_trimmed_copies_only():

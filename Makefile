@@ -1,0 +1,32 @@
+# claimwire: `make run` and `make test` do all set-up themselves on a fresh clone.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test ui clean-data
+
+# The virtual environment is created when missing and synced to uv.lock when the lock changes.
+$(STAMP): pyproject.toml uv.lock
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install --quiet uv==0.13.8
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet --python $(PY)
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## materialise the whole graph on raw/ into data/ and print a summary
+run: install
+	$(PY) -m pipelines.cli run
+
+## run the test suite
+test: install
+	$(PY) -m pytest
+
+## the Dagster UI on 127.0.0.1:3000, with the instance under data/dagster_home
+ui: install
+	DAGSTER_HOME=$$($(PY) -m pipelines.cli home) $(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+
+## remove the warehouse, the releases and the Dagster instance (the raw folder is untouched)
+clean-data:
+	rm -rf data

@@ -1,0 +1,24 @@
+"""The claimwire code location: every asset, check, job and schedule, and the resources they use."""
+
+from dagster import Definitions
+
+from pipelines.defs.dedup import cluster_syndicated_passages, passages
+from pipelines.defs.extract import extract_and_screen_claims, facts
+from pipelines.defs.ingest import ingest_raw_files
+from pipelines.defs.jobs import claimwire_job, daily_schedule
+from pipelines.defs.publish import published
+from pipelines.defs.resources import RawFolder, ReleasePublisher, Warehouse
+from pipelines.defs.validate import ValidationSettings, table_checks
+
+defs = Definitions(
+    assets=[ingest_raw_files, passages, cluster_syndicated_passages, extract_and_screen_claims, facts, published],
+    asset_checks=table_checks,
+    jobs=[claimwire_job],
+    schedules=[daily_schedule],
+    resources={
+        "raw_folder": RawFolder(),
+        "warehouse": Warehouse(),
+        "publisher": ReleasePublisher(),
+        "validation": ValidationSettings(),
+    },
+)

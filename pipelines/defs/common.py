@@ -1,0 +1,77 @@
+"""Helpers shared by the asset modules: stage bookkeeping and materialisation metadata."""
+
+from datetime import datetime, timezone
+
+import duckdb
+import polars as pl
+from dagster import MetadataValue, TableColumn, TableSchema
+
+from pipelines.defs.resources import read_frame
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def record_table_version(conn: duckdb.DuckDBPyConnection, table: str, run_id: str) -> int:
+    n_rows = conn.sql(f'select count(*) from "{table}"').fetchall()[0][0]
+    conn.execute(
+        "insert or replace into table_versions values (?, ?, ?, ?)", [table, utc_now(), run_id, n_rows]
+    )
+    return n_rows
+
+
+def unprocessed_doc_ids(conn: duckdb.DuckDBPyConnection, stage: str) -> list[str]:
+    rows = conn.execute(
+        "select doc_id from documents where doc_id not in (select doc_id from stage_progress where stage = ?) order by doc_id",
+        [stage],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def mark_processed(conn: duckdb.DuckDBPyConnection, stage: str, doc_ids: list[str]) -> None:
+    if doc_ids:
+        conn.executemany(
+            "insert or ignore into stage_progress values (?, ?, ?)", [(stage, d, utc_now()) for d in doc_ids]
+        )
+
+
+def reset_stage_if_changed(conn: duckdb.DuckDBPyConnection, stage: str, version: str) -> bool:
+    """Forget a stage's progress when its parameters or rules changed; True when it was reset."""
+    stored = conn.execute("select version from stage_state where stage = ?", [stage]).fetchall()
+    if stored and stored[0][0] == version:
+        return False
+    conn.execute("delete from stage_progress where stage = ?", [stage])
+    conn.execute("insert or replace into stage_state values (?, ?, ?)", [stage, version, utc_now()])
+    return bool(stored)
+
+
+def table_schema(frame: pl.DataFrame) -> TableSchema:
+    return TableSchema(columns=[TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()])
+
+
+def frame_metadata(frame: pl.DataFrame, n_rows: int | None = None, preview_rows: int = 10) -> dict:
+    """Row count, column schema and a Markdown preview — what the UI shows on every asset."""
+    return {
+        "dagster/row_count": MetadataValue.int(frame.height if n_rows is None else n_rows),
+        "dagster/column_schema": table_schema(frame),
+        "preview": MetadataValue.md(markdown_table(frame.head(preview_rows))),
+    }
+
+
+def markdown_table(frame: pl.DataFrame, max_chars: int = 80) -> str:
+    if frame.is_empty():
+        return "_no rows_"
+    as_text = [
+        (pl.col(c).cast(pl.List(pl.Utf8)).list.join(", ") if isinstance(dt, pl.List) else pl.col(c).cast(pl.Utf8))
+        .fill_null("")
+        .str.replace_all(r"[|\n]", " ")
+        .str.slice(0, max_chars)
+        for c, dt in frame.schema.items()
+    ]
+    rows = ["| " + " | ".join(row) + " |" for row in frame.select(as_text).iter_rows()]
+    return "\n".join(["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width, *rows])
+
+
+def table_frame(conn: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
+    return read_frame(conn, f'select * from "{table}"')

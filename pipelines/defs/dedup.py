@@ -1,0 +1,159 @@
+"""Passage assets: `passages` (split and boilerplate marked) and `passage_clusters` (syndicated copies)."""
+
+import hashlib
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
+
+from pipelines.defs.common import (
+    frame_metadata,
+    mark_processed,
+    markdown_table,
+    record_table_version,
+    reset_stage_if_changed,
+    table_frame,
+    unprocessed_doc_ids,
+)
+from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, transaction
+from pipelines.lib.dedup import (
+    DedupConfig,
+    cluster_passages,
+    document_syndication,
+    match_batch,
+)
+from pipelines.lib.passages import load_boilerplate_rules, mark_boilerplate, split_passages
+
+
+@asset(
+    deps=["documents"],
+    group_name="ingest",
+    owners=["team:claimwire"],
+    kinds={"duckdb", "polars"},
+    description=(
+        "One row per paragraph of a document, with character offsets into the decoded text. "
+        "Boilerplate (donation appeals, related-link lists, navigation, datelines, captions, "
+        "disclaimers, bylines) is marked with a reason, never deleted."
+    ),
+)
+def passages(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    """Split new documents into passages and mark boilerplate by the rules in pipelines/data."""
+    rules = load_boilerplate_rules()
+    with warehouse.get_connection() as conn:
+        with transaction(conn):
+            if reset_stage_if_changed(conn, "passages", _rules_version(rules)):
+                conn.execute("delete from passages")
+            todo = unprocessed_doc_ids(conn, "passages")
+            docs = read_frame(conn, "select doc_id, text from documents where list_contains(?, doc_id)", [todo])
+            new = mark_boilerplate(split_passages(docs), rules)
+            append_table(conn, "passages", new)
+            mark_processed(conn, "passages", todo)
+            n_rows = record_table_version(conn, "passages", context.run_id)
+            reasons = read_frame(
+                conn,
+                "select boilerplate_reason, count(*) as n_passages from passages where is_boilerplate group by 1 order by 1",
+            )
+    return MaterializeResult(
+        metadata={
+            **frame_metadata(new, n_rows=n_rows),
+            "new_passages": MetadataValue.int(new.height),
+            "boilerplate_by_reason": MetadataValue.md(markdown_table(reasons)),
+        }
+    )
+
+
+def _rules_version(rules) -> str:
+    return hashlib.sha256(repr(rules).encode()).hexdigest()[:16]
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "passage_clusters",
+            deps=["passages", "documents"],
+            group_name="dedup",
+            owners=["team:claimwire"],
+            kinds={"duckdb", "polars"},
+            description=(
+                "One row per cluster of syndicated copies of a passage (exact, near-identical or "
+                "trimmed), with its canonical passage (earliest published, then longest). Every "
+                "passage belongs to exactly one cluster. New batches are matched against the "
+                "MinHash signatures of everything already ingested."
+            ),
+        ),
+        AssetSpec(
+            "doc_syndication",
+            deps=["passage_clusters"],
+            group_name="dedup",
+            owners=["team:claimwire"],
+            kinds={"duckdb", "polars"},
+            description="One row per pair of documents that share passages: how many, and what share of each document's body text.",
+        ),
+    ]
+)
+def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Warehouse):
+    """Sign new passages, verify their copies against all history, relabel clusters."""
+    config = DedupConfig()
+    with warehouse.get_connection() as conn:
+        with transaction(conn):
+            if reset_stage_if_changed(conn, "dedup", config.signature_version):
+                conn.execute("delete from passage_signatures")
+                conn.execute("delete from passage_matches")
+            todo = unprocessed_doc_ids(conn, "dedup")
+            new = read_frame(
+                conn,
+                "select passage_id, doc_id, text from passages where list_contains(?, doc_id) and not is_boilerplate",
+                [todo],
+            )
+            history = read_frame(conn, "select * from passage_signatures")
+
+            def fetch_texts(ids: list[str]) -> pl.DataFrame:
+                return read_frame(conn, "select passage_id, text from passages where list_contains(?, passage_id)", [ids])
+
+            signatures, matches = match_batch(new, history, fetch_texts, config)
+            append_table(conn, "passage_signatures", signatures)
+            append_table(conn, "passage_matches", matches)
+            mark_processed(conn, "dedup", todo)
+
+            all_passages = read_frame(
+                conn,
+                """
+                select p.passage_id, p.doc_id, p.char_start, p.char_end, p.is_boilerplate, d.published_at
+                from passages p join documents d using (doc_id)
+                """,
+            )
+            members, clusters = cluster_passages(all_passages, table_frame(conn, "passage_matches"))
+            syndication = document_syndication(all_passages, members)
+            replace_table(conn, "passage_cluster_members", members)
+            replace_table(conn, "passage_clusters", clusters)
+            replace_table(conn, "doc_syndication", syndication)
+            n_clusters = record_table_version(conn, "passage_clusters", context.run_id)
+            n_pairs = record_table_version(conn, "doc_syndication", context.run_id)
+            largest = read_frame(
+                conn,
+                """
+                select c.cluster_id, c.n_passages, c.n_documents, c.match_kind,
+                       round(c.min_similarity, 3) as min_similarity,
+                       string_agg(distinct d.source_path, ', ' order by d.source_path) as documents,
+                       any_value(p.text) filter (where p.passage_id = c.canonical_passage_id) as canonical_text
+                from passage_clusters c
+                join passage_cluster_members m using (cluster_id)
+                join passages p using (passage_id)
+                join documents d using (doc_id)
+                where c.n_passages > 1
+                group by all
+                order by c.n_documents desc, c.n_passages desc, c.cluster_id
+                limit 10
+                """,
+            )
+    yield MaterializeResult(
+        asset_key=AssetKey("passage_clusters"),
+        metadata={
+            **frame_metadata(clusters, n_rows=n_clusters),
+            "new_signatures": MetadataValue.int(signatures.height),
+            "new_verified_pairs": MetadataValue.int(matches.height),
+            "multi_passage_clusters": MetadataValue.int(clusters.filter(pl.col("n_passages") > 1).height),
+            "largest_clusters": MetadataValue.md(markdown_table(largest, max_chars=120)),
+            "dedup_config": MetadataValue.json(config.__dict__ | {"signature_version": config.signature_version}),
+        },
+    )
+    yield MaterializeResult(asset_key=AssetKey("doc_syndication"), metadata=frame_metadata(syndication, n_rows=n_pairs))

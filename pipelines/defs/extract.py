@@ -1,0 +1,122 @@
+"""Claim assets: `claims` (+ `quarantine` for rows the row-level checks hold back) and `facts`."""
+
+import hashlib
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
+
+from pipelines.defs.common import (
+    frame_metadata,
+    mark_processed,
+    markdown_table,
+    record_table_version,
+    reset_stage_if_changed,
+    table_frame,
+    unprocessed_doc_ids,
+)
+from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, sql_file, transaction
+from pipelines.defs.validate import ValidationSettings
+from pipelines.lib.claims import extract_claims, load_aliases, load_taxonomy
+from pipelines.lib.facts import build_facts
+from pipelines.lib.validation import split_rows, validate_frame
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "claims",
+            deps=["passage_clusters", "passages"],
+            group_name="extract",
+            owners=["team:claimwire"],
+            kinds={"duckdb", "polars"},
+            description=(
+                "One row per number mention in the body text of a current document: value or range, "
+                "unit, qualifier, period, measure, subject, who it is attributed to, the exact span, and "
+                "the passage cluster (is_syndicated_copy marks reprints). Rows that fail a row-level "
+                "expectation go to `quarantine` instead."
+            ),
+        ),
+        AssetSpec(
+            "quarantine",
+            deps=["claims"],
+            group_name="validate",
+            owners=["team:claimwire"],
+            kinds={"duckdb", "polars"},
+            description="One row per claim mention held back by a row-level expectation (an implausible value), with the failed check and the reason.",
+        ),
+    ]
+)
+def extract_and_screen_claims(context: AssetExecutionContext, warehouse: Warehouse, validation: ValidationSettings):
+    """Extract claims from new documents, join clusters, and screen rows with the claims suite."""
+    taxonomy, aliases = load_taxonomy(), load_aliases()
+    version = hashlib.sha256(repr((taxonomy, aliases)).encode()).hexdigest()[:16]
+    suite = validation.suite("claims")
+    with warehouse.get_connection() as conn:
+        with transaction(conn):
+            if reset_stage_if_changed(conn, "claims", version):
+                conn.execute("delete from claim_mentions")
+            todo = unprocessed_doc_ids(conn, "claims")
+            passages = read_frame(
+                conn,
+                "select passage_id, doc_id, ordinal, char_start, text, is_boilerplate from passages where list_contains(?, doc_id)",
+                [todo],
+            )
+            mentions = extract_claims(passages, taxonomy, aliases)
+            append_table(conn, "claim_mentions", mentions)
+            mark_processed(conn, "claims", todo)
+
+            current = read_frame(conn, sql_file("select_claims"))
+            report = validate_frame(current, suite)
+            passed, failed = split_rows(current, report)
+            replace_table(conn, "claims", passed)
+            replace_table(conn, "quarantine", failed)
+            n_claims = record_table_version(conn, "claims", context.run_id)
+            n_quarantined = record_table_version(conn, "quarantine", context.run_id)
+    yield MaterializeResult(
+        asset_key=AssetKey("claims"),
+        metadata={
+            **frame_metadata(passed, n_rows=n_claims),
+            "new_mentions": MetadataValue.int(mentions.height),
+            "by_measure": MetadataValue.md(
+                markdown_table(passed.group_by("measure", "unit").len("n_claims").sort("n_claims", "measure", descending=[True, False]))
+            ),
+        },
+    )
+    yield MaterializeResult(
+        asset_key=AssetKey("quarantine"),
+        metadata={
+            **frame_metadata(failed, n_rows=n_quarantined),
+            "quarantined_share": MetadataValue.float(n_quarantined / max(1, n_claims + n_quarantined)),
+        },
+    )
+
+
+@asset(
+    deps=["claims", "documents"],
+    group_name="extract",
+    owners=["team:claimwire"],
+    kinds={"duckdb", "polars"},
+    description=(
+        "One row per distinct claim (measure, unit, period, value range): mentions, documents, "
+        "independent sources (syndicated copies and one outlet's repeats count once), who said it, "
+        "first seen, and the other facts of the same measure it conflicts with."
+    ),
+)
+def facts(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    """Merge claim mentions into facts and flag conflicts."""
+    with warehouse.get_connection() as conn:
+        with transaction(conn):
+            built = build_facts(table_frame(conn, "claims"), table_frame(conn, "documents"))
+            replace_table(conn, "facts", built)
+            n_rows = record_table_version(conn, "facts", context.run_id)
+    top = built.sort("n_independent_sources", "n_mentions", descending=True).head(10).select(
+        "measure", "value_low", "value_high", "unit", "period", "n_independent_sources", "attributed_to",
+        pl.col("conflicts_with").list.len().alias("n_conflicts"),
+    )
+    return MaterializeResult(
+        metadata={
+            **frame_metadata(built, n_rows=n_rows),
+            "top_facts": MetadataValue.md(markdown_table(top)),
+            "facts_in_conflict": MetadataValue.int(built.filter(pl.col("conflicts_with").list.len() > 0).height),
+        }
+    )

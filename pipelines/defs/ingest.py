@@ -1,0 +1,182 @@
+"""Ingest assets: `documents` and `rejected_files`, from one scan of the raw folder."""
+
+import hashlib
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+
+from pipelines.defs.common import frame_metadata, record_table_version, utc_now
+from pipelines.defs.resources import RawFolder, Warehouse, append_table, read_frame, transaction
+from pipelines.lib.ingest import RejectedFile, decode_bytes, doc_id_for, provenance_frame, sha256_hex
+
+SUPPORTED_SUFFIXES = (".txt",)
+
+DOCUMENTS_SPEC = AssetSpec(
+    "documents",
+    group_name="ingest",
+    owners=["team:claimwire"],
+    kinds={"duckdb", "polars"},
+    description=(
+        "One row per raw file version (content hash): decoded text, provenance (path, sha256, size, "
+        "encoding, ingest batch) and the title / outlet / publication time the text states. "
+        "Incremental: only new or changed files are read; older versions stay with is_current = false."
+    ),
+)
+REJECTED_SPEC = AssetSpec(
+    "rejected_files",
+    group_name="ingest",
+    owners=["team:claimwire"],
+    kinds={"duckdb", "polars"},
+    description="One row per raw file version that could not become a document, with the reason and a detail a user can act on.",
+)
+
+
+@multi_asset(specs=[DOCUMENTS_SPEC, REJECTED_SPEC])
+def ingest_raw_files(context: AssetExecutionContext, raw_folder: RawFolder, warehouse: Warehouse):
+    """Scan the raw folder; decode new file versions into `documents`, the rest into `rejected_files`."""
+    files = raw_folder.list_files()
+    started_at = utc_now()
+    with warehouse.get_connection() as conn:
+        known_states = read_frame(conn, "select source_path, size_bytes, mtime_ns, content_sha256 from raw_file_states")
+        known_docs = read_frame(conn, "select doc_id, source_path, content_sha256 from documents")
+        known_rejections = read_frame(conn, "select source_path, content_sha256 from rejected_files")
+
+        unchanged = {
+            (r["source_path"], r["size_bytes"], r["mtime_ns"]): r["content_sha256"]
+            for r in known_states.iter_rows(named=True)
+        }
+        doc_by_sha = dict(zip(known_docs["content_sha256"], known_docs["source_path"]))
+        rejected_keys = set(zip(known_rejections["source_path"], known_rejections["content_sha256"]))
+
+        states, new_docs, rejected = [], [], []
+        for f in files:
+            sha = unchanged.get((f.source_path, f.size_bytes, f.mtime_ns))
+            if sha is not None and (sha in doc_by_sha or (f.source_path, sha) in rejected_keys):
+                continue
+            try:
+                data = raw_folder.read_bytes(f.source_path)
+            except FileNotFoundError:
+                rejected.append(_rejection(f.source_path, None, "vanished", "the file disappeared while the folder was read"))
+                continue
+            except PermissionError as err:
+                rejected.append(_rejection(f.source_path, None, "unreadable", f"permission denied ({err.strerror}); make it readable"))
+                continue
+            sha = sha256_hex(data)
+            states.append((f.source_path, f.size_bytes, f.mtime_ns, sha))
+            if (f.source_path, sha) in rejected_keys:
+                continue
+            if sha in doc_by_sha:
+                if doc_by_sha[sha] != f.source_path:
+                    rejected.append(_rejection(
+                        f.source_path, sha, "duplicate_content",
+                        f"the same bytes were already ingested as {doc_by_sha[sha]} (doc_id {doc_id_for(sha)})",
+                    ))
+                    rejected_keys.add((f.source_path, sha))
+                continue
+            try:
+                new_docs.append(_document(f, data, sha, raw_folder.max_file_bytes))
+                doc_by_sha[sha] = f.source_path
+            except RejectedFile as err:
+                rejected.append(_rejection(f.source_path, sha, err.reason, err.detail))
+                rejected_keys.add((f.source_path, sha))
+
+        batch_key = "\n".join(sorted(d["content_sha256"] for d in new_docs) + sorted(r["source_path"] for r in rejected))
+        batch_id = started_at.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(batch_key.encode()).hexdigest()[:8]
+        documents = _documents_frame(new_docs, batch_id, started_at)
+        rejected_frame = pl.DataFrame(rejected, schema=_REJECTED_SCHEMA, orient="row").with_columns(
+            ingest_batch_id=pl.lit(batch_id)
+        )
+        with transaction(conn):
+            if states:
+                conn.executemany(
+                    "insert or replace into raw_file_states values (?, ?, ?, ?, ?)",
+                    [(*s, started_at) for s in states],
+                )
+            append_table(conn, "documents", documents)
+            append_table(conn, "rejected_files", rejected_frame)
+            # the newest version of each path is current; earlier versions stay as history
+            conn.execute(
+                """
+                update documents set is_current = (ingested_at, doc_id) = (
+                    select max((d2.ingested_at, d2.doc_id)) from documents d2 where d2.source_path = documents.source_path
+                )
+                """
+            )
+            if new_docs or rejected:
+                conn.execute(
+                    "insert into ingest_batches values (?, ?, ?, ?, ?, ?)",
+                    [batch_id, started_at, str(raw_folder.root), len(files), len(new_docs), len(rejected)],
+                )
+            n_docs = record_table_version(conn, "documents", context.run_id)
+            n_rejected = record_table_version(conn, "rejected_files", context.run_id)
+            reasons = read_frame(conn, "select reason, count(*) as n_files from rejected_files group by reason order by reason")
+
+    context.log.info(f"scanned {len(files)} files: {len(new_docs)} new documents, {len(rejected)} rejected")
+    yield MaterializeResult(
+        asset_key="documents",
+        metadata={
+            **frame_metadata(documents.drop("text"), n_rows=n_docs),
+            "new_documents": MetadataValue.int(len(new_docs)),
+            "files_seen": MetadataValue.int(len(files)),
+            "ingest_batch_id": MetadataValue.text(batch_id),
+            "raw_dir": MetadataValue.path(str(raw_folder.root)),
+        },
+    )
+    yield MaterializeResult(
+        asset_key="rejected_files",
+        metadata={
+            **frame_metadata(rejected_frame, n_rows=n_rejected),
+            "new_rejections": MetadataValue.int(len(rejected)),
+            "by_reason": MetadataValue.md(_reasons_md(reasons)),
+        },
+    )
+
+
+_REJECTED_SCHEMA = {
+    "source_path": pl.Utf8,
+    "content_sha256": pl.Utf8,
+    "reason": pl.Utf8,
+    "detail": pl.Utf8,
+    "seen_at": pl.Datetime("us"),
+}
+
+
+def _rejection(source_path: str, sha: str | None, reason: str, detail: str) -> tuple:
+    return (source_path, sha, reason, detail, utc_now())
+
+
+def _document(f, data: bytes, sha: str, max_bytes: int) -> dict:
+    if not f.source_path.lower().endswith(SUPPORTED_SUFFIXES):
+        raise RejectedFile("unsupported_type", f"only {', '.join(SUPPORTED_SUFFIXES)} files are read; rename or convert it")
+    if len(data) > max_bytes:
+        raise RejectedFile("too_large", f"{len(data)} bytes is over the limit of {max_bytes} bytes")
+    decoded = decode_bytes(data)
+    return {
+        "doc_id": doc_id_for(sha),
+        "source_path": f.source_path,
+        "content_sha256": sha,
+        "size_bytes": len(data),
+        "encoding": decoded.encoding,
+        "n_chars": len(decoded.text),
+        "text": decoded.text,
+    }
+
+
+def _documents_frame(rows: list[dict], batch_id: str, ingested_at) -> pl.DataFrame:
+    base = pl.DataFrame(
+        rows,
+        schema={
+            "doc_id": pl.Utf8, "source_path": pl.Utf8, "content_sha256": pl.Utf8, "size_bytes": pl.Int64,
+            "encoding": pl.Utf8, "n_chars": pl.Int32, "text": pl.Utf8,
+        },
+    )
+    provenance = provenance_frame(base["text"].to_list())
+    return pl.concat([base, provenance], how="horizontal").with_columns(
+        ingest_batch_id=pl.lit(batch_id), ingested_at=pl.lit(ingested_at), is_current=pl.lit(True)
+    )
+
+
+def _reasons_md(reasons: pl.DataFrame) -> str:
+    if reasons.is_empty():
+        return "_no rejected files_"
+    return "\n".join(f"- {r}: {n}" for r, n in reasons.iter_rows())

@@ -1,0 +1,124 @@
+"""The `published` asset: the Parquet release and its manifest, written atomically."""
+
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+
+from pipelines.defs.common import markdown_table, utc_now
+from pipelines.defs.resources import ReleasePublisher, Warehouse, read_frame, sql_file
+from pipelines.defs.validate import CHECKED_TABLES
+
+SCHEMA_VERSION = "1"
+
+# published table → the query that produces it from the warehouse
+RELEASE_TABLES = {
+    "documents": "select * from documents order by doc_id",
+    "rejected_files": "select * from rejected_files order by source_path, seen_at",
+    "passages": sql_file("select_published_passages"),
+    "passage_clusters": "select * from passage_clusters order by cluster_id",
+    "doc_syndication": "select * from doc_syndication order by doc_id_a, doc_id_b",
+    "claims": "select * from claims order by doc_id, char_start, claim_id",
+    "facts": "select * from facts order by measure, unit, value_low, value_high, fact_id",
+    "quarantine": "select * from quarantine order by doc_id, char_start, claim_id",
+}
+
+PARQUET_BATCH_ROWS = 100_000
+
+
+@asset(
+    deps=list(RELEASE_TABLES),
+    group_name="publish",
+    owners=["team:claimwire"],
+    kinds={"parquet", "duckdb"},
+    description=(
+        "The release: one Parquet folder per published table plus _manifest.json (release id, "
+        "created_at, schema version, row counts, validation results), under CLAIMWIRE_PUBLISH_DIR. "
+        "Written to a staging folder and swapped in atomically; a failed run leaves the previous "
+        "release current. Refuses tables that changed since their checks last passed."
+    ),
+)
+def published(context: AssetExecutionContext, warehouse: Warehouse, publisher: ReleasePublisher) -> MaterializeResult:
+    """Write every published table to a new release and make it current."""
+    publisher.check()
+    previous = publisher.current_manifest()
+    release_id = publisher.new_release_id()
+    with warehouse.get_connection() as conn:
+        validation = _require_fresh_validation(conn)
+        with publisher.stage(release_id) as staging:
+            counts = {table: _write_table(conn, query, staging / table) for table, query in RELEASE_TABLES.items()}
+            manifest = {
+                "release_id": release_id,
+                "created_at": utc_now().isoformat() + "Z",
+                "schema_version": SCHEMA_VERSION,
+                "previous_release_id": previous["release_id"] if previous else None,
+                "dagster_run_id": context.run_id,
+                "tables": {t: {"rows": n, "path": f"{t}/*.parquet"} for t, n in counts.items()},
+                "validation": validation,
+            }
+            _verify_files_match(staging, manifest)
+            (staging / "_manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+            final = publisher.promote(staging)
+    context.log.info(f"release {release_id} is current at {publisher.link}")
+    return MaterializeResult(
+        metadata={
+            "release_id": MetadataValue.text(release_id),
+            "release_path": MetadataValue.path(str(publisher.link)),
+            "release_folder": MetadataValue.path(str(final)),
+            "previous_release_id": MetadataValue.text(manifest["previous_release_id"] or "none"),
+            "row_counts": MetadataValue.md("\n".join(f"- {t}: {n}" for t, n in counts.items())),
+            "example_query": MetadataValue.md(
+                f"```sql\nselect measure, value_low, value_high, unit, n_independent_sources\n"
+                f"from read_parquet('{publisher.link}/facts/*.parquet')\norder by n_independent_sources desc;\n```"
+            ),
+        }
+    )
+
+
+def _require_fresh_validation(conn: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The latest validation of each checked table, which must have passed since the table was written."""
+    latest = read_frame(conn, sql_file("select_latest_validation"))
+    by_table = {r["table_name"]: r for r in latest.iter_rows(named=True)}
+    problems = []
+    for table in CHECKED_TABLES:
+        row = by_table.get(table)
+        if row is None or row["validated_at"] is None:
+            problems.append(f"{table}: never validated")
+        elif row["written_at"] is not None and row["validated_at"] < row["written_at"]:
+            problems.append(f"{table}: changed since its last validation")
+        elif not row["success"]:
+            problems.append(f"{table}: its last validation failed")
+    if problems:
+        raise Failure(
+            description="not publishing: " + "; ".join(problems) + ". Materialise the tables with their checks first.",
+            metadata={"validation": MetadataValue.md(markdown_table(latest))},
+        )
+    return [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items() if k != "results_json"}
+        | {"results": json.loads(r["results_json"])}
+        for r in latest.iter_rows(named=True)
+    ]
+
+
+def _write_table(conn: duckdb.DuckDBPyConnection, query: str, folder: Path) -> int:
+    """Stream a query into one Parquet file in batches, so memory stays flat for big tables."""
+    folder.mkdir(parents=True)
+    reader = conn.sql(query).fetch_record_batch(PARQUET_BATCH_ROWS)
+    n_rows = 0
+    with pq.ParquetWriter(folder / "part-00000.parquet", reader.schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            n_rows += batch.num_rows
+    return n_rows
+
+
+def _verify_files_match(staging: Path, manifest: dict) -> None:
+    """Read the written files back: each table's row count must equal the manifest's."""
+    with duckdb.connect() as probe:
+        for table, entry in manifest["tables"].items():
+            pattern = str(staging / table / "*.parquet")
+            n = probe.execute("select count(*) from read_parquet(?)", [pattern]).fetchall()[0][0]
+            if n != entry["rows"]:
+                raise Failure(description=f"release {manifest['release_id']}: {table} has {n} rows on disk, manifest says {entry['rows']}")

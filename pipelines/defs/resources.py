@@ -1,0 +1,240 @@
+"""Resources: every piece of I/O — the raw folder, the DuckDB warehouse, the release folder.
+
+Configuration comes from environment variables read when a resource is used (run time),
+never at import. Relative paths are resolved against the project root, not the working
+directory, so the UI, the schedule, the sensor and `make run` all see the same files.
+"""
+
+import json
+import os
+import shutil
+import stat
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = PROJECT_ROOT / "sql" / "schema"
+TRANSFORMS_DIR = PROJECT_ROOT / "sql" / "transforms"
+
+SETTINGS = {
+    "CLAIMWIRE_RAW_DIR": "raw",
+    "CLAIMWIRE_WAREHOUSE": "data/warehouse.duckdb",
+    "CLAIMWIRE_PUBLISH_DIR": "data/published",
+}
+
+
+class ConfigurationError(Exception):
+    """Misconfiguration found before any work is done; the message names the setting and path."""
+
+
+def setting_path(name: str, override: str = "") -> Path:
+    """The path a setting names: an explicit override, else the environment, else the default."""
+    value = override or os.environ.get(name) or SETTINGS[name]
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def sql_file(name: str) -> str:
+    return (TRANSFORMS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class RawFile:
+    source_path: str  # relative to the raw folder, with forward slashes
+    size_bytes: int
+    mtime_ns: int
+
+
+class RawFolder(ConfigurableResource):
+    """The folder of raw article files (`CLAIMWIRE_RAW_DIR`, default `raw`)."""
+
+    path: str = ""
+    max_file_bytes: int = 50_000_000
+
+    @property
+    def root(self) -> Path:
+        return setting_path("CLAIMWIRE_RAW_DIR", self.path)
+
+    def check(self) -> Path:
+        root = self.root
+        if not root.is_dir():
+            raise ConfigurationError(
+                f"raw folder {root} does not exist (set CLAIMWIRE_RAW_DIR to a folder of article files)"
+            )
+        return root
+
+    def list_files(self) -> list[RawFile]:
+        """Every regular file under the folder, hidden files and folders excepted, sorted."""
+        root = self.check()
+        found = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                full = Path(dirpath) / name
+                try:
+                    st = full.stat()
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    found.append(RawFile(full.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+        return found
+
+    def read_bytes(self, source_path: str) -> bytes:
+        return (self.root / source_path).read_bytes()
+
+
+class Warehouse(DuckDBResource):
+    """The DuckDB warehouse (`CLAIMWIRE_WAREHOUSE`, default `data/warehouse.duckdb`).
+
+    `database` may be left empty: the file is then named by the environment at run time.
+    Every connection applies the re-runnable DDL in `sql/schema/` first.
+    """
+
+    database: str = ""
+
+    @property
+    def path(self) -> Path:
+        return setting_path("CLAIMWIRE_WAREHOUSE", self.database)
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        path = self.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = duckdb.connect(str(path), config=self.connection_config)
+        except duckdb.IOException as err:
+            raise ConfigurationError(
+                f"warehouse {path} cannot be opened ({err}). If another claimwire run or a DuckDB "
+                "shell holds it, wait for it to finish or close it; if the file is damaged, move it "
+                "aside and run again to rebuild it from the raw folder."
+            ) from None
+        try:
+            for ddl in sorted(SCHEMA_DIR.glob("*.sql")):
+                conn.execute(ddl.read_text(encoding="utf-8"))
+            yield conn
+        finally:
+            conn.close()
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All of an asset's writes land together or not at all (a killed run leaves no half state)."""
+    conn.execute("begin transaction")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")
+
+
+def read_frame(conn: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> pl.DataFrame:
+    return conn.execute(query, params or []).pl()
+
+
+def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Replace a derived table's rows with `frame` (columns matched by name)."""
+    _check_identifier(table)
+    conn.register("_frame", frame)
+    conn.execute(f'delete from "{table}"')
+    conn.execute(f'insert into "{table}" by name select * from _frame')
+    conn.unregister("_frame")
+
+
+def append_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    _check_identifier(table)
+    if frame.is_empty():
+        return
+    conn.register("_frame", frame)
+    conn.execute(f'insert into "{table}" by name select * from _frame')
+    conn.unregister("_frame")
+
+
+def _check_identifier(table: str) -> None:
+    # Table names cannot be bound as parameters; only our own fixed names ever reach here.
+    if not table.replace("_", "").isalnum():
+        raise ValueError(f"not a table name: {table!r}")
+
+
+class ReleasePublisher(ConfigurableResource):
+    """Writes Parquet releases to `CLAIMWIRE_PUBLISH_DIR` (default `data/published`).
+
+    The publish path is a symbolic link to one release folder in `<publish dir>.releases/`.
+    A release is written to a `.partial` folder, checked against its manifest, renamed, and
+    only then does the link move — one atomic rename — so a reader sees the old release or
+    the new one, never half of either, and a failed run leaves the previous release current.
+    """
+
+    path: str = ""
+    keep_releases: int = 3
+
+    @property
+    def link(self) -> Path:
+        return setting_path("CLAIMWIRE_PUBLISH_DIR", self.path)
+
+    @property
+    def releases_dir(self) -> Path:
+        return self.link.with_name(self.link.name + ".releases")
+
+    def check(self) -> None:
+        link = self.link
+        if link.exists() and not link.is_symlink():
+            if link.is_dir() and not any(link.iterdir()):
+                link.rmdir()
+            else:
+                raise ConfigurationError(
+                    f"publish path {link} is a real folder or file; claimwire publishes by moving a "
+                    "link there. Move it aside or set CLAIMWIRE_PUBLISH_DIR to a new path."
+                )
+        try:
+            self.releases_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigurationError(f"publish folder {self.releases_dir} cannot be created: {err}") from None
+        if not os.access(self.releases_dir, os.W_OK):
+            raise ConfigurationError(f"publish folder {self.releases_dir} is not writable")
+
+    def current_manifest(self) -> dict | None:
+        manifest = self.link / "_manifest.json"
+        return json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else None
+
+    def new_release_id(self) -> str:
+        return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+    @contextmanager
+    def stage(self, release_id: str) -> Iterator[Path]:
+        """A staging folder for one release; removed unless `promote` takes it."""
+        self.check()
+        staging = self.releases_dir / f"{release_id}.partial"
+        staging.mkdir(parents=True)
+        try:
+            yield staging
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def promote(self, staging: Path) -> Path:
+        """Make a fully written staging folder the current release."""
+        final = staging.with_name(staging.name.removesuffix(".partial"))
+        staging.rename(final)
+        tmp_link = self.link.with_name(f".{self.link.name}.{os.getpid()}.{time.monotonic_ns()}")
+        tmp_link.symlink_to(os.path.relpath(final, self.link.parent))
+        os.replace(tmp_link, self.link)
+        self._prune(keep=final)
+        return final
+
+    def _prune(self, keep: Path) -> None:
+        releases = sorted(p for p in self.releases_dir.iterdir() if p.is_dir() and not p.name.endswith(".partial"))
+        for old in releases[: -self.keep_releases]:
+            if old != keep:
+                shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,46 @@
+-- Pipeline bookkeeping: what each stage has processed, and when tables were written and checked.
+
+-- one row per raw file path as last seen: lets a rescan skip hashing files that did not change
+create table if not exists raw_file_states (
+    source_path    varchar primary key,
+    size_bytes     bigint not null,
+    mtime_ns       bigint not null,
+    content_sha256 varchar,
+    seen_at        timestamp not null
+);
+
+-- one row per (stage, document) a stage has processed, so a stage works only on what is new
+create table if not exists stage_progress (
+    stage        varchar not null,
+    doc_id       varchar not null,
+    processed_at timestamp not null,
+    primary key (stage, doc_id)
+);
+
+-- one row per stage: the version of its parameters or rules; a change means recompute
+create table if not exists stage_state (
+    stage      varchar primary key,
+    version    varchar not null,
+    updated_at timestamp not null
+);
+
+-- one row per warehouse table the graph writes: when, by which run, and how many rows
+create table if not exists table_versions (
+    table_name varchar primary key,
+    written_at timestamp not null,
+    run_id     varchar not null,
+    n_rows     bigint not null
+);
+
+-- one row per validation of a table by its expectation suite
+create table if not exists validation_results (
+    table_name   varchar not null,
+    suite        varchar not null,
+    validated_at timestamp not null,
+    run_id       varchar not null,
+    success      boolean not null,
+    n_rows       bigint not null,
+    n_failed     bigint not null,
+    data_docs    varchar,
+    results_json varchar not null
+);
