@@ -46,8 +46,7 @@ def summary(result) -> str:
     lines = [f"claimwire run {result.run_id}: {'succeeded' if result.success else 'FAILED'}"]
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
-            lines.append(f"  step {event.step_key} failed: {error.message.strip() if error else 'unknown error'}")
+            lines.append(f"  step {event.step_key} failed: {_root_cause(event.event_specific_data.error)}")
     warehouse = Warehouse()
     try:
         with warehouse.get_connection() as conn:
@@ -96,6 +95,15 @@ def summary(result) -> str:
     else:
         lines.append("  no release has been published yet")
     return "\n".join(lines)
+
+
+def _root_cause(error) -> str:
+    """The user's exception behind Dagster's wrappers: the message a user can act on."""
+    if error is None:
+        return "unknown error"
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def _shown(path: Path) -> str:

@@ -140,7 +140,7 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
 
 
 def read_frame(conn: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> pl.DataFrame:
-    return conn.execute(query, params or []).pl()
+    return conn.sql(query, params=params or None).pl()
 
 
 def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

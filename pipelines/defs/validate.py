@@ -21,7 +21,7 @@ from dagster import (
 )
 
 from pipelines.defs.common import markdown_table, table_frame, utc_now
-from pipelines.defs.resources import PROJECT_ROOT, Warehouse, read_frame, setting_path, transaction
+from pipelines.defs.resources import PROJECT_ROOT, Warehouse, read_frame, setting_path, sql_file, transaction
 from pipelines.lib.validation import Suite, check_claim_references, check_quote_offsets, load_suite, validate_frame
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
@@ -60,9 +60,7 @@ def _frame_for(conn, table: str) -> pl.DataFrame:
         held = read_frame(conn, "select * exclude (failed_check, reason) from quarantine")
         return pl.concat([kept, held.select(kept.columns).cast(kept.schema)])
     if table == "passages":
-        return read_frame(conn, "select * exclude (text) from passages")
-    if table == "documents":
-        return read_frame(conn, "select * exclude (text), length(text) as text_length from documents")
+        return read_frame(conn, sql_file("select_published_passages"))
     return table_frame(conn, table)
 
 
@@ -71,7 +69,7 @@ def _cross_table_failures(conn, table: str) -> pl.DataFrame | None:
         return None
     claims = table_frame(conn, "claims")
     documents = read_frame(conn, "select doc_id, text from documents")
-    passages = read_frame(conn, "select passage_id, doc_id from passages")
+    passages = read_frame(conn, sql_file("select_published_passages"))
     return pl.concat(
         [check_claim_references(claims, passages, documents), check_quote_offsets(claims, documents)],
         how="diagonal_relaxed",
@@ -103,7 +101,7 @@ def build_check(table: str) -> AssetChecksDefinition:
                 conn.execute(
                     "insert into validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
-                        table, report.suite_name, utc_now(), context.run_id, passed, report.n_rows,
+                        table, report.suite_name, utc_now(), context.run.run_id, passed, report.n_rows,
                         n_failed + n_cross,
                         str(report.data_docs_index) if report.data_docs_index else None,
                         json.dumps({"expectations": rows, "cross_table_failures": n_cross}, default=str),
