@@ -47,7 +47,7 @@ def passages(context: AssetExecutionContext, warehouse: Warehouse) -> Materializ
             new = mark_boilerplate(split_passages(docs), rules)
             append_table(conn, "passages", new)
             mark_processed(conn, "passages", todo)
-            n_rows = record_table_version(conn, "passages", context.run_id)
+            n_rows = record_table_version(conn, "passages", context.run.run_id)
             reasons = read_frame(
                 conn,
                 "select boilerplate_reason, count(*) as n_passages from passages where is_boilerplate group by 1 order by 1",
@@ -126,8 +126,8 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
             replace_table(conn, "passage_cluster_members", members)
             replace_table(conn, "passage_clusters", clusters)
             replace_table(conn, "doc_syndication", syndication)
-            n_clusters = record_table_version(conn, "passage_clusters", context.run_id)
-            n_pairs = record_table_version(conn, "doc_syndication", context.run_id)
+            n_clusters = record_table_version(conn, "passage_clusters", context.run.run_id)
+            n_pairs = record_table_version(conn, "doc_syndication", context.run.run_id)
             largest = read_frame(
                 conn,
                 """

@@ -70,8 +70,8 @@ def extract_and_screen_claims(context: AssetExecutionContext, warehouse: Warehou
             passed, failed = split_rows(current, report)
             replace_table(conn, "claims", passed)
             replace_table(conn, "quarantine", failed)
-            n_claims = record_table_version(conn, "claims", context.run_id)
-            n_quarantined = record_table_version(conn, "quarantine", context.run_id)
+            n_claims = record_table_version(conn, "claims", context.run.run_id)
+            n_quarantined = record_table_version(conn, "quarantine", context.run.run_id)
     yield MaterializeResult(
         asset_key=AssetKey("claims"),
         metadata={
@@ -108,7 +108,7 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeRe
         with transaction(conn):
             built = build_facts(table_frame(conn, "claims"), table_frame(conn, "documents"))
             replace_table(conn, "facts", built)
-            n_rows = record_table_version(conn, "facts", context.run_id)
+            n_rows = record_table_version(conn, "facts", context.run.run_id)
     top = built.sort("n_independent_sources", "n_mentions", descending=True).head(10).select(
         "measure", "value_low", "value_high", "unit", "period", "n_independent_sources", "attributed_to",
         pl.col("conflicts_with").list.len().alias("n_conflicts"),

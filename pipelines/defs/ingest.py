@@ -107,8 +107,8 @@ def ingest_raw_files(context: AssetExecutionContext, raw_folder: RawFolder, ware
                     "insert into ingest_batches values (?, ?, ?, ?, ?, ?)",
                     [batch_id, started_at, str(raw_folder.root), len(files), len(new_docs), len(rejected)],
                 )
-            n_docs = record_table_version(conn, "documents", context.run_id)
-            n_rejected = record_table_version(conn, "rejected_files", context.run_id)
+            n_docs = record_table_version(conn, "documents", context.run.run_id)
+            n_rejected = record_table_version(conn, "rejected_files", context.run.run_id)
             reasons = read_frame(conn, "select reason, count(*) as n_files from rejected_files group by reason order by reason")
 
     context.log.info(f"scanned {len(files)} files: {len(new_docs)} new documents, {len(rejected)} rejected")

@@ -54,7 +54,7 @@ def published(context: AssetExecutionContext, warehouse: Warehouse, publisher: R
                 "created_at": utc_now().isoformat() + "Z",
                 "schema_version": SCHEMA_VERSION,
                 "previous_release_id": previous["release_id"] if previous else None,
-                "dagster_run_id": context.run_id,
+                "dagster_run_id": context.run.run_id,
                 "tables": {t: {"rows": n, "path": f"{t}/*.parquet"} for t, n in counts.items()},
                 "validation": validation,
             }
@@ -105,7 +105,7 @@ def _require_fresh_validation(conn: duckdb.DuckDBPyConnection) -> list[dict]:
 def _write_table(conn: duckdb.DuckDBPyConnection, query: str, folder: Path) -> int:
     """Stream a query into one Parquet file in batches, so memory stays flat for big tables."""
     folder.mkdir(parents=True)
-    reader = conn.sql(query).fetch_record_batch(PARQUET_BATCH_ROWS)
+    reader = conn.sql(query).to_arrow_reader(PARQUET_BATCH_ROWS)
     n_rows = 0
     with pq.ParquetWriter(folder / "part-00000.parquet", reader.schema, compression="zstd") as writer:
         for batch in reader:
