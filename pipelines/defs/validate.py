@@ -22,7 +22,14 @@ from dagster import (
 
 from pipelines.defs.common import markdown_table, table_frame, utc_now
 from pipelines.defs.resources import PROJECT_ROOT, Warehouse, read_frame, setting_path, sql_file, transaction
-from pipelines.lib.validation import Suite, check_claim_references, check_quote_offsets, load_suite, validate_frame
+from pipelines.lib.validation import (
+    Suite,
+    check_claim_references,
+    check_passage_offsets,
+    check_quote_offsets,
+    load_suite,
+    validate_frame,
+)
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 
@@ -65,11 +72,15 @@ def _frame_for(conn, table: str) -> pl.DataFrame:
 
 
 def _cross_table_failures(conn, table: str) -> pl.DataFrame | None:
-    if table != "claims":
+    """Rules that span tables: claims point at real passages and documents, and every span
+    (claim quote, passage text) is the document text at its offsets."""
+    if table not in {"claims", "passages"}:
         return None
-    claims = table_frame(conn, "claims")
     documents = read_frame(conn, "select doc_id, text from documents")
     passages = read_frame(conn, sql_file("select_published_passages"))
+    if table == "passages":
+        return check_passage_offsets(passages, documents)
+    claims = table_frame(conn, "claims")
     return pl.concat(
         [check_claim_references(claims, passages, documents), check_quote_offsets(claims, documents)],
         how="diagonal_relaxed",
@@ -127,7 +138,7 @@ def build_check(table: str) -> AssetChecksDefinition:
 def _failing_sample(frame: pl.DataFrame, failing: pl.DataFrame, n: int = 10) -> str:
     if failing.is_empty():
         return "_no failing rows_"
-    sample = failing.head(n).join(frame.with_row_index("row_index"), on="row_index", how="left")
+    sample = failing.head(n).join(frame.with_row_index("row_index").with_columns(pl.col("row_index").cast(pl.Int64)), on="row_index", how="left")
     keep = [c for c in ("failed_check", "reason", "claim_id", "doc_id", "quote", "value_low", "value_high", "unit", "measure") if c in sample.columns]
     return markdown_table(sample.select(keep or sample.columns))
 

@@ -1,0 +1,543 @@
+"""Validation: run a table's Great Expectations suite on a Polars frame, and the cross-table rules.
+
+One suite per published table lives in `expectations/<table>.json` (GX 1.x suite JSON). Every
+expectation says in its `meta` which of two levels it is and why it exists:
+
+- `"level": "row"` — a plausibility rule about one row (a pay figure outside 100–20,000 USD a
+  month). Failing rows are quarantined with the rule as the reason; the check itself fails, and
+  blocks, only when more than the expectation's `mostly` share of the rows in scope fail.
+- `"level": "structural"` — keys, vocabularies, offsets. Any failure blocks publication.
+
+GX is imported lazily (it costs seconds) and runs in a fresh ephemeral context per validation, so
+nothing leaks between calls; the frame is handed to GX as pandas (GX's SQL data source over
+DuckDB does not work). A validation that cannot run raises — it never reports success.
+
+Rules GX cannot state on one frame (every claim points at an existing document and passage; a
+claim's quote is the document text at its offsets) are plain Polars functions here.
+"""
+
+import ast
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+DEFAULT_SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
+LEVELS = ("row", "structural")
+N_SAMPLE_VALUES = 5
+
+_EXPECTATION_KEYS = {"type", "kwargs", "meta", "notes", "description"}
+_SUITE_KEYS = {"name", "expectations", "meta", "notes", "id", "suite_parameters"}
+_COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
+_DATA_DOCS_SITE = "claimwire"
+
+FAILING_ROWS_SCHEMA = {"row_index": pl.Int64, "failed_check": pl.Utf8, "reason": pl.Utf8}
+
+
+class SuiteError(ValueError):
+    """A suite file that cannot be trusted: unreadable, or an expectation GX would not keep."""
+
+
+class ValidationRunError(RuntimeError):
+    """GX could not run the suite (or one of its expectations) on the frame."""
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    """One expectation as written in the suite JSON, with our level and rule text."""
+
+    type: str
+    kwargs: Mapping[str, Any] = field(hash=False)
+    level: str
+    rule: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        cols: list[str] = []
+        for key in _COLUMN_KWARGS:
+            value = self.kwargs.get(key)
+            if isinstance(value, str):
+                cols.append(value)
+            elif isinstance(value, list):
+                cols.extend(str(v) for v in value)
+        return tuple(cols)
+
+    @property
+    def check_name(self) -> str:
+        """`expect_column_values_to_be_between:value_high` — type plus the column(s) it reads."""
+        return f"{self.type}:{','.join(self.columns)}" if self.columns else self.type
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A loaded, verified suite: our specs plus the GX ExpectationSuite built from them."""
+
+    name: str
+    path: Path
+    expectations: tuple[ExpectationSpec, ...]
+    gx_suite: Any = field(compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """Outcome of one expectation. `n_failed` is None for table-level expectations that count no rows."""
+
+    expectation_type: str
+    columns: tuple[str, ...]
+    level: str
+    rule: str
+    success: bool
+    n_checked: int | None
+    n_failed: int | None
+    failing_values: tuple[Any, ...] = field(hash=False)
+    failing_row_indices: tuple[int, ...] = ()
+
+    @property
+    def check_name(self) -> str:
+        return f"{self.expectation_type}:{','.join(self.columns)}" if self.columns else self.expectation_type
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The result of one suite on one frame.
+
+    `success` is False when any structural expectation failed or any row-level expectation had
+    more failures than its `mostly` allows. `failing_rows` has one row per (row, failed row-level
+    expectation): row_index (position in the validated frame), failed_check, reason.
+    """
+
+    suite_name: str
+    success: bool
+    n_rows: int
+    results: tuple[ExpectationResult, ...]
+    failing_rows: pl.DataFrame = field(compare=False, hash=False)
+    data_docs_index: Path | None = None
+
+    @property
+    def blocking_failures(self) -> tuple[ExpectationResult, ...]:
+        return tuple(r for r in self.results if not r.success)
+
+    def to_metadata_rows(self) -> list[dict[str, Any]]:
+        """One dict per expectation, for a Markdown table (expectation, level, success, n_failed)."""
+        return [
+            {"expectation": r.check_name, "level": r.level, "success": r.success, "n_failed": r.n_failed}
+            for r in self.results
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary (for the manifest and `validation_results.results_json`)."""
+        return {
+            "suite": self.suite_name,
+            "success": self.success,
+            "n_rows": self.n_rows,
+            "n_failed_rows": self.failing_rows["row_index"].n_unique(),
+            "data_docs": str(self.data_docs_index) if self.data_docs_index else None,
+            "results": [
+                {
+                    "expectation": r.check_name,
+                    "level": r.level,
+                    "rule": r.rule,
+                    "success": r.success,
+                    "n_checked": r.n_checked,
+                    "n_failed": r.n_failed,
+                    "failing_values": [_json_safe(v) for v in r.failing_values],
+                }
+                for r in self.results
+            ],
+        }
+
+
+def _gx():
+    """Import GX on first use; it takes seconds and most callers (and tests) never need it."""
+    import great_expectations
+
+    return great_expectations
+
+
+def load_suite(path: Path) -> Suite:
+    """Read one suite JSON and build it, refusing anything GX would drop or we could not classify."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise SuiteError(f"suite {path}: cannot read JSON ({err})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("expectations"), list):
+        raise SuiteError(f"suite {path}: expected an object with a list of `expectations`")
+    unknown = set(raw) - _SUITE_KEYS
+    if unknown:
+        raise SuiteError(f"suite {path}: unknown keys {sorted(unknown)}")
+    name = raw.get("name")
+    if name != path.stem:
+        raise SuiteError(f"suite {path}: name {name!r} must equal the file's table name {path.stem!r}")
+    specs = tuple(_parse_spec(path, i, item) for i, item in enumerate(raw["expectations"]))
+    if not specs:
+        raise SuiteError(f"suite {path}: has no expectations")
+    gx_suite = _build_gx_suite(name, specs, path)
+    return Suite(name=name, path=path, expectations=specs, gx_suite=gx_suite)
+
+
+def load_suites(directory: Path = DEFAULT_SUITES_DIR) -> dict[str, Suite]:
+    """Every suite in `directory`, by table name."""
+    return {p.stem: load_suite(p) for p in sorted(Path(directory).glob("*.json"))}
+
+
+def _parse_spec(path: Path, i: int, item: Any) -> ExpectationSpec:
+    label = f"suite {path}: expectation {i}"
+    if not isinstance(item, dict):
+        raise SuiteError(f"{label} is not an object")
+    label = f"{label} ({item.get('type')})"
+    unknown = set(item) - _EXPECTATION_KEYS
+    if unknown:
+        raise SuiteError(f"{label}: unknown keys {sorted(unknown)}")
+    if not isinstance(item.get("type"), str) or not isinstance(item.get("kwargs"), dict):
+        raise SuiteError(f"{label}: needs a string `type` and an object `kwargs`")
+    meta = item.get("meta") or {}
+    level, rule = meta.get("level"), meta.get("rule")
+    if level not in LEVELS:
+        raise SuiteError(f"{label}: meta.level must be one of {LEVELS}, got {level!r}")
+    if not isinstance(rule, str) or not rule.strip():
+        raise SuiteError(f"{label}: meta.rule must say in words what the expectation checks")
+    kwargs = item["kwargs"]
+    if level == "row" and "mostly" not in kwargs:
+        raise SuiteError(f"{label}: a row-level expectation must set `mostly` (the share that must pass)")
+    if level == "structural" and "mostly" in kwargs:
+        raise SuiteError(f"{label}: a structural expectation must not set `mostly`; it always blocks")
+    condition = kwargs.get("row_condition")
+    if condition is not None:
+        if kwargs.get("condition_parser") != "pandas" or not isinstance(condition, str):
+            raise SuiteError(f"{label}: row_condition must be a string with condition_parser 'pandas'")
+        try:
+            ast.parse(condition, mode="eval")
+        except SyntaxError as err:
+            raise SuiteError(f"{label}: row_condition {condition!r} does not parse ({err.msg})") from None
+    return ExpectationSpec(type=item["type"], kwargs=kwargs, level=level, rule=rule.strip())
+
+
+def _build_gx_suite(name: str, specs: tuple[ExpectationSpec, ...], path: Path | str):
+    """Build each expectation ourselves so an invalid one raises instead of being dropped."""
+    gx = _gx()
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    built = []
+    # String row conditions are deprecated since GX 1.9 but still the readable form in JSON.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for i, spec in enumerate(specs):
+            try:
+                config = ExpectationConfiguration(
+                    type=spec.type,
+                    kwargs=dict(spec.kwargs),
+                    meta={"level": spec.level, "rule": spec.rule, "claimwire_index": i},
+                )
+                built.append(config.to_domain_obj())
+            except Exception as err:  # GX raises several unrelated types for a bad expectation
+                message = " ".join(str(err).split())
+                raise SuiteError(f"suite {path}: expectation {i} ({spec.check_name}) is invalid: {message}") from None
+        gx_suite = gx.ExpectationSuite(name=name, expectations=built)
+    if len(gx_suite.expectations) != len(specs):
+        raise SuiteError(
+            f"suite {path}: GX kept {len(gx_suite.expectations)} of {len(specs)} expectations; "
+            "an expectation was dropped as invalid"
+        )
+    return gx_suite
+
+
+def validate_frame(df: pl.DataFrame, suite: Suite, *, data_docs_dir: Path | None = None) -> ValidationReport:
+    """Run `suite` on `df`; render Data Docs into `data_docs_dir` when given.
+
+    Raises ValidationRunError naming the suite when GX fails or any expectation could not be
+    evaluated (a missing column, a row_condition pandas cannot run).
+    """
+    gx = _gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    pdf = df.to_pandas()
+    docs_dir = Path(data_docs_dir).resolve() if data_docs_dir is not None else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            # A fresh ephemeral context costs milliseconds; the import is what is slow.
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            if docs_dir is not None:
+                context.add_data_docs_site(
+                    _DATA_DOCS_SITE,
+                    {
+                        "class_name": "SiteBuilder",
+                        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    },
+                )
+            batch_definition = (
+                context.data_sources.add_pandas("claimwire")
+                .add_dataframe_asset(suite.name)
+                .add_batch_definition_whole_dataframe("whole_frame")
+            )
+            gx_suite = context.suites.add(_build_gx_suite(suite.name, suite.expectations, suite.path))
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=gx_suite)
+            )
+            result = definition.run(
+                batch_parameters={"dataframe": pdf}, result_format={"result_format": "COMPLETE"}
+            )
+            if docs_dir is not None:
+                context.build_data_docs(site_names=[_DATA_DOCS_SITE])
+    except Exception as err:
+        raise ValidationRunError(f"suite {suite.name!r} could not run: {type(err).__name__}: {err}") from err
+
+    results = _collect_results(suite, result.results)
+    failing_rows = _failing_rows(results)
+    index = None
+    if docs_dir is not None:
+        index = docs_dir / "index.html"
+        if not index.is_file():
+            raise ValidationRunError(f"suite {suite.name!r}: Data Docs were built but {index} does not exist")
+    return ValidationReport(
+        suite_name=suite.name,
+        success=all(r.success for r in results),
+        n_rows=df.height,
+        results=results,
+        failing_rows=failing_rows,
+        data_docs_index=index,
+    )
+
+
+def _collect_results(suite: Suite, gx_results) -> tuple[ExpectationResult, ...]:
+    by_index, errors = {}, {}
+    for gx_result in gx_results:
+        i = gx_result.expectation_config.meta["claimwire_index"]
+        error = _raised_exception(gx_result.exception_info)
+        if error is not None:
+            errors[i] = f"{suite.expectations[i].check_name}: {error}"
+        by_index[i] = gx_result
+    if errors:
+        listed = "; ".join(errors[i] for i in sorted(errors))
+        raise ValidationRunError(f"suite {suite.name!r}: {len(errors)} expectation(s) could not be evaluated: {listed}")
+    if sorted(by_index) != list(range(len(suite.expectations))):
+        raise ValidationRunError(
+            f"suite {suite.name!r}: GX returned {len(by_index)} results for {len(suite.expectations)} expectations"
+        )
+    out = []
+    for i, spec in enumerate(suite.expectations):
+        res = by_index[i].result or {}
+        if "unexpected_count" in res:
+            n_failed = int(res["unexpected_count"])
+            values = res.get("unexpected_list") or res.get("partial_unexpected_list") or []
+            indices = tuple(int(ix) for ix in res.get("unexpected_index_list") or [])
+            if len(indices) != n_failed and n_failed:
+                raise ValidationRunError(
+                    f"suite {suite.name!r}: {spec.check_name} reported {n_failed} failures "
+                    f"but {len(indices)} row indices"
+                )
+        else:
+            n_failed, indices = None, ()
+            values = [res["observed_value"]] if "observed_value" in res and not by_index[i].success else []
+        out.append(
+            ExpectationResult(
+                expectation_type=spec.type,
+                columns=spec.columns,
+                level=spec.level,
+                rule=spec.rule,
+                success=bool(by_index[i].success),
+                n_checked=res.get("element_count"),
+                n_failed=n_failed,
+                failing_values=tuple(_json_safe(v) for v in values[:N_SAMPLE_VALUES]),
+                failing_row_indices=indices,
+            )
+        )
+    return tuple(out)
+
+
+def _raised_exception(info: Any) -> str | None:
+    """GX nests exception info either flat or keyed by metric; find any exception it raised."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "unknown error")
+    for value in info.values():
+        found = _raised_exception(value)
+        if found:
+            return found
+    return None
+
+
+def _failing_rows(results: tuple[ExpectationResult, ...]) -> pl.DataFrame:
+    rows = [
+        (ix, r.check_name, r.rule)
+        for r in results
+        if r.level == "row"
+        for ix in r.failing_row_indices
+    ]
+    frame = pl.DataFrame(rows, schema=FAILING_ROWS_SCHEMA, orient="row")
+    # stable sort keeps suite order among one row's failed checks
+    return frame.sort("row_index", maintain_order=True)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (TypeError, ValueError):
+            return str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def split_rows(df: pl.DataFrame, report: ValidationReport) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows that passed every row-level check, failed rows + failed_check + reason).
+
+    One failed row per original row; several failed checks are joined with "; " in suite order,
+    and `reason` lists the matching rule texts in the same order.
+    """
+    if df.height != report.n_rows:
+        raise ValueError(
+            f"split_rows: the frame has {df.height} rows but the {report.suite_name!r} report is for {report.n_rows}"
+        )
+    per_row = report.failing_rows.group_by("row_index", maintain_order=True).agg(
+        failed_check=pl.col("failed_check").str.join("; "),
+        reason=pl.col("reason").str.join("; "),
+    )
+    indexed = df.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row_index"))
+    passed = indexed.join(per_row, left_on="_row_index", right_on="row_index", how="anti").drop("_row_index")
+    failed = (
+        indexed.join(per_row, left_on="_row_index", right_on="row_index", how="inner")
+        .sort("_row_index")
+        .drop("_row_index")
+    )
+    return passed, failed
+
+
+# --- cross-table rules ---------------------------------------------------------------------
+
+def check_claim_references(claims: pl.DataFrame, passages: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+    """Claims whose references do not hold, one row per (claim, broken rule).
+
+    Rules: the document exists; the passage exists; the passage belongs to the claim's document;
+    the claim's span lies inside the passage's span; and, when both frames carry it, the claim's
+    cluster_id is its passage's.
+    """
+    doc_ids = documents.select("doc_id").unique()
+    passage_cols = ["passage_id", "doc_id", "char_start", "char_end"]
+    has_cluster = "cluster_id" in claims.columns and "cluster_id" in passages.columns
+    if has_cluster:
+        passage_cols.append("cluster_id")
+    joined = (
+        claims.select([c for c in ["claim_id", "doc_id", "passage_id", "char_start", "char_end", "cluster_id"] if c in claims.columns])
+        .join(doc_ids.with_columns(_doc_found=pl.lit(True)), on="doc_id", how="left")
+        .join(
+            passages.select(passage_cols)
+            .rename({c: f"p_{c}" for c in passage_cols if c != "passage_id"})
+            .with_columns(_passage_found=pl.lit(True)),
+            on="passage_id",
+            how="left",
+        )
+    )
+    doc_found = pl.col("_doc_found").fill_null(False)
+    passage_found = pl.col("_passage_found").fill_null(False)
+    rules = [
+        (
+            ~doc_found,
+            "claim_references:doc_id",
+            pl.format("document {} does not exist", pl.col("doc_id")),
+        ),
+        (
+            ~passage_found,
+            "claim_references:passage_id",
+            pl.format("passage {} does not exist", pl.col("passage_id")),
+        ),
+        (
+            passage_found & (pl.col("p_doc_id") != pl.col("doc_id")),
+            "claim_references:passage_doc",
+            pl.format("passage {} belongs to document {}, not {}", pl.col("passage_id"), pl.col("p_doc_id"), pl.col("doc_id")),
+        ),
+        (
+            passage_found & ((pl.col("char_start") < pl.col("p_char_start")) | (pl.col("char_end") > pl.col("p_char_end"))),
+            "claim_references:passage_span",
+            pl.format(
+                "claim span [{}, {}) lies outside passage span [{}, {})",
+                pl.col("char_start"), pl.col("char_end"), pl.col("p_char_start"), pl.col("p_char_end"),
+            ),
+        ),
+    ]
+    if has_cluster:
+        rules.append(
+            (
+                passage_found & (pl.col("p_cluster_id") != pl.col("cluster_id")),
+                "claim_references:cluster_id",
+                pl.format("cluster {} is not passage {}'s cluster {}", pl.col("cluster_id"), pl.col("passage_id"), pl.col("p_cluster_id")),
+            )
+        )
+    return _stack_failures(joined, rules)
+
+
+def check_quote_offsets(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+    """Claims whose `quote` is not `text[char_start:char_end]` of their document.
+
+    Offsets are character (not byte) indices; Polars `str.slice` counts characters too.
+    Adds `found` (the text at the offsets) to the failing rows.
+    """
+    return _check_spans(claims, documents, id_col="claim_id", span_col="quote", check="quote_offsets")
+
+
+def check_passage_offsets(passages: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+    """Passages whose `text` is not `document.text[char_start:char_end]` (same shape as quotes)."""
+    return _check_spans(passages, documents, id_col="passage_id", span_col="text", check="passage_offsets")
+
+
+def _check_spans(frame: pl.DataFrame, documents: pl.DataFrame, *, id_col: str, span_col: str, check: str) -> pl.DataFrame:
+    joined = frame.select(id_col, "doc_id", "char_start", "char_end", pl.col(span_col).alias("_span")).join(
+        documents.select("doc_id", pl.col("text").alias("_doc_text")), on="doc_id", how="left"
+    )
+    n_chars = pl.col("_doc_text").str.len_chars()
+    in_bounds = (pl.col("char_start") >= 0) & (pl.col("char_end") >= pl.col("char_start")) & (pl.col("char_end") <= n_chars)
+    found = pl.when(in_bounds).then(
+        pl.col("_doc_text").str.slice(pl.col("char_start"), pl.col("char_end") - pl.col("char_start"))
+    )
+    joined = joined.with_columns(found=found)
+    rules = [
+        (
+            pl.col("_doc_text").is_null(),
+            f"{check}:doc_id",
+            pl.format("document {} does not exist, so the offsets cannot be checked", pl.col("doc_id")),
+        ),
+        (
+            pl.col("_doc_text").is_not_null() & ~in_bounds,
+            f"{check}:bounds",
+            pl.format(
+                "offsets [{}, {}) are outside the document's {} characters",
+                pl.col("char_start"), pl.col("char_end"), n_chars,
+            ),
+        ),
+        (
+            pl.col("_doc_text").is_not_null() & in_bounds & (pl.col("found") != pl.col("_span")),
+            f"{check}:{span_col}",
+            pl.format("{} does not equal the document text at [{}, {})", pl.lit(span_col), pl.col("char_start"), pl.col("char_end")),
+        ),
+    ]
+    failures = _stack_failures(joined, rules, keep=[id_col, "doc_id", "char_start", "char_end", "_span", "found"])
+    return failures.rename({"_span": span_col})
+
+
+def _stack_failures(joined: pl.DataFrame, rules, keep: list[str] | None = None) -> pl.DataFrame:
+    """One row per (row, rule that it breaks), rows in input order, rules in the order given."""
+    keep = keep or ["claim_id", "doc_id", "passage_id"]
+    joined = joined.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_order"))
+    parts = [
+        joined.filter(condition.fill_null(False)).select(
+            "_order", *keep, pl.lit(name).alias("failed_check"), reason.alias("reason"), pl.lit(k).alias("_rule")
+        )
+        for k, (condition, name, reason) in enumerate(rules)
+    ]
+    return pl.concat(parts).sort("_order", "_rule").drop("_order", "_rule")

@@ -1,0 +1,598 @@
+"""Unit tests for pipelines.lib.validation: the suites in expectations/, the report, the cross-table rules.
+
+Every suite gets a clean frame that passes and dirty frames that break one rule each; each bad
+value is commented with the rule it breaks. GX is imported once (loading the suites imports it).
+"""
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.lib.validation import (
+    DEFAULT_SUITES_DIR,
+    SuiteError,
+    ValidationRunError,
+    check_claim_references,
+    check_passage_offsets,
+    check_quote_offsets,
+    load_suite,
+    load_suites,
+    split_rows,
+    validate_frame,
+)
+
+SHA_A = "a" * 64
+SHA_B = "b" * 64
+T0 = datetime(2026, 1, 1)
+
+PAY_LOW = "expect_column_values_to_be_between:value_low"
+PAY_HIGH = "expect_column_values_to_be_between:value_high"
+LOW_LE_HIGH = "expect_column_pair_values_a_to_be_greater_than_b:value_high,value_low"
+
+
+@pytest.fixture(scope="session")
+def suites():
+    return load_suites(DEFAULT_SUITES_DIR)
+
+
+# --- clean frames ----------------------------------------------------------------------------
+
+
+def claims_frame(rows: list[dict]) -> pl.DataFrame:
+    """Claims with valid defaults; each dict overrides some columns of one row."""
+    base = {
+        "doc_id": "d1",
+        "passage_id": "d1-p0001",
+        "cluster_id": "k1",
+        "char_start": 10,
+        "char_end": 16,
+        "quote": "$2,000",
+        "sentence": "Soldiers are paid $2,000 a month.",
+        "value_low": 2000.0,
+        "value_high": 2000.0,
+        "unit": "USD",
+        "qualifier": "exact",
+        "period": "month",
+        "measure": "pay_per_soldier",
+        "subject": None,
+        "attributed_to": None,
+        "is_syndicated_copy": False,
+    }
+    return pl.DataFrame(
+        [{"claim_id": f"c{i:02d}", **base, **row} for i, row in enumerate(rows)],
+        schema={
+            "claim_id": pl.Utf8, "doc_id": pl.Utf8, "passage_id": pl.Utf8, "cluster_id": pl.Utf8,
+            "char_start": pl.Int32, "char_end": pl.Int32, "quote": pl.Utf8, "sentence": pl.Utf8,
+            "value_low": pl.Float64, "value_high": pl.Float64, "unit": pl.Utf8, "qualifier": pl.Utf8,
+            "period": pl.Utf8, "measure": pl.Utf8, "subject": pl.Utf8, "attributed_to": pl.Utf8,
+            "is_syndicated_copy": pl.Boolean,
+        },
+    )
+
+
+CLEAN_CLAIM_ROWS = [
+    {},
+    {"qualifier": "approx", "attributed_to": "NIS", "value_low": 1800.0, "value_high": 2200.0},
+    {"measure": "bonus", "period": "one_time", "value_low": 5000.0, "value_high": 5000.0, "qualifier": "up_to"},
+    {"measure": "worker_wages", "value_low": 1.0, "value_high": 20000.0},
+    {"measure": "revenue", "period": "year", "value_low": 2e8, "value_high": 2e8, "qualifier": "more_than"},
+    {"measure": "food_aid", "unit": "metric_ton", "period": None, "value_low": 6e5, "value_high": 7e5},
+    {"measure": "grain_shortfall", "unit": "metric_ton", "period": "year", "value_low": 1e6, "value_high": 1e6},
+    {"measure": "troops_deployed", "unit": "person", "period": None, "value_low": 10000.0, "value_high": 12000.0},
+    {"measure": "generals", "unit": "person", "period": None, "value_low": 1.0, "value_high": 1.0},
+    {"measure": "casualties", "unit": "person", "period": None, "value_low": 2e6, "value_high": 2e6, "qualifier": "at_most"},
+    {"measure": "pay_per_soldier", "unit": "KRW", "value_low": 2_500_000.0, "value_high": 2_500_000.0},
+    {"measure": "munitions", "unit": "shell", "period": "year", "value_low": 3e6, "value_high": 3e6, "qualifier": "at_least"},
+    {"measure": "other", "unit": "percent", "period": None, "value_low": 0.0, "value_high": 40.0, "qualifier": "less_than"},
+    {"measure": "other", "unit": "day", "period": "week", "value_low": 3.0, "value_high": 3.0},
+]
+
+
+def clean_claims() -> pl.DataFrame:
+    return claims_frame(CLEAN_CLAIM_ROWS)
+
+
+def clean_quarantine() -> pl.DataFrame:
+    return claims_frame([{"value_low": 50.0, "value_high": 50.0}]).with_columns(
+        failed_check=pl.lit(PAY_LOW), reason=pl.lit("monthly pay per soldier in USD is at least 100")
+    )
+
+
+def clean_documents() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "doc_id": ["d1", "d2"],
+            "source_path": ["000_a.txt", "sub/001_b.txt"],
+            "content_sha256": [SHA_A, SHA_B],
+            "size_bytes": [120, 80],
+            "encoding": ["utf-8", "utf-8"],
+            "title": ["Kim’s “army”", None],
+            "outlet": ["Outlet X", None],
+            "published_at": [datetime(2024, 11, 4), None],
+            "n_chars": [33, 5],
+            "text": ["Soldiers are paid $2,000 a month.", "Hello"],
+            "ingest_batch_id": ["b1", "b1"],
+            "ingested_at": [T0, T0],
+            "is_current": [True, True],
+        }
+    )
+
+
+def clean_passages() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "passage_id": ["d1-p0001", "d1-p0002", "d2-p0001"],
+            "doc_id": ["d1", "d1", "d2"],
+            "ordinal": [1, 2, 1],
+            "char_start": [0, 40, 0],
+            "char_end": [33, 60, 5],
+            "text": ["Soldiers are paid $2,000 a month.", "Donate now", "Hello"],
+            "is_boilerplate": [False, True, False],
+            "boilerplate_reason": [None, "donation_appeal", None],
+            "cluster_id": ["k1", "k2", "k3"],
+        }
+    )
+
+
+def clean_clusters() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "cluster_id": ["k1", "k2", "k3"],
+            "canonical_passage_id": ["d1-p0001", "d2-p0001", "d3-p0001"],
+            "n_passages": [1, 3, 2],
+            "n_documents": [1, 2, 2],
+            "match_kind": ["exact", "near", "paraphrase"],
+            "min_similarity": [1.0, 0.82, 0.0],
+        }
+    )
+
+
+def clean_facts() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "fact_id": ["f1", "f2"],
+            "measure": ["pay_per_soldier", "troops_deployed"],
+            "unit": ["USD", "person"],
+            "period": ["month", None],
+            "value_low": [2000.0, 10000.0],
+            "value_high": [2000.0, 12000.0],
+            "qualifiers": [["approx", "exact"], ["approx"]],
+            "n_mentions": [3, 1],
+            "n_documents": [3, 1],
+            "n_independent_sources": [2, 1],
+            "attributed_to": [["NIS"], []],
+            "first_seen_at": [datetime(2024, 11, 4), None],
+            "claim_ids": [["c1", "c2", "c3"], ["c4"]],
+            "conflicts_with": [[], []],
+        },
+        schema_overrides={"attributed_to": pl.List(pl.Utf8), "conflicts_with": pl.List(pl.Utf8)},
+    )
+
+
+def clean_rejected() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "source_path": ["bad.bin", "empty.txt"],
+            "content_sha256": [SHA_A, None],
+            "reason": ["binary", "empty"],
+            "detail": ["40 control characters in 100 decoded characters", "the file has no content"],
+            "seen_at": [T0, T0],
+            "ingest_batch_id": ["b1", "b1"],
+        }
+    )
+
+
+CLEAN = {
+    "claims": clean_claims,
+    "quarantine": clean_quarantine,
+    "documents": clean_documents,
+    "passages": clean_passages,
+    "passage_clusters": clean_clusters,
+    "facts": clean_facts,
+    "rejected_files": clean_rejected,
+}
+
+
+def test_every_published_table_has_a_suite(suites):
+    assert sorted(suites) == sorted(CLEAN)
+
+
+@pytest.mark.parametrize("table", sorted(CLEAN))
+def test_clean_frame_passes(suites, table):
+    df = CLEAN[table]()
+    report = validate_frame(df, suites[table])
+    assert [r.check_name for r in report.blocking_failures] == []
+    assert report.success is True
+    assert report.n_rows == df.height
+    assert report.failing_rows.height == 0
+    assert all(r.n_failed in (0, None) for r in report.results)
+
+
+# --- structural rules: any failure blocks, and no row is quarantined ---------------------------
+
+
+def with_row(df: pl.DataFrame, i: int, **values) -> pl.DataFrame:
+    """`df` with row i's columns set to `values`."""
+    return df.with_columns(
+        pl.when(pl.int_range(pl.len()) == i).then(pl.lit(v, dtype=df.schema[c])).otherwise(pl.col(c)).alias(c)
+        for c, v in values.items()
+    )
+
+
+STRUCTURAL_CASES = [
+    # (table, edit of the clean frame, failing check, failing row indices)
+    ("claims", lambda df: with_row(df, 3, claim_id="c00"),  # claim_id unique
+     "expect_column_values_to_be_unique:claim_id", (0, 3)),
+    ("claims", lambda df: with_row(df, 2, claim_id=None),  # claim_id not null
+     "expect_column_values_to_not_be_null:claim_id", (2,)),
+    ("claims", lambda df: with_row(df, 5, unit="tons"),  # unit normalised: metric_ton
+     "expect_column_values_to_not_be_in_set:unit", (5,)),
+    ("claims", lambda df: with_row(df, 0, unit="Usd"),  # unit is ISO code or lower-case noun
+     "expect_column_values_to_match_regex:unit", (0,)),
+    ("claims", lambda df: with_row(df, 1, qualifier="roughly"),  # qualifier vocabulary
+     "expect_column_values_to_be_in_set:qualifier", (1,)),
+    ("claims", lambda df: with_row(df, 4, period="annually"),  # period vocabulary
+     "expect_column_values_to_be_in_set:period", (4,)),
+    ("claims", lambda df: with_row(df, 6, char_end=10),  # char_end > char_start
+     "expect_column_pair_values_a_to_be_greater_than_b:char_end,char_start", (6,)),
+    ("claims", lambda df: with_row(df, 7, char_start=-1),  # char_start >= 0
+     "expect_column_values_to_be_between:char_start", (7,)),
+    ("claims", lambda df: with_row(df, 8, quote=""),  # quote not empty
+     "expect_column_value_lengths_to_be_between:quote", (8,)),
+    ("claims", lambda df: with_row(df, 9, measure="Pay Per Soldier"),  # measure is a snake_case key
+     "expect_column_values_to_match_regex:measure", (9,)),
+    ("quarantine", lambda df: with_row(df, 0, failed_check="too big"),  # failed_check names expectations
+     "expect_column_values_to_match_regex:failed_check", (0,)),
+    ("quarantine", lambda df: with_row(df, 0, reason=""),  # reason says why
+     "expect_column_value_lengths_to_be_between:reason", (0,)),
+    ("documents", lambda df: with_row(df, 1, doc_id="d1"),  # doc_id unique
+     "expect_column_values_to_be_unique:doc_id", (0, 1)),
+    ("documents", lambda df: with_row(df, 1, content_sha256=SHA_A),  # content_sha256 unique
+     "expect_column_values_to_be_unique:content_sha256", (0, 1)),
+    ("documents", lambda df: with_row(df, 0, content_sha256="A" * 64),  # lower-case hex digest
+     "expect_column_values_to_match_regex:content_sha256", (0,)),
+    ("documents", lambda df: with_row(df, 1, n_chars=0),  # n_chars > 0
+     "expect_column_values_to_be_between:n_chars", (1,)),
+    ("documents", lambda df: with_row(df, 1, text=""),  # text not empty
+     "expect_column_value_lengths_to_be_between:text", (1,)),
+    ("passages", lambda df: with_row(df, 2, passage_id="d1-p0001"),  # passage_id unique
+     "expect_column_values_to_be_unique:passage_id", (0, 2)),
+    ("passages", lambda df: with_row(df, 1, char_end=40),  # char_start < char_end
+     "expect_column_pair_values_a_to_be_greater_than_b:char_end,char_start", (1,)),
+    ("passages", lambda df: with_row(df, 1, ordinal=1),  # one passage per (doc_id, ordinal)
+     "expect_compound_columns_to_be_unique:doc_id,ordinal", (0, 1)),
+    ("passages", lambda df: with_row(df, 1, boilerplate_reason=None),  # boilerplate has a reason
+     "expect_column_values_to_not_be_null:boilerplate_reason", (1,)),
+    ("passages", lambda df: with_row(df, 2, boilerplate_reason="byline"),  # only boilerplate has one
+     "expect_column_values_to_be_null:boilerplate_reason", (2,)),
+    ("passages", lambda df: with_row(df, 0, is_boilerplate=None),  # is_boilerplate never unknown
+     "expect_column_values_to_not_be_null:is_boilerplate", (0,)),
+    ("passage_clusters", lambda df: with_row(df, 2, cluster_id="k1"),  # cluster_id unique
+     "expect_column_values_to_be_unique:cluster_id", (0, 2)),
+    ("passage_clusters", lambda df: with_row(df, 1, match_kind="single"),  # exact | near | paraphrase
+     "expect_column_values_to_be_in_set:match_kind", (1,)),
+    ("passage_clusters", lambda df: with_row(df, 1, min_similarity=1.2),  # similarity in [0, 1]
+     "expect_column_values_to_be_between:min_similarity", (1,)),
+    ("passage_clusters", lambda df: with_row(df, 2, n_documents=3),  # n_documents <= n_passages
+     "expect_column_pair_values_a_to_be_greater_than_b:n_passages,n_documents", (2,)),
+    ("facts", lambda df: with_row(df, 0, fact_id="f2"),  # fact_id unique
+     "expect_column_values_to_be_unique:fact_id", (0, 1)),
+    ("facts", lambda df: with_row(df, 1, value_low=13000.0),  # value_low <= value_high
+     LOW_LE_HIGH, (1,)),
+    ("facts", lambda df: with_row(df, 0, n_independent_sources=4, n_documents=3),  # sources <= documents
+     "expect_column_pair_values_a_to_be_greater_than_b:n_documents,n_independent_sources", (0,)),
+    ("facts", lambda df: with_row(df, 0, n_documents=4, n_independent_sources=2),  # documents <= mentions
+     "expect_column_pair_values_a_to_be_greater_than_b:n_mentions,n_documents", (0,)),
+    ("facts", lambda df: with_row(df, 1, unit="soldiers"),  # soldiers are unit person
+     "expect_column_values_to_not_be_in_set:unit", (1,)),
+    ("rejected_files", lambda df: with_row(df, 0, reason="Not Text"),  # reason is a snake_case code
+     "expect_column_values_to_match_regex:reason", (0,)),
+    ("rejected_files", lambda df: with_row(df, 1, detail=""),  # detail explains
+     "expect_column_value_lengths_to_be_between:detail", (1,)),
+]
+
+
+@pytest.mark.parametrize(
+    ("table", "edit", "check", "rows"), STRUCTURAL_CASES, ids=[f"{c[0]}-{c[2]}" for c in STRUCTURAL_CASES]
+)
+def test_structural_failure_blocks(suites, table, edit, check, rows):
+    report = validate_frame(edit(CLEAN[table]()), suites[table])
+    assert report.success is False
+    assert [(r.check_name, r.failing_row_indices) for r in report.blocking_failures] == [(check, rows)]
+    assert report.blocking_failures[0].level == "structural"
+    assert report.failing_rows.height == 0
+
+
+def test_singleton_cluster_must_be_exact_with_similarity_one(suites):
+    # k1 is a singleton (n_passages == 1): a singleton cluster is exact, with min_similarity 1.0
+    df = with_row(clean_clusters(), 0, match_kind="near", min_similarity=0.9)
+    report = validate_frame(df, suites["passage_clusters"])
+    assert [(r.check_name, r.failing_row_indices) for r in report.blocking_failures] == [
+        ("expect_column_values_to_be_in_set:match_kind", (0,)),
+        ("expect_column_values_to_be_between:min_similarity", (0,)),
+    ]
+
+
+def test_missing_required_column_raises_naming_the_suite(suites):
+    with pytest.raises(ValidationRunError, match=r"suite 'claims': \d+ expectation\(s\) could not be evaluated: .*expect_column_values_to_not_be_null:unit: "):
+        validate_frame(clean_claims().drop("unit"), suites["claims"])
+
+
+# --- row-level rules: quarantine rows, block beyond `mostly` --------------------------------------
+
+RANGE_CASES = [
+    # (row overriding a clean claim, failing check) — each row breaks one plausible range
+    ({"value_low": 50.0, "value_high": 50.0}, PAY_LOW),  # pay 100–20,000 USD a month
+    ({"value_low": 2000.0, "value_high": 25000.0}, PAY_HIGH),  # pay 100–20,000 USD a month
+    ({"measure": "bonus", "period": "one_time", "value_low": 2e6, "value_high": 2e6}, PAY_HIGH),  # bonus 100–1,000,000
+    ({"measure": "worker_wages", "value_low": 0.5, "value_high": 0.5}, PAY_LOW),  # wages 1–20,000 USD a month
+    ({"measure": "revenue", "period": "year", "value_low": 500.0, "value_high": 500.0}, PAY_LOW),  # revenue ≥ 1,000
+    ({"measure": "revenue", "period": None, "value_low": 2e11, "value_high": 2e11}, PAY_HIGH),  # revenue ≤ 1e11
+    ({"measure": "food_aid", "unit": "metric_ton", "period": None, "value_low": 500.0, "value_high": 500.0}, PAY_LOW),
+    ({"measure": "grain_production", "unit": "metric_ton", "period": "year", "value_low": 1e6, "value_high": 2e7}, PAY_HIGH),
+    ({"measure": "officers", "unit": "person", "period": None, "value_low": 0.0, "value_high": 0.0}, PAY_LOW),  # ≥ 1
+    ({"measure": "troops_deployed", "unit": "person", "period": None, "value_low": 3e6, "value_high": 3e6}, PAY_HIGH),
+    ({"measure": "other", "unit": "container", "value_low": -5.0, "value_high": 5.0}, PAY_LOW),  # value_low >= 0
+    ({"value_low": 3000.0, "value_high": 2000.0}, LOW_LE_HIGH),  # value_low <= value_high
+]
+
+
+def test_each_implausible_row_is_quarantined_without_blocking(suites):
+    # Each bad row sits among 19 plausible rows of its own kind, so at most 1 in 10 rows in any
+    # rule's scope fails: within mostly = 0.9, nothing blocks. One frame keeps this to one GX run.
+    rows, expected = [], []
+    for bad_row, check in RANGE_CASES:
+        plausible = {k: v for k, v in bad_row.items() if k not in ("value_low", "value_high")}
+        if plausible.get("measure") == "other":
+            plausible = {}
+        elif "measure" in plausible:
+            plausible |= {"value_low": 5000.0, "value_high": 5000.0}
+        rows += [plausible] * 7
+        expected.append((len(rows), check))
+        rows += [bad_row] + [plausible] * 12
+    report = validate_frame(claims_frame(rows), suites["claims"])
+    assert report.success is True
+    assert report.failing_rows.select("row_index", "failed_check").rows() == expected
+    assert {r.level for r in report.results if r.n_failed} == {"row"}
+
+
+def test_mostly_one_bad_pay_row_in_twenty_passes_fifteen_blocks(suites):
+    one_bad = claims_frame([{}] * 19 + [{"value_low": 50.0, "value_high": 50.0}])  # pay >= 100 USD a month
+    report = validate_frame(one_bad, suites["claims"])
+    assert report.success is True
+    assert report.failing_rows.rows() == [(19, PAY_LOW, "monthly pay per soldier in USD is at least 100 (plausible range 100–20,000)")]
+
+    many_bad = claims_frame([{"value_low": 50.0, "value_high": 50.0}] * 15 + [{}] * 5)  # 75% break pay >= 100
+    report = validate_frame(many_bad, suites["claims"])
+    assert report.success is False
+    assert [(r.check_name, r.n_checked, r.n_failed, r.success) for r in report.blocking_failures] == [(PAY_LOW, 20, 15, False)]
+    assert report.failing_rows["row_index"].to_list() == list(range(15))
+
+
+def test_ranges_apply_only_to_their_subset_and_indices_refer_to_the_frame(suites):
+    rows = [{}] * 20
+    rows[2] = {"unit": "KRW", "value_low": 50.0, "value_high": 50.0}  # not USD: the pay range does not apply
+    rows[5] = {"period": "year", "value_low": 50.0, "value_high": 50.0}  # not monthly: does not apply
+    rows[11] = {"period": None, "value_low": 50.0, "value_high": 50.0}  # null period: does not apply
+    rows[17] = {"value_low": 50.0, "value_high": 50.0}  # monthly USD pay below 100: fails
+    report = validate_frame(claims_frame(rows), suites["claims"])
+    assert report.success is True
+    assert report.failing_rows["row_index"].to_list() == [17]
+    pay_low = next(r for r in report.results if r.rule.startswith("monthly pay per soldier in USD is at least"))
+    assert (pay_low.n_checked, pay_low.n_failed, pay_low.failing_values) == (17, 1, (50.0,))
+
+
+def test_split_rows_joins_several_failed_checks_per_row(suites):
+    rows = [{}] * 20
+    rows[4] = {"measure": "other", "unit": "shell", "value_low": -1.0, "value_high": -3.0}  # reversed AND negative
+    rows[9] = {"value_low": 2000.0, "value_high": 90000.0}  # pay <= 20,000 USD a month
+    df = claims_frame(rows)
+    report = validate_frame(df, suites["claims"])
+    assert report.success is True
+    assert report.failing_rows.select("row_index", "failed_check").rows() == [
+        (4, LOW_LE_HIGH), (4, PAY_LOW), (9, PAY_HIGH),
+    ]
+    passed, failed = split_rows(df, report)
+    assert passed.columns == df.columns
+    assert passed["claim_id"].to_list() == [f"c{i:02d}" for i in range(20) if i not in (4, 9)]
+    assert failed.columns == [*df.columns, "failed_check", "reason"]
+    assert failed.select("claim_id", "failed_check", "reason").rows() == [
+        ("c04", f"{LOW_LE_HIGH}; {PAY_LOW}", "value_low <= value_high: a range is not reversed; a stated quantity is not negative"),
+        ("c09", PAY_HIGH, "monthly pay per soldier in USD is at most 20,000 (plausible range 100–20,000)"),
+    ]
+
+
+def test_split_rows_refuses_a_report_for_another_frame(suites):
+    report = validate_frame(clean_claims(), suites["claims"])
+    with pytest.raises(ValueError, match="has 3 rows but the .claims. report is for 14"):
+        split_rows(clean_claims().head(3), report)
+
+
+def test_split_rows_of_a_clean_frame_keeps_every_row(suites):
+    df = clean_claims()
+    passed, failed = split_rows(df, validate_frame(df, suites["claims"]))
+    assert passed.equals(df)
+    assert (failed.height, failed.columns[-2:]) == (0, ["failed_check", "reason"])
+
+
+def test_empty_frame_passes(suites):
+    report = validate_frame(clean_claims().head(0), suites["claims"])
+    assert (report.success, report.n_rows, report.failing_rows.height) == (True, 0, 0)
+
+
+def test_metadata_rows_and_dict(suites):
+    df = claims_frame([{}] * 19 + [{"value_low": 50.0, "value_high": 50.0}])
+    report = validate_frame(df, suites["claims"])
+    rows = report.to_metadata_rows()
+    assert len(rows) == len(suites["claims"].expectations)
+    assert rows[0] == {"expectation": "expect_table_columns_to_match_set", "level": "structural", "success": True, "n_failed": None}
+    assert [r for r in rows if r["n_failed"]] == [{"expectation": PAY_LOW, "level": "row", "success": True, "n_failed": 1}]
+    summary = json.loads(json.dumps(report.to_dict()))
+    assert (summary["suite"], summary["success"], summary["n_rows"], summary["n_failed_rows"]) == ("claims", True, 20, 1)
+
+
+def test_data_docs_site_is_written(suites, tmp_path):
+    df = claims_frame([{}] * 19 + [{"value_low": 50.0, "value_high": 50.0}])
+    report = validate_frame(df, suites["claims"], data_docs_dir=tmp_path / "docs")
+    assert report.data_docs_index == (tmp_path / "docs" / "index.html").resolve()
+    assert report.data_docs_index.is_file()
+    pages = list((tmp_path / "docs" / "validations" / "claims").rglob("*.html"))
+    assert len(pages) == 1
+    assert "claims" in report.data_docs_index.read_text(encoding="utf-8")
+
+
+# --- loading suites ---------------------------------------------------------------------------------
+
+
+def write_suite(tmp_path: Path, expectations: list[dict], name: str = "t") -> Path:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"name": name, "expectations": expectations}), encoding="utf-8")
+    return path
+
+
+def structural(type_: str, **kwargs) -> dict:
+    return {"type": type_, "kwargs": kwargs, "meta": {"level": "structural", "rule": "a rule"}}
+
+
+GOOD = structural("expect_column_values_to_not_be_null", column="a")
+
+
+def test_all_shipped_suites_load_with_every_expectation(suites):
+    for name, suite in suites.items():
+        raw = json.loads((DEFAULT_SUITES_DIR / f"{name}.json").read_text(encoding="utf-8"))
+        assert len(suite.expectations) == len(suite.gx_suite.expectations) == len(raw["expectations"])
+
+
+BAD_SUITES = [
+    # (the invalid expectation, what the error must say)
+    (structural("expect_column_values_to_be_bogus", column="a"), r"expectation 1 \(expect_column_values_to_be_bogus:a\) is invalid: .*not found"),
+    (structural("expect_column_values_to_be_in_set", column="a"), r"expectation 1 \(expect_column_values_to_be_in_set:a\) is invalid: .*value_set.*field required"),
+    (structural("expect_column_values_to_be_in_set", column="a", value_set=["x"], colum="b"), r"expectation 1 .*colum.*extra fields not permitted"),
+    (structural("expect_column_values_to_be_between", column="a"), r"expectation 1 .*min_value and max_value cannot both be None"),
+    ({"type": "expect_column_values_to_be_unique", "kwargs": {"column": "a"}, "meta": {"rule": "r"}}, r"expectation 1 .*meta.level"),
+    ({"type": "expect_column_values_to_be_unique", "kwargs": {"column": "a"}, "meta": {"level": "row", "rule": "r"}}, r"expectation 1 .*must set `mostly`"),
+    (structural("expect_column_values_to_be_unique", column="a", mostly=0.5), r"expectation 1 .*must not set `mostly`"),
+    ({"type": "expect_column_values_to_be_unique", "kwargs": {"column": "a"}, "meta": {"level": "structural"}}, r"expectation 1 .*meta.rule"),
+    (structural("expect_column_values_to_not_be_null", column="a", row_condition="b ==", condition_parser="pandas"), r"expectation 1 .*row_condition 'b ==' does not parse"),
+    ({"expectation_type": "expect_column_values_to_be_unique", "kwargs": {"column": "a"}}, r"expectation 1 .*unknown keys \['expectation_type'\]"),
+]
+
+
+@pytest.mark.parametrize(("bad", "message"), BAD_SUITES, ids=[m.split(" ")[2] + str(i) for i, (_, m) in enumerate(BAD_SUITES)])
+def test_invalid_expectation_raises_suite_error_naming_it(tmp_path, bad, message):
+    path = write_suite(tmp_path, [GOOD, bad])
+    with pytest.raises(SuiteError, match=message) as err:
+        load_suite(path)
+    assert str(path) in str(err.value)
+
+
+def test_suite_name_must_match_its_file(tmp_path):
+    path = tmp_path / "claims.json"
+    path.write_text(json.dumps({"name": "facts", "expectations": [GOOD]}), encoding="utf-8")
+    with pytest.raises(SuiteError, match="name 'facts' must equal"):
+        load_suite(path)
+
+
+def test_unreadable_suite_raises(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(SuiteError, match="cannot read JSON"):
+        load_suite(path)
+
+
+def test_row_condition_on_a_missing_column_cannot_pass(tmp_path):
+    suite = load_suite(write_suite(tmp_path, [structural("expect_column_values_to_not_be_null", column="a", row_condition="nope == 1", condition_parser="pandas")]))
+    with pytest.raises(ValidationRunError, match=r"suite 't': 1 expectation\(s\) could not be evaluated: expect_column_values_to_not_be_null:a: "):
+        validate_frame(pl.DataFrame({"a": [1, 2]}), suite)
+
+
+# --- cross-table rules ----------------------------------------------------------------------------
+
+# Curly quotes and apostrophes are one character each but three bytes in UTF-8: a byte offset
+# would point past them.
+DOC_TEXT = "Kim’s “army” of 12,000 troops was paid “about $2,000” a month."
+DOCS = pl.DataFrame({"doc_id": ["d1"], "text": [DOC_TEXT]})
+PASSAGES = pl.DataFrame(
+    {
+        "passage_id": ["d1-p0001"],
+        "doc_id": ["d1"],
+        "char_start": [0],
+        "char_end": [len(DOC_TEXT)],
+        "text": [DOC_TEXT],
+        "cluster_id": ["k1"],
+    }
+)
+
+
+def span(text: str) -> tuple[int, int]:
+    start = DOC_TEXT.index(text)
+    return start, start + len(text)
+
+
+def xclaims(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={"claim_id": pl.Utf8, "doc_id": pl.Utf8, "passage_id": pl.Utf8, "cluster_id": pl.Utf8,
+                "char_start": pl.Int32, "char_end": pl.Int32, "quote": pl.Utf8},
+        orient="row",
+    )
+
+
+TROOPS = ("c1", "d1", "d1-p0001", "k1", *span("12,000 troops"), "12,000 troops")
+PAY = ("c2", "d1", "d1-p0001", "k1", *span("$2,000"), "$2,000")
+
+
+def test_quote_offsets_count_characters_not_bytes():
+    assert span("12,000 troops") == (16, 29)  # after ’ “ ” — 6 bytes more in UTF-8
+    assert check_quote_offsets(xclaims([TROOPS, PAY]), DOCS).height == 0
+
+
+def test_quote_offsets_report_mismatches_and_bounds():
+    byte_start = len(DOC_TEXT[:16].encode("utf-8"))
+    claims = xclaims([
+        TROOPS,
+        ("c2", "d1", "d1-p0001", "k1", byte_start, byte_start + 13, "12,000 troops"),  # byte offsets, not characters
+        ("c3", "d1", "d1-p0001", "k1", 60, 70, "a month."),  # past the end of the text
+        ("c4", "d9", "d9-p0001", "k1", 0, 3, "Kim"),  # no such document
+        ("c5", "d1", "d1-p0001", "k1", -3, 2, "Ki"),  # negative offset (slice would count from the end)
+    ])
+    out = check_quote_offsets(claims, DOCS)
+    assert out.select("claim_id", "failed_check", "found").rows() == [
+        ("c2", "quote_offsets:quote", DOC_TEXT[byte_start:byte_start + 13]),
+        ("c3", "quote_offsets:bounds", None),
+        ("c4", "quote_offsets:doc_id", None),
+        ("c5", "quote_offsets:bounds", None),
+    ]
+    assert out["reason"][1] == f"offsets [60, 70) are outside the document's {len(DOC_TEXT)} characters"
+
+
+def test_passage_offsets_use_the_same_rule():
+    assert check_passage_offsets(PASSAGES, DOCS).height == 0
+    moved = PASSAGES.with_columns(char_start=pl.lit(1))  # text no longer matches the offsets
+    assert check_passage_offsets(moved, DOCS).select("passage_id", "failed_check").rows() == [("d1-p0001", "passage_offsets:text")]
+
+
+def test_claim_references_clean_and_dirty():
+    assert check_claim_references(xclaims([TROOPS, PAY]), PASSAGES, DOCS).height == 0
+    other_doc = pl.DataFrame({"doc_id": ["d2"], "text": ["“Hello”"]})
+    passages = pl.concat([PASSAGES, pl.DataFrame({"passage_id": ["d2-p0001"], "doc_id": ["d2"], "char_start": [0], "char_end": [7], "text": ["“Hello”"], "cluster_id": ["k2"]})])
+    claims = xclaims([
+        TROOPS,
+        ("c2", "d9", "d1-p0001", "k1", 16, 29, "12,000 troops"),  # document d9 does not exist (and passage is d1's)
+        ("c3", "d1", "d1-p0099", "k1", 16, 29, "12,000 troops"),  # passage does not exist
+        ("c4", "d1", "d2-p0001", "k2", 0, 5, "Hello"),  # passage d2-p0001 belongs to document d2
+        ("c5", "d1", "d1-p0001", "k7", *span("$2,000"), "$2,000"),  # cluster is not the passage's
+    ])
+    out = check_claim_references(claims, passages, pl.concat([DOCS, other_doc]))
+    assert out.select("claim_id", "failed_check").rows() == [
+        ("c2", "claim_references:doc_id"),
+        ("c2", "claim_references:passage_doc"),
+        ("c3", "claim_references:passage_id"),
+        ("c4", "claim_references:passage_doc"),
+        ("c5", "claim_references:cluster_id"),
+    ]
+    assert out["reason"].to_list()[0] == "document d9 does not exist"
+    assert out["reason"].to_list()[3] == "passage d2-p0001 belongs to document d2, not d1"
