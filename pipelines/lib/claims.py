@@ -1,0 +1,626 @@
+"""Claims: turn the number mentions of body-text passages into claim rows with their meaning.
+
+`pipelines.lib.numbers` reads how a number is written; this module decides whether it is a
+claim and what it says: the qualifier ("about", "over", "up to"), the period it is a rate per
+("a monthly wage", "$200 million a year", "one-time bonus"), the measure (from a taxonomy that
+is data, `pipelines/data/taxonomy.json`), and who the text attributes it to (canonical names
+from an alias table that is data, `pipelines/data/aliases.json`). Everything here reads text
+that is in the passage or, for "he said", earlier in the same document: nothing is guessed.
+
+Decisions that shape the rows (and the gold file `tests/data/claims_gold_seeds.jsonl`):
+
+- The quote is the number expression through its counted noun ("10,000 North Korean soldiers",
+  "600,000 to 700,000 tons", "$2,000"), without qualifier words, "of ..." complements or rate
+  phrases; see `pipelines.lib.numbers` for the exact rule.
+- Not claims: dates, years and clock times; spelled numbers that count nothing ("one of the
+  pillars") and small spelled numbers after a determiner, which name rather than count ("the two
+  countries"); fractions and vague quantities ("over half", "several dozen dollars", "thousands
+  of soldiers"), because they state no number a reader could check or compare. Digits always
+  count: "for the 10,000 soldiers" repeats a figure, and a repetition is still a mention.
+- A bare number whose noun the text elides ("of which 3,000 have arrived") takes the unit of the
+  previous claim in its sentence; with none, its unit is `count`.
+- A period is set only by a rate phrase attached to the claim: after it ("$800 a month", "tons
+  of rice annually") or an adjective in its own clause before it ("a monthly wage of around
+  $2,000", "annual payments of $200 million", "one-time bonus that can reach up to $20,000").
+- Attribution is by sentence: "according to X", "X said/says/told/estimates/believes/assessed/
+  indicated/confirmed/announced...", "..., says X", "as estimated by X", "citing X", "X's report".
+  A claim inside a quotation takes the speaker named right after or before the quotation. "He",
+  "she", "him" and "her" are the latest person of the alias table named earlier in the document.
+  A source outside the alias table is kept as written when it is a proper name, else null.
+"""
+
+import hashlib
+import json
+import re
+from bisect import bisect_left
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+from rapidfuzz import fuzz, process
+
+from pipelines.lib.numbers import NumberMention, read_number_expressions
+
+__all__ = [
+    "CLAIMS_SCHEMA",
+    "AliasSource",
+    "AliasTable",
+    "Measure",
+    "MeasureRule",
+    "Taxonomy",
+    "extract_claims",
+    "load_aliases",
+    "load_taxonomy",
+]
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_TAXONOMY_PATH = DATA_DIR / "taxonomy.json"
+DEFAULT_ALIASES_PATH = DATA_DIR / "aliases.json"
+
+CLAIMS_SCHEMA = {
+    "claim_id": pl.Utf8,
+    "doc_id": pl.Utf8,
+    "passage_id": pl.Utf8,
+    "char_start": pl.Int32,
+    "char_end": pl.Int32,
+    "quote": pl.Utf8,
+    "sentence": pl.Utf8,
+    "value_low": pl.Float64,
+    "value_high": pl.Float64,
+    "unit": pl.Utf8,
+    "qualifier": pl.Utf8,
+    "period": pl.Utf8,
+    "measure": pl.Utf8,
+    "subject": pl.Utf8,
+    "attributed_to": pl.Utf8,
+}
+PASSAGE_COLUMNS = ("passage_id", "doc_id", "ordinal", "char_start", "text", "is_boilerplate")
+PERIODS = ("day", "week", "month", "year", "one_time")
+SCOPES = ("quote", "left", "right", "window", "sentence")
+ALIAS_KINDS = ("person", "organization", "outlet", "country", "group")
+
+
+@dataclass(frozen=True)
+class MeasureRule:
+    """Conditions that must all hold; an absent condition (None) always holds."""
+
+    units: tuple[str, ...] | None
+    periods: tuple[str | None, ...] | None
+    keywords: tuple[str, ...] | None
+    scope: str
+
+
+@dataclass(frozen=True)
+class Measure:
+    measure: str
+    subject: str | None
+    rules: tuple[MeasureRule, ...]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """Measures in evaluation order; the first with a matching rule wins, else `fallback`."""
+
+    measures: tuple[Measure, ...]
+    fallback: str
+
+
+@dataclass(frozen=True)
+class AliasSource:
+    canonical: str
+    kind: str
+    variants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AliasTable:
+    sources: tuple[AliasSource, ...]
+    fuzzy_threshold: float
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{what} {path}: cannot read JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} {path}: the top level must be an object")
+    return data
+
+
+def _string_tuple(value, where: str, path: Path, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError(f"{what} {path}: {where} must be a non-empty list of non-empty strings")
+    return tuple(value)
+
+
+def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
+    """Read and validate the measure taxonomy; a bad file raises ValueError naming the path and the fault."""
+    path = Path(path or DEFAULT_TAXONOMY_PATH)
+    data = _read_json(path, "taxonomy")
+    fallback = data.get("fallback")
+    if not isinstance(fallback, str) or not re.fullmatch(r"[a-z][a-z_]*", fallback):
+        raise ValueError(f"taxonomy {path}: `fallback` must be a snake_case measure name")
+    entries = data.get("measures")
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"taxonomy {path}: `measures` must be a non-empty list")
+    measures, seen = [], set()
+    for i, entry in enumerate(entries):
+        name = entry.get("measure") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z_]*", name):
+            raise ValueError(f"taxonomy {path}: measure {i} needs a snake_case `measure` name")
+        if name in seen:
+            raise ValueError(f"taxonomy {path}: measure {name!r} is listed twice (give it several rules instead)")
+        seen.add(name)
+        subject = entry.get("subject")
+        if subject is not None and not isinstance(subject, str):
+            raise ValueError(f"taxonomy {path}: measure {name!r} has a `subject` that is not a string")
+        raw_rules = entry.get("rules")
+        if not isinstance(raw_rules, list) or not raw_rules:
+            raise ValueError(f"taxonomy {path}: measure {name!r} needs a non-empty `rules` list")
+        rules = []
+        for j, raw in enumerate(raw_rules):
+            where = f"measure {name!r} rule {j}"
+            if not isinstance(raw, dict):
+                raise ValueError(f"taxonomy {path}: {where} must be an object")
+            unknown = set(raw) - {"units", "periods", "keywords", "scope"}
+            if unknown:
+                raise ValueError(f"taxonomy {path}: {where} has unknown keys {sorted(unknown)}")
+            if not {"units", "periods", "keywords"} & set(raw):
+                raise ValueError(f"taxonomy {path}: {where} states no condition")
+            periods = raw.get("periods")
+            if periods is not None:
+                if not isinstance(periods, list) or not periods or any(p is not None and p not in PERIODS for p in periods):
+                    raise ValueError(f"taxonomy {path}: {where} `periods` must list values of {PERIODS} or null")
+                periods = tuple(periods)
+            scope = raw.get("scope", "window")
+            if scope not in SCOPES:
+                raise ValueError(f"taxonomy {path}: {where} has scope {scope!r}, not one of {SCOPES}")
+            rules.append(
+                MeasureRule(
+                    units=_string_tuple(raw["units"], f"{where} `units`", path, "taxonomy") if "units" in raw else None,
+                    periods=periods,
+                    keywords=_string_tuple(raw["keywords"], f"{where} `keywords`", path, "taxonomy") if "keywords" in raw else None,
+                    scope=scope,
+                )
+            )
+        measures.append(Measure(measure=name, subject=subject, rules=tuple(rules)))
+    return Taxonomy(measures=tuple(measures), fallback=fallback)
+
+
+def load_aliases(path: Path | str | None = None) -> AliasTable:
+    """Read and validate the source alias table; a bad file raises ValueError naming the path and the fault."""
+    path = Path(path or DEFAULT_ALIASES_PATH)
+    data = _read_json(path, "aliases")
+    threshold = data.get("fuzzy_threshold", 90)
+    if not isinstance(threshold, (int, float)) or not 50 <= threshold <= 100:
+        raise ValueError(f"aliases {path}: `fuzzy_threshold` must be a number from 50 to 100")
+    entries = data.get("sources")
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"aliases {path}: `sources` must be a non-empty list")
+    sources, owner = [], {}
+    for i, entry in enumerate(entries):
+        canonical = entry.get("canonical") if isinstance(entry, dict) else None
+        if not isinstance(canonical, str) or not canonical.strip():
+            raise ValueError(f"aliases {path}: source {i} needs a `canonical` name")
+        kind = entry.get("kind")
+        if kind not in ALIAS_KINDS:
+            raise ValueError(f"aliases {path}: source {canonical!r} has kind {kind!r}, not one of {ALIAS_KINDS}")
+        variants = _string_tuple(entry.get("variants"), f"source {canonical!r} `variants`", path, "aliases")
+        for variant in (canonical, *variants):
+            key = _alias_key(variant)
+            if owner.setdefault(key, canonical) != canonical:
+                raise ValueError(f"aliases {path}: variant {variant!r} belongs to both {owner[key]!r} and {canonical!r}")
+        sources.append(AliasSource(canonical=canonical, kind=kind, variants=variants))
+    return AliasTable(sources=tuple(sources), fuzzy_threshold=float(threshold))
+
+
+def _alias_key(name: str) -> str:
+    """Case-, hyphen- and spacing-blind form of a name: "Wi Sung-lac" and "wi sung lac" share one key."""
+    return " ".join(re.sub(r"[^\w]+", " ", name.replace("’", "'").replace("'s ", " ")).lower().split())
+
+
+def _is_case_sensitive(variant: str) -> bool:
+    letters = re.sub(r"[^A-Za-z]", "", variant)
+    return len(letters) <= 3 or letters.isupper()
+
+
+def _variant_pattern(variant: str) -> str:
+    pieces = [re.escape(piece) for piece in re.split(r"[\s\-‐]+", variant.strip()) if piece]
+    return r"[\s\-‐]*".join(pieces)
+
+
+@dataclass(frozen=True)
+class _AliasMatcher:
+    exact: re.Pattern
+    folded: re.Pattern
+    canonical_by_key: dict
+    kind_by_canonical: dict
+    fuzzy_keys: tuple[str, ...]
+
+
+@lru_cache(maxsize=8)
+def _alias_matcher(aliases: AliasTable) -> _AliasMatcher:
+    """Compile the alias table once per table: one regex for exact-case variants, one for the rest.
+
+    Patterns built from data cannot be module constants; caching on the (frozen, hashable)
+    table gives the same compile-once behaviour.
+    """
+    exact, folded, by_key, kinds = [], [], {}, {}
+    for source in aliases.sources:
+        kinds[source.canonical] = source.kind
+        for variant in (source.canonical, *source.variants):
+            by_key[_alias_key(variant)] = source.canonical
+            (exact if _is_case_sensitive(variant) else folded).append(variant)
+
+    def alternation(variants: list[str]) -> str:
+        ordered = sorted(set(variants), key=len, reverse=True)
+        return r"(?<![\w\-])(?:" + "|".join(_variant_pattern(v) for v in ordered) + r")(?![\w])" if ordered else r"(?!x)x"
+
+    return _AliasMatcher(
+        exact=re.compile(alternation(exact)),
+        folded=re.compile(alternation(folded), re.IGNORECASE),
+        canonical_by_key=by_key,
+        kind_by_canonical=kinds,
+        fuzzy_keys=tuple(k for k in by_key if len(k) >= 6),
+    )
+
+
+def _alias_matches(text: str, matcher: _AliasMatcher) -> list[tuple[int, int, str]]:
+    """Every alias in `text` as (start, end, canonical), by position."""
+    found = []
+    for pattern in (matcher.exact, matcher.folded):
+        for match in pattern.finditer(text):
+            canonical = matcher.canonical_by_key.get(_alias_key(match.group(0)))
+            if canonical is not None:
+                found.append((match.start(), match.end(), canonical))
+    return sorted(found)
+
+
+@lru_cache(maxsize=64)
+def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern:
+    alternatives = sorted((r"\s+".join(map(re.escape, k.split())) for k in keywords), key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")(?:s|es)?\b", re.IGNORECASE)
+
+
+QUALIFIERS = {
+    "well over": "more_than", "just over": "more_than", "more than": "more_than", "over": "more_than",
+    "above": "more_than", "in excess of": "more_than", "upwards of": "more_than",
+    "at least": "at_least", "no less than": "at_least", "not less than": "at_least", "a minimum of": "at_least",
+    "at most": "at_most", "no more than": "at_most", "not more than": "at_most", "a maximum of": "at_most",
+    "up to": "up_to", "as many as": "up_to", "as much as": "up_to",
+    "less than": "less_than", "fewer than": "less_than", "under": "less_than", "below": "less_than",
+    "about": "approx", "around": "approx", "approximately": "approx", "approx.": "approx", "roughly": "approx",
+    "nearly": "approx", "almost": "approx", "some": "approx", "close to": "approx", "an estimated": "approx",
+    "estimated": "approx", "exactly": "exact",
+}
+QUALIFIER_RE = re.compile(
+    r"(?<![\w-])(?P<q>" + "|".join(re.escape(q).replace(r"\ ", r"\s+") for q in sorted(QUALIFIERS, key=len, reverse=True))
+    + r")\s*$",
+    re.IGNORECASE,
+)
+TRAILING_QUALIFIER_RE = re.compile(r"\s+(?P<q>or more|or so|or less)\b", re.IGNORECASE)
+TRAILING_QUALIFIERS = {"or more": "at_least", "or so": "approx", "or less": "at_most"}
+
+RIGHT_PERIOD_RE = re.compile(
+    r"(?:\s+of(?:\s+[a-z][\w\-]*){1,3}?)?,?\s+(?P<p>(?:a|an|per|each|every)\s+(?P<unit>day|week|month|year|annum)"
+    r"|annually|yearly|monthly|weekly|daily|per\s+annum)\b(?!\s+(?:ago|earlier|later|before|after|prior)\b)",
+    re.IGNORECASE,
+)
+LEFT_PERIOD_RE = re.compile(r"\b(?P<p>monthly|annual|yearly|weekly|daily|one-time|one-off|lump-sum|per month|per year)\b", re.IGNORECASE)
+PERIOD_WORDS = {
+    "day": "day", "daily": "day", "week": "week", "weekly": "week", "month": "month", "monthly": "month",
+    "year": "year", "annum": "year", "annually": "year", "yearly": "year", "annual": "year", "per annum": "year",
+    "per month": "month", "per year": "year", "one-time": "one_time", "one-off": "one_time", "lump-sum": "one_time",
+}
+CLAUSE_BREAK_RE = re.compile(r"[,;:()—–]")
+
+DETERMINER_BEFORE_RE = re.compile(r"\b(?:the|these|those|its|their|his|her|our|both|all)\s+$", re.IGNORECASE)
+
+SENTENCE_BREAK_RE = re.compile(r"[.!?]+[\"”’')\]]*(?=\s+[\"“‘'(\-–—]*\s*[A-Z0-9$€£₩])")
+ABBREVIATION_RE = re.compile(
+    r"(?:\b(?:Rep|Sen|Gen|Lt|Col|Maj|Capt|Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|No|Inc|Corp|Co|vs|etc|approx|Jan|Feb|Mar|Apr"
+    r"|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)|\b[A-Z](?:\.[A-Z])*)\.$"
+)
+QUOTE_MARK_RE = re.compile(r"“|”|„|''|\"")
+
+_VERBS = (
+    r"said|says|say|told|tells|estimates|estimated|estimate|believes|believed|believe|assessed|assesses|assess"
+    r"|indicated|indicates|indicate|confirmed|confirms|confirm|announced|announces|announce|reported|reports|report"
+    r"|warns|warned|warn|argued|argues|argue|added|adds|claims|claimed|claim|stated|states|noted|notes"
+    r"|emphasizes|emphasized|emphasises|emphasised|commented|comments|explained|explains|wrote|writes|predicted|predicts"
+)
+# A source phrase runs to the end of its clause; a dot inside an abbreviation ("U.S.") does not end it.
+SOURCE_STOP = r"(?:[^,.;:!?\"“”()]|\.(?=\S))+"
+# "according to" may quote the source's name ('the daily "The Korean Herald"').
+ACCORDING_RE = re.compile(r"\baccording\s+to\s+(?P<src>(?:[^,.;:!?()]|\.(?=\S))+)", re.IGNORECASE)
+AS_BY_RE = re.compile(rf"\bas\s+(?:estimated|reported|assessed|stated|indicated|confirmed|announced)\s+by\s+(?P<src>{SOURCE_STOP})", re.IGNORECASE)
+CITING_RE = re.compile(rf"\bciting\s+(?P<src>{SOURCE_STOP})", re.IGNORECASE)
+SUBJECT_VERB_RE = re.compile(rf"(?:\b(?:has|have|had|also|again|further)\s+)*\b(?:{_VERBS})\b")
+INVERTED_RE = re.compile(
+    rf"[,”\"'’]\s*(?:{_VERBS})\s+(?P<src>(?:the\s+)?[A-Z][\w.’'\-]*(?:\s+(?:of\s+)?[A-Z][\w.’'\-]*)*)"
+)
+POSSESSIVE_RE = re.compile(
+    r"(?P<src>\b[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*)[’']s\s+(?:\(\w+\)\s+)?(?:latest\s+|recent\s+|new\s+)?"
+    r"(?:report|briefing|assessment|estimate|estimates|analysis|data)\b"
+)
+CLAUSE_START_RE = re.compile(r"(?:[,;:“”\"(—–]|\bthat\b)\s*", re.IGNORECASE)
+PRONOUNS = frozenset({"he", "she", "him", "her"})
+NOT_NAMES = frozenset(
+    "it this that these those they we i you there he she officials experts sources analysts reports current recent".split()
+)
+NAME_RE = re.compile(r"[A-Z][\w.’'\-]*(?:\s+(?:of|for|and|de|von)?\s*[A-Z][\w.’'\-]*){0,5}")
+
+
+@dataclass(frozen=True)
+class _Claim:
+    mention: NumberMention
+    unit: str
+    sentence: tuple[int, int]
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of a passage, whitespace-trimmed; abbreviations ("Rep.", "U.S.") do not end one."""
+    spans, start = [], 0
+    for match in SENTENCE_BREAK_RE.finditer(text):
+        head = text[max(start, match.start() - 12):match.start() + 1]
+        if ABBREVIATION_RE.search(head) and text[match.start()] == "." and match.end() - match.start() == 1:
+            continue
+        spans.append((start, match.end()))
+        start = match.end()
+    spans.append((start, len(text)))
+    trimmed = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            trimmed.append((s, e))
+    return trimmed
+
+
+def _quote_spans(text: str) -> list[tuple[int, int]]:
+    """Quotation spans (opening mark to closing mark, inclusive); an unclosed quotation runs to the end."""
+    spans, opened = [], None
+    for match in QUOTE_MARK_RE.finditer(text):
+        mark = match.group(0)
+        if mark in ("“", "„"):
+            opened = match.start() if opened is None else opened
+        elif mark == "”" or opened is not None:
+            if opened is not None:
+                spans.append((opened, match.end()))
+            opened = None
+        else:
+            opened = match.start()
+    if opened is not None:
+        spans.append((opened, len(text)))
+    return spans
+
+
+class _DocumentContext:
+    """What attribution may look back at in one document: the people named so far, in order."""
+
+    def __init__(self, matcher: _AliasMatcher, aliases: AliasTable):
+        self.matcher = matcher
+        self.aliases = aliases
+        self.person_positions: list[tuple[int, int]] = []
+        self.person_names: list[str] = []
+
+    def add_passage(self, ordinal: int, text: str) -> None:
+        for start, _end, canonical in _alias_matches(text, self.matcher):
+            if self.matcher.kind_by_canonical[canonical] == "person":
+                self.person_positions.append((ordinal, start))
+                self.person_names.append(canonical)
+
+    def latest_person(self, ordinal: int, position: int) -> str | None:
+        index = bisect_left(self.person_positions, (ordinal, position))
+        return self.person_names[index - 1] if index else None
+
+    def resolve(self, phrase: str, ordinal: int, position: int) -> str | None:
+        """Canonical source for a phrase that names one, or None."""
+        phrase = re.sub(r"(?<=[a-z]{2})\.$", "", phrase.strip(" \t'\"“”’‘-"))
+        if not phrase:
+            return None
+        matches = _alias_matches(phrase, self.matcher)
+        if matches:
+            return max(matches, key=lambda m: (m[1] - m[0], m[0]))[2]
+        words = phrase.split()
+        if words[0].lower() in PRONOUNS and len(words) <= 2:
+            return self.latest_person(ordinal, position)
+        key = _alias_key(re.sub(r"^(?:the|former|representative|rep\.?)\s+", "", phrase, flags=re.IGNORECASE))
+        if len(key) >= 6:
+            best = process.extractOne(key, self.matcher.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=self.aliases.fuzzy_threshold)
+            if best is not None:
+                return self.matcher.canonical_by_key[best[0]]
+        bare = re.sub(r"^the\s+", "", phrase, flags=re.IGNORECASE)
+        if NAME_RE.fullmatch(bare) and bare.split()[0].lower() not in NOT_NAMES:
+            return bare
+        return None
+
+
+def _source_in(text: str, lo: int, hi: int, doc: _DocumentContext, ordinal: int) -> str | None:
+    """The source a stretch of a passage attributes its statements to, by cue precedence."""
+    segment = text[lo:hi]
+    for match in ACCORDING_RE.finditer(segment):
+        found = doc.resolve(match.group("src"), ordinal, lo + match.start())
+        if found:
+            return found
+    candidates = []
+    for match in SUBJECT_VERB_RE.finditer(segment):
+        clause_start = 0
+        for boundary in CLAUSE_START_RE.finditer(segment, 0, match.start()):
+            clause_start = boundary.end()
+        candidates.append((match.start(), segment[clause_start:match.start()]))
+    for match in INVERTED_RE.finditer(segment):
+        candidates.append((match.start("src"), match.group("src")))
+    for position, phrase in sorted(candidates):
+        found = doc.resolve(phrase, ordinal, lo + position)
+        if found:
+            return found
+    for pattern in (AS_BY_RE, CITING_RE, POSSESSIVE_RE):
+        for match in pattern.finditer(segment):
+            found = doc.resolve(match.group("src"), ordinal, lo + match.start())
+            if found:
+                return found
+    return None
+
+
+def _attribution(text: str, claim: _Claim, sentences: list[tuple[int, int]], quotes: list[tuple[int, int]],
+                 doc: _DocumentContext, ordinal: int, cache: dict) -> str | None:
+    """Speaker of a quotation holding the claim, else the source its sentence names."""
+    start = claim.mention.start
+    for q_start, q_end in quotes:
+        if q_start <= start < q_end:
+            after = next(((s, e) for s, e in sentences if s <= q_end - 1 < e or s >= q_end), None)
+            if after is not None and q_end < len(text):
+                found = _source_in(text, q_end - 1, after[1], doc, ordinal)
+                if found:
+                    return found
+            before = next(((s, e) for s, e in sentences if s <= q_start < e), None)
+            if before is not None and before[0] < q_start:
+                found = _source_in(text, before[0], q_start + 1, doc, ordinal)
+                if found:
+                    return found
+            break
+    if claim.sentence not in cache:
+        cache[claim.sentence] = _source_in(text, *claim.sentence, doc, ordinal)
+    return cache[claim.sentence]
+
+
+def _qualifier(text: str, claim: _Claim) -> str:
+    left = text[max(claim.sentence[0], claim.mention.start - 40):claim.mention.start]
+    match = QUALIFIER_RE.search(left)
+    if match:
+        return QUALIFIERS[" ".join(match.group("q").lower().split())]
+    trailing = TRAILING_QUALIFIER_RE.match(text, claim.mention.end)
+    if trailing:
+        return TRAILING_QUALIFIERS[trailing.group("q").lower()]
+    return "exact"
+
+
+def _period(text: str, claim: _Claim, left_bound: int, right_bound: int) -> str | None:
+    right = RIGHT_PERIOD_RE.match(text, claim.mention.end, right_bound)
+    if right:
+        word = right.group("unit") or right.group("p")
+        return PERIOD_WORDS[" ".join(word.lower().split())]
+    left = text[left_bound:claim.mention.start]
+    breaks = list(CLAUSE_BREAK_RE.finditer(left))
+    if breaks:
+        left = left[breaks[-1].end():]
+    left = " ".join(left.split()[-8:])
+    found = list(LEFT_PERIOD_RE.finditer(left))
+    if found:
+        return PERIOD_WORDS[" ".join(found[-1].group("p").lower().split())]
+    return None
+
+
+def _measure(taxonomy: Taxonomy, unit: str, period: str | None, scopes: dict[str, str]) -> tuple[str, str | None]:
+    is_money = bool(re.fullmatch(r"[A-Z]{3}", unit))
+    for measure in taxonomy.measures:
+        for rule in measure.rules:
+            if rule.units is not None and unit not in rule.units and not (is_money and "money" in rule.units):
+                continue
+            if rule.periods is not None and period not in rule.periods:
+                continue
+            if rule.keywords is not None and not _keyword_pattern(rule.keywords).search(scopes[rule.scope]):
+                continue
+            return measure.measure, measure.subject
+    return taxonomy.fallback, None
+
+
+def _is_claim(text: str, mention: NumberMention) -> bool:
+    if mention.kind != "quantity":
+        return False
+    if mention.is_spelled:
+        if mention.unit is None:
+            return False
+        if mention.value_high <= 10 and DETERMINER_BEFORE_RE.search(text, max(0, mention.start - 8), mention.start):
+            return False
+    return True
+
+
+def _passage_claims(text: str) -> tuple[list[_Claim], list[tuple[int, int]]]:
+    sentences = _sentence_spans(text)
+    claims: list[_Claim] = []
+    for mention in read_number_expressions(text):
+        if not _is_claim(text, mention):
+            continue
+        sentence = next(((s, e) for s, e in sentences if s <= mention.start < e), (0, len(text)))
+        unit = mention.unit
+        if unit is None:
+            previous = next(
+                (c for c in reversed(claims) if c.sentence == sentence and not c.mention.is_money and not c.mention.is_percent),
+                None,
+            )
+            unit = previous.unit if previous is not None else "count"
+        claims.append(_Claim(mention=mention, unit=unit, sentence=sentence))
+    return claims, sentences
+
+
+def _passage_rows(passage: dict, doc: _DocumentContext, taxonomy: Taxonomy) -> list[dict]:
+    text, ordinal = passage["text"], passage["ordinal"]
+    claims, sentences = _passage_claims(text)
+    if not claims:
+        return []
+    quotes = _quote_spans(text)
+    cache: dict = {}
+    rows = []
+    for i, claim in enumerate(claims):
+        mention = claim.mention
+        s_start, s_end = claim.sentence
+        previous_end = claims[i - 1].mention.end if i and claims[i - 1].sentence == claim.sentence else s_start
+        next_start = claims[i + 1].mention.start if i + 1 < len(claims) and claims[i + 1].sentence == claim.sentence else s_end
+        period = _period(text, claim, previous_end, next_start)
+        left, quote, right = text[previous_end:mention.start], text[mention.start:mention.end], text[mention.end:next_start]
+        scopes = {
+            "quote": quote,
+            "left": left,
+            "right": right,
+            "window": f"{left}{quote}{right}",
+            "sentence": text[s_start:s_end],
+        }
+        measure, subject = _measure(taxonomy, claim.unit, period, scopes)
+        local_id = f"{passage['passage_id']}:{mention.start}:{mention.end}"
+        rows.append(
+            {
+                "claim_id": hashlib.sha256(local_id.encode()).hexdigest()[:16],
+                "doc_id": passage["doc_id"],
+                "passage_id": passage["passage_id"],
+                "char_start": passage["char_start"] + mention.start,
+                "char_end": passage["char_start"] + mention.end,
+                "quote": quote,
+                "sentence": text[s_start:s_end],
+                "value_low": mention.value_low,
+                "value_high": mention.value_high,
+                "unit": claim.unit,
+                "qualifier": _qualifier(text, claim),
+                "period": period,
+                "measure": measure,
+                "subject": subject,
+                "attributed_to": _attribution(text, claim, sentences, quotes, doc, ordinal, cache),
+            }
+        )
+    return rows
+
+
+def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTable) -> pl.DataFrame:
+    """One row per claim mention in the non-boilerplate passages, sorted by doc_id and char_start.
+
+    Passages may come from many documents in any order; each document is read in ordinal order
+    so "he said" can resolve to a person named in an earlier passage. Boilerplate passages are
+    dropped first: they neither yield claims nor name speakers.
+    """
+    missing = [c for c in PASSAGE_COLUMNS if c not in passages.columns]
+    if missing:
+        raise ValueError(f"extract_claims: passages lack columns {missing}")
+    matcher = _alias_matcher(aliases)
+    body = passages.filter(~pl.col("is_boilerplate").fill_null(False)).sort("doc_id", "ordinal")
+    rows: list[dict] = []
+    for (_doc_id,), doc_passages in body.group_by("doc_id", maintain_order=True):
+        doc = _DocumentContext(matcher, aliases)
+        for passage in doc_passages.iter_rows(named=True):
+            doc.add_passage(passage["ordinal"], passage["text"])
+            rows.extend(_passage_rows(passage, doc, taxonomy))
+    return pl.DataFrame(rows, schema=CLAIMS_SCHEMA).sort("doc_id", "char_start")

@@ -1,0 +1,460 @@
+"""Numbers: read every number expression in a text, with its exact span, value range and unit.
+
+This is the lexical half of claim extraction. It knows how numbers are *written* in English
+news copy — digits with separators, decimals, scale words ("$200 million", "1.5bn"), number
+words ("three generals", "a dozen"), currencies, percentages, negatives and ranges ("600,000 to
+700,000 tons", "between 600,000 and 700,000", "$1-2 billion") — and which noun they count. It
+does not decide what a number *means* (qualifier, period, measure, source): that is
+`pipelines.lib.claims`, which also decides which mentions are claims at all.
+
+Span rule (the `quote` of a claim): a mention runs from the first character of the number
+expression — including a leading "between", a currency symbol or code and a minus sign — to the
+end of its counted noun phrase when one follows directly: modifiers and head noun, as in
+"10,000 North Korean soldiers", "9 million 6-inch caliber shells", "600,000 to 700,000 metric
+tons". Qualifiers ("about", "over"), prepositional complements ("of rice") and rate phrases ("a
+month") are left out, so one quantity always has the same core span however it is hedged.
+
+Dates, years and clock times are returned with `kind` set to "date", "year" or "time" so the
+caller can drop them; ordinals ("1st", "seventh") and numbers glued to a word ("6-inch",
+"Su-35", "G7") are not number expressions and are not returned on their own.
+
+Units are normalised here because the span depends on them: a known unit noun ends the noun
+phrase. Tons, tonnes and metric tons are `metric_ton`; short and long tons are converted to
+metric tons with pint (a bare "tons" in news copy means metric tons, whereas pint's "ton" is the
+US short ton, so the word is never handed to pint unqualified). Other physical units (km, miles,
+kg, litres...) are converted with pint to one canonical unit per dimension (`kilometer`,
+`kilogram`, `liter`, `square_kilometer`); barrels stay `barrel` because oil is reported in
+barrels and a litre figure would match no other source. Every unit lookup is cached, so pint
+is imported once and consulted once per distinct unit word.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["NumberMention", "normalise_unit", "read_number_expressions"]
+
+
+@dataclass(frozen=True)
+class NumberMention:
+    """One number expression found in a text.
+
+    `start`/`end` index the text that was read (end exclusive). `value_low`/`value_high` are in
+    `unit` (after scale words and unit conversion; equal for a single value). `unit` is
+    normalised: an ISO 4217 code for money, `percent`, `metric_ton`, `person`, a time unit, a
+    pint-canonical unit, a singular counted noun, or None when no unit is written. `unit_text`
+    is the unit as written ("tons", "military personnel", "dollars", "$"). `kind` is "quantity"
+    for a number that can be a claim, otherwise "year", "date" or "time".
+    """
+
+    start: int
+    end: int
+    text: str
+    value_low: float
+    value_high: float
+    unit: str | None
+    unit_text: str | None
+    is_money: bool
+    currency: str | None
+    is_percent: bool
+    scale: float
+    is_range: bool
+    is_spelled: bool
+    kind: str
+
+
+CURRENCY_SYMBOLS = {"US$": "USD", "$": "USD", "€": "EUR", "£": "GBP", "₩": "KRW", "₽": "RUB", "¥": "JPY", "₴": "UAH"}
+CURRENCY_CODES = ("USD", "EUR", "GBP", "KRW", "RUB", "JPY", "CNY", "UAH", "CHF")
+# "pounds" is deliberately absent: without "£" or "sterling" it is far more often a weight.
+CURRENCY_WORDS = {
+    "us dollars": "USD", "u.s. dollars": "USD", "dollars": "USD", "dollar": "USD",
+    "won": "KRW", "rubles": "RUB", "roubles": "RUB", "ruble": "RUB", "rouble": "RUB",
+    "euros": "EUR", "euro": "EUR", "pounds sterling": "GBP", "yuan": "CNY", "yen": "JPY",
+    "hryvnias": "UAH", "hryvnia": "UAH",
+}
+SCALE_WORDS = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+# Abbreviated scales; "m" and "k" count only after a currency, where they cannot be metres.
+SCALE_ABBREVIATIONS = {"bn": 1e9, "b": 1e9, "mn": 1e6, "mln": 1e6, "tn": 1e12, "m": 1e6, "k": 1e3}
+MONEY_ONLY_ABBREVIATIONS = {"m", "k", "b"}
+
+UNIT_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "zero": 0,
+}
+TENS_WORDS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+WORD_SCALES = {"dozen": 12, **SCALE_WORDS}
+
+_SMALL = "|".join(sorted([*UNIT_WORDS, *TENS_WORDS], key=len, reverse=True))
+_BIG = "|".join(sorted(WORD_SCALES, key=len, reverse=True))
+_CODES = "|".join(CURRENCY_CODES)
+_CUR_WORDS = "|".join(re.escape(w) for w in sorted(CURRENCY_WORDS, key=len, reverse=True))
+_MONTHS = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+
+# One value: optional sign and currency, a number in digits or words, optional scale, percent
+# sign or currency word. Digits may not continue a word or a decimal ("Su-35", "G7", "1.5").
+ATOM_RE = re.compile(
+    rf"""
+    (?P<neg>(?<![\w\-–—−])[-−](?=[$€£₩₽¥₴]?\d)|\bminus\s+)?
+    (?P<cur_pre>US\$|[$€£₩₽¥₴]|\b(?:{_CODES})\s?(?=\d))?
+    (?:
+        (?P<digits>(?<![\w.,])(?<![A-Za-z]-)(?:\d{{1,3}}(?:,\d{{3}})+(?![\d,]\d)|\d+)(?:\.\d+)?)
+      | (?P<words>\b(?:a\s+(?=(?:{_BIG})\b))?(?:{_SMALL}|{_BIG})(?:(?:(?<=hundred)\s+and\s+|[ -])(?:{_SMALL}|{_BIG}))*\b)
+    )
+    (?P<scale>\s*(?:{"|".join(SCALE_WORDS)})\b(?!-)|\s?(?:bn|mln|mn|tn|b|m|k)\b)?
+    (?P<pct>\s*%|\s*(?:percent|per\s+cent|pct)\b)?
+    (?P<cur_post>\s+(?:{_CUR_WORDS}|{_CODES})\b)?
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+_WORDS_TOKEN_RE = re.compile(r"[a-z]+")
+# A plain hyphen joins a range only when unspaced: " - " is a dash between clauses.
+RANGE_SEP_RE = re.compile(r"\s*–\s*|-|\s+(?:to|and)\s+", re.IGNORECASE)
+BETWEEN_BEFORE_RE = re.compile(r"\bbetween\s+$", re.IGNORECASE)
+TIME_AFTER_RE = re.compile(r":\d{2}\b(?:\s*[ap]\.?m\.?)?", re.IGNORECASE)
+DATE_BEFORE_RE = re.compile(rf"\b{_MONTHS}\.?\s+$")
+DATE_AFTER_RE = re.compile(rf"(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}\b")
+GLUED_AFTER_RE = re.compile(r"-[A-Za-z]|[A-Za-z]|\.\d")
+# A possessive or contraction ("Russia's") is never part of the counted noun.
+NOUN_TOKEN_RE = re.compile(r"[ \t]+(?P<tok>\d+(?:\.\d+)?-[A-Za-z]+(?:-[A-Za-z]+)*|[A-Za-z](?:[A-Za-z\-]*[A-Za-z])?)(?![’'\w])")
+GLUED_RE = re.compile(r"[\w\-.]*")
+
+# Words that end a counted-noun phrase: the number counts nothing written after them.
+NOUN_STOPWORDS = frozenset(
+    """
+    a an the of to in on at for from by with into onto per over under about than as between across near after before
+    during since until within without through against among via and or but nor so yet while which that who whom whose
+    what when where why how if because although though is are was were be been being have has had do does did will would
+    can could may might must shall should it its they them their he him his she her we us our you your this these those
+    there here already more less fewer most least still also not only just now even each every all both some any no
+    annually monthly yearly daily weekly a-year apiece alone altogether again too very then say says said according
+    """.split()
+)
+
+PERSON_NOUNS = frozenset(
+    """
+    soldier soldiers troop troops personnel officer officers general generals worker workers citizen citizens
+    killed wounded casualty casualties people person persons civilian civilians man men woman women child children
+    servicemen serviceman fighter fighters mercenary mercenaries conscript conscripts recruit recruits refugee refugees
+    prisoner prisoners sailor sailors pilot pilots commander commanders laborer laborers labourer labourers
+    """.split()
+)
+TIME_UNITS = {
+    "day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month", "months": "month",
+    "year": "year", "years": "year", "hour": "hour", "hours": "hour",
+}
+METRIC_TON_WORDS = frozenset({"ton", "tons", "tonne", "tonnes", "metric ton", "metric tons", "metric tonne", "metric tonnes"})
+# Written unit -> pint unit; only these words are ever handed to pint (see module docstring).
+PINT_UNITS = {
+    "short ton": "short_ton", "short tons": "short_ton", "long ton": "long_ton", "long tons": "long_ton",
+    "km": "kilometer", "kilometer": "kilometer", "kilometers": "kilometer", "kilometre": "kilometer", "kilometres": "kilometer",
+    "mile": "mile", "miles": "mile", "meter": "meter", "meters": "meter", "metre": "meter", "metres": "meter",
+    "kg": "kilogram", "kilogram": "kilogram", "kilograms": "kilogram", "kilo": "kilogram", "kilos": "kilogram",
+    "pound": "pound", "pounds": "pound", "lb": "pound", "lbs": "pound",
+    "liter": "liter", "liters": "liter", "litre": "liter", "litres": "liter", "gallon": "gallon", "gallons": "gallon",
+    "hectare": "hectare", "hectares": "hectare", "acre": "acre", "acres": "acre",
+    "square kilometers": "kilometer**2", "square kilometres": "kilometer**2", "sq km": "kilometer**2",
+}
+KEPT_UNITS = {"barrel": "barrel", "barrels": "barrel", "bbl": "barrel"}
+CANONICAL_BY_DIMENSION = {
+    "[length]": ("kilometer", "kilometer"),
+    "[mass]": ("kilogram", "kilogram"),
+    "[length] ** 3": ("liter", "liter"),
+    "[length] ** 2": ("kilometer**2", "square_kilometer"),
+}
+TWO_WORD_UNITS = frozenset(
+    {w for w in [*METRIC_TON_WORDS, *PINT_UNITS] if " " in w} | {"military personnel", "service members"}
+)
+SINGULAR_EXCEPTIONS = {"personnel": "personnel", "series": "series", "species": "species", "news": "news", "data": "data"}
+
+
+@lru_cache(maxsize=4096)
+def normalise_unit(written: str) -> tuple[str, float] | None:
+    """Map a written unit noun to (vocabulary unit, factor to multiply values by); None if not a unit.
+
+    A counted noun that is no known unit becomes its lower-case singular ("containers" ->
+    "container"), the contract's fallback; capitalised words are names, not units.
+    """
+    lowered = " ".join(written.lower().split())
+    if lowered in METRIC_TON_WORDS:
+        return "metric_ton", 1.0
+    if lowered in PERSON_NOUNS or lowered in {"military personnel", "service members"}:
+        return "person", 1.0
+    if lowered in TIME_UNITS:
+        return TIME_UNITS[lowered], 1.0
+    if lowered in KEPT_UNITS:
+        return KEPT_UNITS[lowered], 1.0
+    if lowered in PINT_UNITS:
+        return _convert_with_pint(PINT_UNITS[lowered])
+    if written[:1].isupper() or not re.fullmatch(r"[a-z][a-z\-]*", lowered):
+        return None
+    return _singular(lowered).replace("-", "_"), 1.0
+
+
+@lru_cache(maxsize=None)
+def _unit_registry():
+    import pint
+
+    return pint.UnitRegistry()
+
+
+@lru_cache(maxsize=256)
+def _convert_with_pint(pint_unit: str) -> tuple[str, float]:
+    """Canonical unit and factor for a pint unit: metric tons for tons, one unit per dimension otherwise."""
+    registry = _unit_registry()
+    quantity = registry.Quantity(1.0, pint_unit)
+    if pint_unit in {"short_ton", "long_ton"}:
+        return "metric_ton", float(quantity.to("metric_ton").magnitude)
+    target, name = CANONICAL_BY_DIMENSION[str(quantity.dimensionality)]
+    return name, float(quantity.to(target).magnitude)
+
+
+def _singular(word: str) -> str:
+    if word in SINGULAR_EXCEPTIONS:
+        return SINGULAR_EXCEPTIONS[word]
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _words_value(words: str) -> float | None:
+    """Value of a spelled number ("four million", "a dozen", "twenty-five"); None if it is not one."""
+    tokens = [t for t in _WORDS_TOKEN_RE.findall(words.lower()) if t != "and"]
+    if tokens and tokens[0] == "a":
+        tokens[0] = "one"
+    elif tokens and tokens[0] in WORD_SCALES:
+        # "dozen dollars" in "several dozen dollars" is no number: a scale needs a multiplicand.
+        return None
+    total, current = 0.0, 0.0
+    for token in tokens:
+        if token in UNIT_WORDS:
+            current += UNIT_WORDS[token]
+        elif token in TENS_WORDS:
+            current += TENS_WORDS[token]
+        elif token == "hundred":
+            current = max(current, 1) * 100
+        else:
+            scale = WORD_SCALES[token]
+            if token == "dozen" or scale < 1000:
+                current = max(current, 1) * scale
+            else:
+                total += max(current, 1) * scale
+                current = 0.0
+    return total + current
+
+
+@dataclass(frozen=True)
+class _Atom:
+    start: int
+    end: int
+    value: float
+    scale: float
+    currency: str | None
+    currency_text: str | None
+    is_percent: bool
+    is_spelled: bool
+    is_plain_integer: bool
+
+
+def _read_atom(match: re.Match | None) -> _Atom | None:
+    """Turn one ATOM_RE match into a value, or None when the match is not a number after all."""
+    if match is None or not (match.group("digits") or match.group("words")):
+        return None
+    if match.group("digits"):
+        value = float(match.group("digits").replace(",", ""))
+        spelled = False
+    else:
+        parsed = _words_value(match.group("words"))
+        if parsed is None:
+            return None
+        value, spelled = parsed, True
+    if match.group("neg"):
+        value = -value
+    currency_text = match.group("cur_pre")
+    currency = None
+    if currency_text:
+        currency = CURRENCY_SYMBOLS.get(currency_text) or currency_text.strip().upper()
+    end = match.end()
+    scale = 1.0
+    scale_text = (match.group("scale") or "").strip().lower()
+    if scale_text in SCALE_WORDS:
+        scale = SCALE_WORDS[scale_text]
+    elif scale_text and (currency is not None or scale_text not in MONEY_ONLY_ABBREVIATIONS):
+        scale = SCALE_ABBREVIATIONS[scale_text]
+    elif scale_text:
+        # "3 m" without a currency is three metres, not three million: keep the bare number.
+        end = match.end("digits")
+    post = match.group("cur_post") if end == match.end() else None
+    if post:
+        word = post.strip()
+        currency_text = currency_text or word
+        currency = currency or CURRENCY_WORDS.get(word.lower()) or word.upper()
+    digits = match.group("digits") or ""
+    return _Atom(
+        start=match.start(),
+        end=end,
+        value=value,
+        scale=scale,
+        currency=currency,
+        currency_text=currency_text.strip() if currency_text else None,
+        is_percent=bool(match.group("pct")) and end == match.end(),
+        is_spelled=spelled,
+        is_plain_integer=bool(digits) and digits.isdigit() and scale == 1.0,
+    )
+
+
+def _is_known_unit(lowered: str) -> bool:
+    return (
+        lowered in PERSON_NOUNS or lowered in METRIC_TON_WORDS or lowered in TIME_UNITS
+        or lowered in PINT_UNITS or lowered in KEPT_UNITS
+    )
+
+
+def _noun_phrase(text: str, pos: int) -> tuple[int, str | None, tuple[str, float] | None, bool]:
+    """Find the counted noun after `pos`: (end of phrase, head as written, normalised unit, is a known unit).
+
+    Modifiers are collected until a known unit noun (which ends the phrase) or a stop word or
+    punctuation; the first plural collected, else the last word, is then the head. At most four
+    words are read, so a number never reaches into the next clause.
+    """
+    tokens: list[re.Match] = []
+    cursor = pos
+    for _ in range(4):
+        match = NOUN_TOKEN_RE.match(text, cursor)
+        if match is None:
+            break
+        word = match.group("tok")
+        lowered = word.lower()
+        following = NOUN_TOKEN_RE.match(text, match.end())
+        if following is not None:
+            pair = f"{lowered} {following.group('tok').lower()}"
+            if pair in TWO_WORD_UNITS:
+                return following.end(), f"{word} {following.group('tok')}", normalise_unit(pair), True
+        if _is_known_unit(lowered):
+            return match.end(), word, normalise_unit(word), True
+        if lowered in NOUN_STOPWORDS or lowered.endswith(("ly", "ing", "ed")):
+            break
+        tokens.append(match)
+        cursor = match.end()
+    # A plural is the head ("drones" in "drones hit Kyiv"); verbs after it are not. A singular
+    # count ("one satellite") has no plural, so the last word read stands in.
+    plurals = [t for t in tokens if re.fullmatch(r"[a-z][a-z\-]*[^s]s", t.group("tok"))]
+    for candidate in (plurals[:1], reversed(tokens)):
+        for token in candidate:
+            head = token.group("tok")
+            unit = None if head[0].isdigit() else normalise_unit(head)
+            if unit is not None:
+                return token.end(), head, unit, False
+    return pos, None, None, False
+
+
+def _classify(text: str, first: _Atom, last: _Atom, has_known_unit: bool) -> str:
+    """Whether a number is a quantity or a date, year or clock time."""
+    if first.is_plain_integer and TIME_AFTER_RE.match(text, first.end):
+        return "time"
+    if first.is_plain_integer and first.currency is None and not first.is_percent and 1 <= first.value <= 31:
+        if DATE_BEFORE_RE.search(text, max(0, first.start - 16), first.start) or DATE_AFTER_RE.match(text, first.end):
+            return "date"
+    year_like = all(
+        a.is_plain_integer and a.currency is None and not a.is_percent and 1800 <= a.value <= 2100 for a in (first, last)
+    )
+    if year_like and not has_known_unit:
+        return "year"
+    return "quantity"
+
+
+def read_number_expressions(text: str) -> list[NumberMention]:
+    """Every number expression in `text`, left to right, non-overlapping.
+
+    Ranges share what is written once: "600,000 to 700,000 tons" puts both ends in tons,
+    "$1-2 billion" scales both ends (when that keeps the range in order), and "$1,200–$2,400"
+    reads each end's own currency.
+    """
+    mentions: list[NumberMention] = []
+    pos = 0
+    while (match := ATOM_RE.search(text, pos)) is not None:
+        number_end = match.end("digits") if match.group("digits") else match.end("words")
+        glued = GLUED_AFTER_RE.match(text, number_end) if match.group("digits") else text.startswith("-", number_end)
+        if glued and match.end() == number_end:
+            pos = GLUED_RE.match(text, number_end).end()
+            continue
+        first = _read_atom(match)
+        if first is None:
+            pos = match.end()
+            continue
+        mention = _read_from(text, first)
+        mentions.append(mention)
+        pos = max(mention.end, first.end)
+    return mentions
+
+
+def _read_from(text: str, first: _Atom) -> NumberMention:
+    """Complete a mention from its first value: the range's second end, then the unit noun."""
+    start = first.start
+    between = BETWEEN_BEFORE_RE.search(text, max(0, start - 12), start)
+    last = first
+    separator = RANGE_SEP_RE.match(text, first.end)
+    if separator is not None and (separator.group(0).strip().lower() != "and" or between is not None):
+        second = _read_atom(ATOM_RE.match(text, separator.end()))
+        if second is not None and second.is_spelled == first.is_spelled and not GLUED_AFTER_RE.match(text, second.end):
+            last = second
+    is_range = last is not first
+    if is_range and between is not None:
+        start = between.start()
+
+    scale_low = first.scale
+    if is_range and first.scale == 1.0 and last.scale != 1.0 and first.value <= last.value:
+        scale_low = last.scale
+    currency = first.currency or last.currency
+    is_percent = first.is_percent or last.is_percent
+    low, high = first.value * scale_low, last.value * last.scale
+
+    end = last.end
+    unit_text: str | None = None
+    unit: str | None = None
+    known = False
+    if currency:
+        unit, unit_text, known = currency, first.currency_text or last.currency_text, True
+    elif is_percent:
+        unit, unit_text, known = "percent", "%" if "%" in text[first.start:last.end] else "percent", True
+    else:
+        phrase_end, head, normalised, known = _noun_phrase(text, end)
+        if normalised is not None:
+            end, unit_text = phrase_end, head
+            unit, factor = normalised
+            low, high = low * factor, high * factor
+    kind = _classify(text, first, last, has_known_unit=known)
+    if kind != "quantity":
+        start, end = first.start, (TIME_AFTER_RE.match(text, first.end).end() if kind == "time" else last.end)
+        low, high, unit, unit_text = first.value, last.value, None, None
+    return NumberMention(
+        start=start,
+        end=end,
+        text=text[start:end],
+        value_low=_clean(low),
+        value_high=_clean(high),
+        unit=unit,
+        unit_text=unit_text,
+        is_money=currency is not None,
+        currency=currency,
+        is_percent=is_percent,
+        scale=last.scale,
+        is_range=is_range,
+        is_spelled=first.is_spelled,
+        kind=kind,
+    )
+
+
+def _clean(value: float) -> float:
+    """Round away binary noise from scaling ("1.1 million" -> 1100000.0, not 1100000.0000000002)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return float(f"{value:.12g}")

@@ -1,0 +1,330 @@
+"""Unit tests for pipelines.lib.claims: claim rows, attribution, taxonomy and alias files, and the gold seeds."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.lib.claims import CLAIMS_SCHEMA, extract_claims, load_aliases, load_taxonomy
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+GOLD_PATH = PROJECT_ROOT / "tests" / "data" / "claims_gold_seeds.jsonl"
+RAW_DIR = PROJECT_ROOT / "raw"
+FIELDS = ("quote", "value_low", "value_high", "unit", "qualifier", "period", "measure", "attributed_to")
+
+
+@pytest.fixture(scope="module")
+def taxonomy():
+    return load_taxonomy()
+
+
+@pytest.fixture(scope="module")
+def aliases():
+    return load_aliases()
+
+
+def _passages(*texts: str, doc_id: str = "d", boilerplate: tuple[int, ...] = ()) -> pl.DataFrame:
+    """One document whose passages are `texts`, joined by newlines, with their offsets."""
+    rows, start = [], 0
+    for i, text in enumerate(texts):
+        rows.append(
+            {"passage_id": f"{doc_id}-p{i + 1:04d}", "doc_id": doc_id, "ordinal": i + 1, "char_start": start,
+             "text": text, "is_boilerplate": i in boilerplate}
+        )
+        start += len(text) + 1
+    return pl.DataFrame(rows, schema={"passage_id": pl.Utf8, "doc_id": pl.Utf8, "ordinal": pl.Int32,
+                                      "char_start": pl.Int32, "text": pl.Utf8, "is_boilerplate": pl.Boolean})
+
+
+def _rows(frame: pl.DataFrame) -> list[tuple]:
+    return frame.select(FIELDS).rows()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "According to the NIS, the country receives approximately $2,000 per month.",
+            [("$2,000", 2000.0, 2000.0, "USD", "approx", "month", "pay_per_soldier", "NIS")],
+        ),
+        (
+            "It is estimated that North Korea has dispatched at least 10,000 soldiers to Ukraine, resulting in "
+            "annual revenue generation of over $200 million.",
+            [
+                ("10,000 soldiers", 10000.0, 10000.0, "person", "at_least", None, "troops_deployed", None),
+                ("$200 million", 2e8, 2e8, "USD", "more_than", "year", "revenue", None),
+            ],
+        ),
+        (
+            "Legislative sources indicate that North Korea’s production of four million tons of grains annually "
+            "falls short, yielding about one million tons less than necessary.",
+            [
+                ("four million tons", 4e6, 4e6, "metric_ton", "exact", "year", "grain_production", None),
+                ("one million tons", 1e6, 1e6, "metric_ton", "approx", None, "grain_shortfall", None),
+            ],
+        ),
+        (
+            "Current intelligence estimates indicate that North Korea has sent around 12,000 soldiers to Russia, "
+            "including approximately 500 officers and three generals.",
+            [
+                ("12,000 soldiers", 12000.0, 12000.0, "person", "approx", None, "troops_deployed", None),
+                ("500 officers", 500.0, 500.0, "person", "approx", None, "officers", None),
+                ("three generals", 3.0, 3.0, "person", "exact", None, "generals", None),
+            ],
+        ),
+        (
+            "On October 31, US Secretary of State Antony Blinken confirmed that about 8,000 North Korean soldiers "
+            "have already been deployed in Kursk.",
+            [("8,000 North Korean soldiers", 8000.0, 8000.0, "person", "approx", None, "troops_deployed", "Antony Blinken")],
+        ),
+        (
+            "Russia will pay North Korea over $200 million a year for the 10,000 soldiers and send up to 700,000 "
+            "metric tons of rice, Wi said, citing the National Intelligence Service’s (NIS) briefing.",
+            [
+                ("$200 million", 2e8, 2e8, "USD", "more_than", "year", "revenue", "Wi Sung-lac"),
+                ("10,000 soldiers", 10000.0, 10000.0, "person", "exact", None, "troops_deployed", "Wi Sung-lac"),
+                ("700,000 metric tons", 7e5, 7e5, "metric_ton", "up_to", None, "food_aid", "Wi Sung-lac"),
+            ],
+        ),
+        (
+            "The NIS estimates that they typically earn $800 a month.",
+            [("$800", 800.0, 800.0, "USD", "exact", "month", "worker_wages", "NIS")],
+        ),
+        (
+            "North Korea has sent not only about 10,000 soldiers but also nearly 20,000 containers, which may "
+            "contain over 9 million 6-inch caliber shells.",
+            [
+                ("10,000 soldiers", 10000.0, 10000.0, "person", "approx", None, "troops_deployed", None),
+                ("20,000 containers", 20000.0, 20000.0, "container", "approx", None, "containers", None),
+                ("9 million 6-inch caliber shells", 9e6, 9e6, "shell", "more_than", None, "munitions", None),
+            ],
+        ),
+        (
+            "Now, however, South Korean intelligence has announced that Pyongyang wants to provide up to 12,000 "
+            "troops, of which 3,000 have already arrived.",
+            [
+                ("12,000 troops", 12000.0, 12000.0, "person", "up_to", None, "troops_deployed", "South Korean intelligence"),
+                ("3,000", 3000.0, 3000.0, "person", "exact", None, "troops_deployed", "South Korean intelligence"),
+            ],
+        ),
+        (
+            "In return, North Korea wants money. \"Contract soldiers in the Russian army receive $2,000 a month plus "
+            "a one-time bonus that can reach up to $20,000. Pyongyang would be happy with half,'' says Lankov.",
+            [
+                ("$2,000", 2000.0, 2000.0, "USD", "exact", "month", "pay_per_soldier", "Andrei Lankov"),
+                ("$20,000", 20000.0, 20000.0, "USD", "up_to", "one_time", "bonus", "Andrei Lankov"),
+            ],
+        ),
+        (
+            "At the same time, Lange warns: \"One should not conclude that 12,000 North Korean soldiers are fighting.",
+            [("12,000 North Korean soldiers", 12000.0, 12000.0, "person", "exact", None, "troops_deployed", "Niko Lange")],
+        ),
+        (
+            "Russian assistance includes annual payments of $200 million, according to the South Korean daily "
+            "\"The Korean Herald\".",
+            [("$200 million", 2e8, 2e8, "USD", "exact", "year", "revenue", "The Korea Herald")],
+        ),
+        (
+            "If Pyongyang sends at least 10,000 military personnel, as estimated by intelligence in Seoul, this "
+            "amounts to $200 million.",
+            [
+                ("10,000 military personnel", 10000.0, 10000.0, "person", "at_least", None, "troops_deployed", "South Korean intelligence"),
+                ("$200 million", 2e8, 2e8, "USD", "exact", None, "revenue", "South Korean intelligence"),
+            ],
+        ),
+        (
+            "The United States said last week that 10,000 North Korean soldiers were training in Russia.",
+            [("10,000 North Korean soldiers", 10000.0, 10000.0, "person", "exact", None, "troops_deployed", "United States")],
+        ),
+        (
+            "Ukraine said more than 3,000 were wounded and 1,200 killed, a figure of roughly 5% of the force.",
+            [
+                ("3,000", 3000.0, 3000.0, "count", "more_than", None, "other", "Ukraine"),
+                ("1,200 killed", 1200.0, 1200.0, "person", "exact", None, "casualties", "Ukraine"),
+                ("5%", 5.0, 5.0, "percent", "approx", None, "other", "Ukraine"),
+            ],
+        ),
+    ],
+)
+def test_claims_of_a_passage(text, expected, taxonomy, aliases):
+    assert _rows(extract_claims(_passages(text), taxonomy, aliases)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "In June, the leaders of the two countries agreed on mutual support.",  # names, does not count
+        "It would undermine one of the main pillars of the structure.",  # counts nothing
+        "Citizens working abroad earn only several dozen dollars a month.",  # vague quantity
+        "Thousands of soldiers, over half of the army, were sent.",
+        "Wi, ambassador to Russia between 2011 and 2015, spoke on October 31 at 6:19 PM.",
+        "For the first time, the seventh brigade joined a one-time exercise.",
+    ],
+)
+def test_not_claims(text, taxonomy, aliases):
+    assert extract_claims(_passages(text), taxonomy, aliases).height == 0
+
+
+def test_pronoun_resolves_to_latest_person_in_earlier_passages(taxonomy, aliases):
+    passages = _passages(
+        "Andrei Lankov spoke first.",
+        "Rep. Wi Sung-lac, who was Seoul’s ambassador to Russia, told The Korea Herald it is a good deal.",
+        "He said each soldier would be paid a monthly wage of around $2,000.",
+    )
+    shuffled = passages.sort("ordinal", descending=True)
+    claims = extract_claims(shuffled, taxonomy, aliases)
+    assert claims.select("quote", "attributed_to").rows() == [("$2,000", "Wi Sung-lac")]
+
+
+def test_boilerplate_yields_no_claims_and_names_no_speaker(taxonomy, aliases):
+    passages = _passages("Andrei Lankov writes for us.", "He said 500 soldiers arrived.", "Support us from just $2.", boilerplate=(0, 2))
+    claims = extract_claims(passages, taxonomy, aliases)
+    assert claims.select("quote", "attributed_to").rows() == [("500 soldiers", None)]
+
+
+def test_no_attribution_is_guessed(taxonomy, aliases):
+    claims = extract_claims(_passages("Russia has proposed to supply between 600,000 and 700,000 tons of rice."), taxonomy, aliases)
+    assert claims.select("quote", "measure", "attributed_to").rows() == [("between 600,000 and 700,000 tons", "food_aid", None)]
+
+
+@pytest.mark.parametrize(
+    ("text", "source"),
+    [
+        ("Wi Sunglac said 500 soldiers arrived.", "Wi Sung-lac"),
+        ("wi sung lak said 500 soldiers arrived.", "Wi Sung-lac"),
+        ("Wi Sung-rak said 500 soldiers arrived.", "Wi Sung-lac"),  # close variant, by rapidfuzz
+        ("Representative Wi Sung-lac said 500 soldiers arrived.", "Wi Sung-lac"),
+        ("South Korea’s spy agency said 500 soldiers arrived.", "NIS"),
+        ("According to South Korea's National Intelligence Service, 500 soldiers arrived.", "NIS"),
+        ("South Korean intelligence says 500 soldiers arrived.", "South Korean intelligence"),
+        ("Let us count: 500 soldiers arrived, officials told us.", None),  # "us" is not the United States
+    ],
+)
+def test_alias_matching_is_tolerant(text, source, taxonomy, aliases):
+    assert extract_claims(_passages(text), taxonomy, aliases)["attributed_to"].to_list() == [source]
+
+
+def test_offsets_ids_schema_and_order(taxonomy, aliases):
+    first = _passages("Intro line.", "About 8,000 soldiers arrived.", doc_id="b")
+    second = _passages("Some 500 officers left.", doc_id="a")
+    claims = extract_claims(pl.concat([first, second]), taxonomy, aliases)
+    assert claims.schema == pl.Schema(CLAIMS_SCHEMA)
+    assert claims.select("doc_id", "passage_id", "char_start", "char_end", "quote").rows() == [
+        ("a", "a-p0001", 5, 17, "500 officers"),
+        ("b", "b-p0002", 18, 32, "8,000 soldiers"),
+    ]
+    assert claims["claim_id"].to_list() == [
+        hashlib.sha256(b"a-p0001:5:17").hexdigest()[:16],
+        hashlib.sha256(b"b-p0002:6:20").hexdigest()[:16],
+    ]
+    assert claims["subject"].to_list() == ["North Korean officers", "North Korean troops in Russia"]
+
+
+def test_empty_input_gives_empty_frame_with_schema(taxonomy, aliases):
+    claims = extract_claims(_passages().clear(), taxonomy, aliases)
+    assert claims.height == 0
+    assert claims.schema == pl.Schema(CLAIMS_SCHEMA)
+
+
+def test_missing_columns_are_refused(taxonomy, aliases):
+    with pytest.raises(ValueError, match="is_boilerplate"):
+        extract_claims(_passages("10 soldiers").drop("is_boilerplate"), taxonomy, aliases)
+
+
+def test_taxonomy_is_data(tmp_path, aliases):
+    path = tmp_path / "taxonomy.json"
+    path.write_text(json.dumps({
+        "fallback": "other",
+        "measures": [{"measure": "drone_attacks", "subject": "Russia", "rules": [{"units": ["drone"]}]}],
+    }))
+    claims = extract_claims(_passages("Russia launched 120 drones overnight."), load_taxonomy(path), aliases)
+    assert claims.select("quote", "measure", "subject").rows() == [("120 drones", "drone_attacks", "Russia")]
+
+
+@pytest.mark.parametrize(
+    ("content", "fault"),
+    [
+        ("{not json", "cannot read JSON"),
+        ('{"measures": []}', "fallback"),
+        ('{"fallback": "other", "measures": [{"measure": "x", "rules": []}]}', "non-empty `rules`"),
+        ('{"fallback": "other", "measures": [{"measure": "x", "rules": [{"periods": ["fortnight"]}]}]}', "periods"),
+        ('{"fallback": "other", "measures": [{"measure": "x", "rules": [{"keywords": ["a"], "scope": "page"}]}]}', "scope"),
+        ('{"fallback": "other", "measures": [{"measure": "x", "rules": [{"scope": "quote"}]}]}', "no condition"),
+        ('{"fallback": "other", "measures": [{"measure": "Bad Name", "rules": [{"units": ["x"]}]}]}', "snake_case"),
+    ],
+)
+def test_invalid_taxonomy_names_path_and_fault(tmp_path, content, fault):
+    path = tmp_path / "taxonomy.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=fault) as err:
+        load_taxonomy(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "fault"),
+    [
+        ("[]", "top level"),
+        ('{"sources": []}', "`sources`"),
+        ('{"sources": [{"canonical": "A", "kind": "alien", "variants": ["A"]}]}', "kind"),
+        ('{"sources": [{"canonical": "A", "kind": "person", "variants": []}]}', "variants"),
+        ('{"sources": [{"canonical": "A", "kind": "person", "variants": ["Al"]},'
+         ' {"canonical": "B", "kind": "person", "variants": ["al"]}]}', "belongs to both"),
+    ],
+)
+def test_invalid_aliases_name_path_and_fault(tmp_path, content, fault):
+    path = tmp_path / "aliases.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=fault) as err:
+        load_aliases(path)
+    assert str(path) in str(err.value)
+
+
+def test_default_files_load():
+    taxonomy, aliases = load_taxonomy(), load_aliases()
+    assert [m.measure for m in taxonomy.measures][:3] == ["bonus", "worker_wages", "pay_per_soldier"]
+    assert taxonomy.fallback == "other"
+    assert {s.canonical for s in aliases.sources} >= {"Wi Sung-lac", "NIS", "INSS", "United States", "The Korea Herald"}
+
+
+def _seed_passages() -> tuple[dict[str, str], pl.DataFrame]:
+    """The raw seeds as one passage per non-blank line; boilerplate as the gold file leaves it unlabelled."""
+    texts, rows = {}, []
+    for path in sorted(RAW_DIR.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        texts[path.name] = text
+        offset, ordinal, in_block = 0, 0, False
+        for line in text.split("\n"):
+            start, offset = offset, offset + len(line) + 1
+            stripped = line.strip()
+            if not stripped:
+                continue
+            ordinal += 1
+            in_block = in_block or stripped.startswith("A Message from") or stripped in {"Related:", "Related Sources:"}
+            # 004 opens with navigation, a standfirst, a dateline ("... 21:01 325") and a caption.
+            is_front_matter = path.name.startswith("004") and ordinal <= 5 and ordinal != 2
+            rows.append({"passage_id": f"{path.stem}-{ordinal}", "doc_id": path.name, "ordinal": ordinal,
+                         "char_start": start + len(line) - len(line.lstrip()), "text": stripped,
+                         "is_boilerplate": in_block or is_front_matter})
+    return texts, pl.DataFrame(rows)
+
+
+def test_seed_articles_match_the_gold_file(taxonomy, aliases):
+    texts, passages = _seed_passages()
+    gold = []
+    for line in GOLD_PATH.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        start = -1
+        for _ in range(item.get("occurrence", 0) + 1):
+            start = texts[item["file"]].index(item["quote"], start + 1)
+        gold.append((item["file"], start, start + len(item["quote"]),
+                     *(item[f] for f in ("value_low", "value_high", "unit", "qualifier", "period", "measure", "attributed_to"))))
+    claims = extract_claims(passages, taxonomy, aliases)
+    for row in claims.iter_rows(named=True):
+        assert texts[row["doc_id"]][row["char_start"]:row["char_end"]] == row["quote"]
+    predicted = claims.select(
+        "doc_id", "char_start", "char_end", "value_low", "value_high", "unit", "qualifier", "period", "measure", "attributed_to"
+    ).rows()
+    assert sorted(predicted) == sorted(gold)

@@ -1,0 +1,139 @@
+"""Unit tests for pipelines.lib.numbers: spans, values, units and what is not a quantity."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines.lib.numbers import normalise_unit, read_number_expressions
+
+
+def _quantities(text: str) -> list[tuple[str, float, float, str | None]]:
+    return [(m.text, m.value_low, m.value_high, m.unit) for m in read_number_expressions(text) if m.kind == "quantity"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # digits, separators, decimals
+        ("600,000 of them", [("600,000", 600000.0, 600000.0, None)]),
+        ("a rate of 2.5 points", [("2.5 points", 2.5, 2.5, "point")]),
+        ("3000 North Korean soldiers in Russia?", [("3000 North Korean soldiers", 3000.0, 3000.0, "person")]),
+        # scale words and abbreviations
+        ("well over $200 million.", [("$200 million", 2e8, 2e8, "USD")]),
+        ("$1.5bn in aid", [("$1.5bn", 1.5e9, 1.5e9, "USD")]),
+        ("over 9 million 6-inch caliber shells.", [("9 million 6-inch caliber shells", 9e6, 9e6, "shell")]),
+        ("$5m", [("$5m", 5e6, 5e6, "USD")]),
+        # number words
+        ("three generals and", [("three generals", 3.0, 3.0, "person")]),
+        ("four million tons of grains", [("four million tons", 4e6, 4e6, "metric_ton")]),
+        ("a dozen drones hit Kyiv", [("a dozen drones", 12.0, 12.0, "drone")]),
+        ("one million tons less", [("one million tons", 1e6, 1e6, "metric_ton")]),
+        ("twenty-five people", [("twenty-five people", 25.0, 25.0, "person")]),
+        ("one hundred and fifty officers", [("one hundred and fifty officers", 150.0, 150.0, "person")]),
+        # currencies: symbols, codes and words
+        ("around $2,000, translating", [("$2,000", 2000.0, 2000.0, "USD")]),
+        ("₩1,000 and €5 and £3", [("₩1,000", 1000.0, 1000.0, "KRW"), ("€5", 5.0, 5.0, "EUR"), ("£3", 3.0, 3.0, "GBP")]),
+        ("5,000 won, 3 rubles", [("5,000 won", 5000.0, 5000.0, "KRW"), ("3 rubles", 3.0, 3.0, "RUB")]),
+        ("USD 5 or 10 USD", [("USD 5", 5.0, 5.0, "USD"), ("10 USD", 10.0, 10.0, "USD")]),
+        ("two million dollars", [("two million dollars", 2e6, 2e6, "USD")]),
+        # negatives and percentages
+        ("a change of -3.5% and 5 percent", [("-3.5%", -3.5, -3.5, "percent"), ("5 percent", 5.0, 5.0, "percent")]),
+        ("minus 4 per cent", [("minus 4 per cent", -4.0, -4.0, "percent")]),
+        # ranges, with distributed scale and unit
+        ("600,000 to 700,000 tons of rice", [("600,000 to 700,000 tons", 6e5, 7e5, "metric_ton")]),
+        ("600,000-700,000 tons", [("600,000-700,000 tons", 6e5, 7e5, "metric_ton")]),
+        ("supply between 600,000 and 700,000 tons", [("between 600,000 and 700,000 tons", 6e5, 7e5, "metric_ton")]),
+        ("$1,200–$2,400 a month", [("$1,200–$2,400", 1200.0, 2400.0, "USD")]),
+        ("$1-2 billion", [("$1-2 billion", 1e9, 2e9, "USD")]),
+        ("5% to 10%", [("5% to 10%", 5.0, 10.0, "percent")]),
+        ("1.5 to 2 million barrels", [("1.5 to 2 million barrels", 1.5e6, 2e6, "barrel")]),
+        # units: tons, people, time, pint conversions, counted nouns
+        ("up to 700,000 metric tons of rice", [("700,000 metric tons", 7e5, 7e5, "metric_ton")]),
+        ("500 short tons", [("500 short tons", 453.59237, 453.59237, "metric_ton")]),
+        ("20 miles", [("20 miles", 32.18688, 32.18688, "kilometer")]),
+        ("40 km of trenches", [("40 km", 40.0, 40.0, "kilometer")]),
+        ("2,000 kg", [("2,000 kg", 2000.0, 2000.0, "kilogram")]),
+        ("at least 10,000 military personnel, as", [("10,000 military personnel", 10000.0, 10000.0, "person")]),
+        ("nearly 20,000 containers, which", [("20,000 containers", 20000.0, 20000.0, "container")]),
+        ("for 3 years", [("3 years", 3.0, 3.0, "year")]),
+        ("of which 3,000 have already arrived", [("3,000", 3000.0, 3000.0, None)]),
+        ("10,000 soldiers to Russia's front", [("10,000 soldiers", 10000.0, 10000.0, "person")]),
+    ],
+)
+def test_reads_quantities(text, expected):
+    assert _quantities(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("6:19 PM EST, November 4, 2024", [("6:19 PM", "time"), ("4", "date"), ("2024", "year")]),
+        ("Oct 25, 2024 21:01", [("25", "date"), ("2024", "year"), ("21:01", "time")]),
+        ("On October 31, US Secretary", [("31", "date")]),
+        ("31 October", [("31", "date")]),
+        ("ambassador between 2011 and 2015", [("2011 and 2015", "year")]),
+        ("as early as 2023.", [("2023", "year")]),
+        ("2000 soldiers", [("2000 soldiers", "quantity")]),
+    ],
+)
+def test_dates_years_and_times_are_marked(text, kinds):
+    assert [(m.text, m.kind) for m in read_number_expressions(text)] == kinds
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a one-time bonus",  # a spelled number glued to a word is a modifier
+        "the 6-inch gun",
+        "the 1st and 2nd brigades",  # ordinals
+        "the seventh and first waves",
+        "Su-35 jets and the G7 and COVID-19",  # numbers inside names
+        "several dozen dollars a month",  # "dozen" needs a multiplicand
+        "thousands of soldiers and hundreds of officers",
+        "over half of the shortage",
+        "a week prior",
+    ],
+)
+def test_not_number_expressions(text):
+    assert _quantities(text) == []
+
+
+def test_money_flags_and_scale():
+    (mention,) = read_number_expressions("paid $200 million a year")
+    assert (mention.is_money, mention.currency, mention.scale, mention.is_range, mention.unit_text) == (
+        True, "USD", 1e6, False, "$",
+    )
+
+
+def test_offsets_slice_the_text():
+    text = "Russia pays about $2,000 per month for 12,000 soldiers."
+    for mention in read_number_expressions(text):
+        assert text[mention.start:mention.end] == mention.text
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("tonnes", ("metric_ton", 1.0)),
+        ("troops", ("person", 1.0)),
+        ("casualties", ("person", 1.0)),
+        ("months", ("month", 1.0)),
+        ("barrels", ("barrel", 1.0)),
+        ("litres", ("liter", 1.0)),
+        ("shells", ("shell", 1.0)),
+        ("batteries", ("battery", 1.0)),
+        ("Koreans", None),  # a capitalised word is a name, not a unit
+    ],
+)
+def test_normalise_unit(written, expected):
+    assert normalise_unit(written) == expected
+
+
+@given(st.text(alphabet="0123456789,.$%-– abcmilontsxyz€₩:", max_size=60))
+def test_mentions_are_ordered_non_overlapping_spans(text):
+    mentions = read_number_expressions(text)
+    previous_end = 0
+    for mention in mentions:
+        assert previous_end <= mention.start < mention.end <= len(text)
+        assert text[mention.start:mention.end] == mention.text
+        previous_end = mention.end
