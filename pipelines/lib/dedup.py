@@ -185,8 +185,20 @@ def candidate_pairs(new: pl.DataFrame, history: pl.DataFrame, config: DedupConfi
     """
     universe = pl.concat([history.select("passage_id", "norm_hash"), new.select("passage_id", "norm_hash")])
     representative = universe.group_by("norm_hash").agg(pl.col("passage_id").min().alias("rep"))
-    new_rep = new.join(representative, on="norm_hash")
-    exact = _ordered_pairs(new_rep.select(pl.col("passage_id").alias("x"), pl.col("rep").alias("y")))
+    history_rep = history.group_by("norm_hash").agg(pl.col("passage_id").min().alias("history_rep"))
+    new_rep = new.join(representative, on="norm_hash").join(history_rep, on="norm_hash", how="left")
+    # Each new twin links to its group's representative; a new representative also links to
+    # the history's, which earlier batches already linked to every older twin.
+    exact = _ordered_pairs(
+        pl.concat(
+            [
+                new_rep.select(pl.col("passage_id").alias("x"), pl.col("rep").alias("y")),
+                new_rep.filter(pl.col("history_rep").is_not_null()).select(
+                    pl.col("rep").alias("x"), pl.col("history_rep").alias("y")
+                ),
+            ]
+        )
+    )
 
     probes = new_rep.filter(
         (pl.col("passage_id") == pl.col("rep")) & (pl.col("n_shingles") >= config.min_shingles)

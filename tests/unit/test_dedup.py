@@ -123,3 +123,11 @@ def test_cluster_passages_names_clusters_and_picks_canonical():
 def test_config_rejects_inconsistent_banding():
     with pytest.raises(ValueError, match="must equal num_perm"):
         DedupConfig(num_perm=128, bands=20, rows_per_band=5)
+
+
+def test_exact_twin_links_to_history_whichever_id_is_smaller():
+    config = DedupConfig()
+    for old_id, new_id in [("aaa-p0001", "zzz-p0001"), ("zzz-p0001", "aaa-p0001")]:
+        history, _ = match_batch(_frame([(old_id, "d1", OTHER)]), pl.DataFrame(schema=SIGNATURES_SCHEMA), _no_history, config)
+        _, matches = match_batch(_frame([(new_id, "d2", OTHER)]), history, _no_history, config)
+        assert matches.select("passage_id_a", "passage_id_b", "match_kind").rows() == [("aaa-p0001", "zzz-p0001", "exact")]

@@ -1,0 +1,123 @@
+"""End to end: the Great Expectations gate decides what reaches the release.
+
+Paired fixtures on the real graph: the clean seed corpus publishes everything; one implausible
+claim is quarantined and the rest published; an extractor gone wrong blocks the release and
+leaves the previous one in place; a publish step that dies midway leaves the previous release.
+"""
+
+import json
+
+import polars as pl
+import pytest
+
+import pipelines.defs.extract as extract_defs
+import pipelines.defs.publish as publish_defs
+
+pytestmark = pytest.mark.e2e
+
+# Breaks the row-level rule "monthly pay per soldier in USD is between 100 and 20,000".
+IMPLAUSIBLE_PAY = (
+    "Seoul Daily\n\n"
+    "North Korea is paid handsomely, officials say\n\n"
+    "According to the NIS, each soldier is paid $2 billion a month by Moscow.\n"
+)
+
+
+def _release_rows(cw, table: str) -> list[tuple]:
+    return cw.query(f"select * from read_parquet('{{release}}/{table}/*.parquet') order by all")
+
+
+def _release_id(cw) -> str:
+    return json.loads((cw.published / "_manifest.json").read_text())["release_id"]
+
+
+def test_clean_corpus_passes_every_check(claimwire):
+    claimwire.add_seeds()
+    result = claimwire.run()
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 7 and all(e.passed for e in evaluations)
+    assert claimwire.query("select count(*) from read_parquet('{release}/quarantine/*.parquet')") == [(0,)]
+
+
+def test_one_implausible_claim_is_quarantined_and_the_rest_published(claimwire):
+    claimwire.add_seeds()
+    (claimwire.raw / "005_implausible_pay.txt").write_text(IMPLAUSIBLE_PAY, encoding="utf-8")
+    result = claimwire.run()
+    assert result.success
+    quarantined = claimwire.query(
+        "select quote, value_low, unit, period, measure, failed_check, reason "
+        "from read_parquet('{release}/quarantine/*.parquet')"
+    )
+    assert len(quarantined) == 1
+    quote, value, unit, period, measure, failed_check, reason = quarantined[0]
+    assert (quote, value, unit, period, measure) == ("$2 billion", 2e9, "USD", "month", "pay_per_soldier")
+    assert failed_check == "expect_column_values_to_be_between:value_high"
+    assert "20,000" in reason or "20000" in reason
+    published_pay = claimwire.query(
+        "select max(value_high) from read_parquet('{release}/claims/*.parquet') where measure = 'pay_per_soldier'"
+    )
+    assert published_pay == [(2000.0,)]
+    # everything else from the seeds is still published
+    assert claimwire.query("select count(*) from read_parquet('{release}/documents/*.parquet')") == [(6,)]
+
+
+def test_mostly_failing_extractor_blocks_the_release(claimwire, monkeypatch):
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    before_id, before_claims = _release_id(claimwire), _release_rows(claimwire, "claims")
+
+    real_extract = extract_defs.extract_claims
+
+    def inflated(*args, **kwargs):
+        # every value a million times too large: most claims break a plausible range
+        return real_extract(*args, **kwargs).with_columns(pl.col("value_low", "value_high") * 1e6)
+
+    monkeypatch.setattr(extract_defs, "extract_claims", inflated)
+    monkeypatch.setenv("CLAIMWIRE_WAREHOUSE", str(claimwire.root / "second" / "warehouse.duckdb"))
+    result = claimwire.run(raise_on_error=False)
+    assert not result.success
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert failed == {"claims_expectations"}
+    assert _release_id(claimwire) == before_id
+    assert _release_rows(claimwire, "claims") == before_claims
+
+
+def test_publish_killed_midway_leaves_the_previous_release(claimwire, monkeypatch):
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    before_id, before_facts = _release_id(claimwire), _release_rows(claimwire, "facts")
+
+    real_write = publish_defs._write_table
+    written = []
+
+    def dies_after_first_table(conn, query, folder):
+        if written:
+            raise RuntimeError("injected fault: the machine died while publishing")
+        written.append(folder)
+        return real_write(conn, query, folder)
+
+    monkeypatch.setattr(publish_defs, "_write_table", dies_after_first_table)
+    result = claimwire.run(raise_on_error=False)
+    assert not result.success
+    assert len(written) == 1 and written[0].parent.name.endswith(".partial")
+    assert _release_id(claimwire) == before_id
+    assert _release_rows(claimwire, "facts") == before_facts
+    leftovers = [p.name for p in (claimwire.published.parent / "published.releases").iterdir()]
+    assert leftovers == [before_id]
+
+
+def test_invalid_suite_fails_the_check_loudly(claimwire, tmp_path):
+    from pipelines.defs.resources import Warehouse
+    from pipelines.defs.validate import ValidationSettings
+    from pipelines.lib.validation import SuiteError
+
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    good = json.loads((publish_defs.Path(__file__).resolve().parents[2] / "expectations" / "facts.json").read_text())
+    good["expectations"].append({"type": "expect_column_values_to_be_betwixt", "kwargs": {"column": "n_mentions"},
+                                 "meta": {"level": "structural", "rule": "a misspelt expectation type"}})
+    (suites / "facts.json").write_text(json.dumps(good))
+    with pytest.raises(SuiteError, match=r"facts\.json.*expect_column_values_to_be_betwixt"):
+        ValidationSettings(expectations_dir=str(suites)).suite("facts")
+    assert Warehouse  # the same resource class the checks use is importable alongside
