@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test ui clean-data
+.PHONY: install run test ui eval clean-data
 
 # The virtual environment is created when missing and synced to uv.lock when the lock changes.
 $(STAMP): pyproject.toml uv.lock
@@ -30,3 +30,7 @@ ui: install
 ## remove the warehouse, the releases and the Dagster instance (the raw folder is untouched)
 clean-data:
 	rm -rf data
+
+## score dedup and extraction against the labelled sets (tests/data) and print the tables
+eval: install
+	$(PY) -m pipelines.eval

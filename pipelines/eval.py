@@ -136,10 +136,23 @@ def dedup_negative_rows(context: EvalContext) -> list[dict]:
     ]
 
 
+CLAIMS_GOLD_SEEDS_PATH = PROJECT_ROOT / "tests" / "data" / "claims_gold_seeds.jsonl"
+
+
+def extraction_rows(context: EvalContext) -> list[dict]:
+    """One row per claims gold file: triple precision / recall / F1 and attribute accuracy."""
+    from pipelines.lib.claims_eval import load_articles, load_gold_claims, predict_claims, score_extraction
+
+    articles = load_articles(context.articles_dir)
+    gold = load_gold_claims(CLAIMS_GOLD_SEEDS_PATH, articles)
+    return [{"gold_file": CLAIMS_GOLD_SEEDS_PATH.name, **score_extraction(predict_claims(articles), gold)}]
+
+
 SECTIONS: list[Section] = [
     Section("dedup_pairs", "pairwise precision / recall by kind (a pair has its harder member's kind)", dedup_pair_rows),
     Section("dedup_edits", "copies found with their base, by edit (generated set)", dedup_edit_rows),
     Section("dedup_hard_negatives", "hard negatives merged with another passage", dedup_negative_rows),
+    Section("extraction", "claims: precision / recall / F1 of (value_low, value_high, unit); accuracy of the rest on correct matches", extraction_rows),
 ]
 
 

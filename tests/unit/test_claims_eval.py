@@ -1,0 +1,44 @@
+"""Unit tests for pipelines.lib.claims_eval: span matching and scores."""
+
+import json
+
+import polars as pl
+import pytest
+
+from pipelines.lib.claims_eval import load_gold_claims, score_extraction
+
+ROW = {"qualifier": "approx", "period": "month", "measure": "pay_per_soldier", "attributed_to": "NIS"}
+
+
+def _claims(rows):
+    return pl.DataFrame(rows, schema_overrides={"period": pl.Utf8, "attributed_to": pl.Utf8})
+
+
+def test_overlapping_span_with_equal_triple_is_correct():
+    gold = _claims([
+        {"doc_id": "a", "char_start": 10, "char_end": 16, "value_low": 2000.0, "value_high": 2000.0, "unit": "USD", **ROW},
+        {"doc_id": "a", "char_start": 40, "char_end": 52, "value_low": 2e8, "value_high": 2e8, "unit": "USD", **ROW},
+    ])
+    predicted = _claims([
+        # same figure, wider span: correct, but the period is wrong
+        {"doc_id": "a", "char_start": 9, "char_end": 16, "value_low": 2000.0, "value_high": 2000.0, "unit": "USD", **ROW, "period": "year"},
+        # overlaps the second gold claim with a wrong value: not correct
+        {"doc_id": "a", "char_start": 40, "char_end": 44, "value_low": 200.0, "value_high": 200.0, "unit": "USD", **ROW},
+        # a claim nobody labelled: a false positive
+        {"doc_id": "a", "char_start": 70, "char_end": 72, "value_low": 5.0, "value_high": 5.0, "unit": "percent", **ROW},
+    ])
+    scores = score_extraction(predicted, gold)
+    assert (scores["n_correct"], scores["precision"], scores["recall"]) == (1, 1 / 3, 0.5)
+    assert scores["f1"] == pytest.approx(0.4)
+    assert scores["period_accuracy"] == 0.0 and scores["measure_accuracy"] == 1.0
+
+
+def test_gold_quotes_are_located_by_occurrence(tmp_path):
+    articles = pl.DataFrame({"doc_id": ["x.txt"], "text": ["$5 then $5 again"]})
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"file": "x.txt", "quote": "$5", "occurrence": 1, "value_low": 5.0, "value_high": 5.0,
+                                "unit": "USD", **ROW}) + "\n")
+    assert load_gold_claims(gold, articles).select("char_start", "char_end").rows() == [(8, 10)]
+    gold.write_text(json.dumps({"file": "x.txt", "quote": "$6", "value_low": 6.0, "value_high": 6.0, "unit": "USD", **ROW}))
+    with pytest.raises(ValueError, match=r"gold.jsonl:1: quote '\$6' not found in x.txt"):
+        load_gold_claims(gold, articles)
