@@ -10,7 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from pipelines.defs.resources import PROJECT_ROOT, ConfigurationError, setting_path
+from pipelines.defs.resources import PROJECT_ROOT, ConfigurationError
 
 INSTANCE_TEMPLATE = PROJECT_ROOT / "pipelines" / "instance" / "dagster.yaml"
 
@@ -33,7 +33,9 @@ def run() -> int:
 
     instance = DagsterInstance.get()
     job = defs.resolve_job_def("claimwire")
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    # Dagster's DEBUG event stream is for the UI; the console shows what each step says.
+    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    result = job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False)
     print(summary(result))
     return 0 if result.success else 1
 

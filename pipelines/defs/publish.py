@@ -4,12 +4,14 @@ import json
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pyarrow.parquet as pq
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
 from pipelines.defs.common import markdown_table, utc_now
 from pipelines.defs.resources import ReleasePublisher, Warehouse, read_frame, sql_file
-from pipelines.defs.validate import CHECKED_TABLES
+from pipelines.defs.validate import CHECKED_TABLES, ValidationSettings
+from pipelines.lib.validation import validate_frame
 
 SCHEMA_VERSION = "1"
 
@@ -27,6 +29,15 @@ RELEASE_TABLES = {
 
 PARQUET_BATCH_ROWS = 100_000
 
+# published table → the warehouse rows it is derived from; a non-empty source must give rows
+UPSTREAM_COUNTS = {
+    "documents": "select count(*) from raw_file_states s where not exists "
+                 "(select 1 from rejected_files r where r.source_path = s.source_path and r.content_sha256 = s.content_sha256)",
+    "passages": "select count(*) from documents",
+    "passage_clusters": "select count(*) from passages",
+    "facts": "select count(*) from claims",
+}
+
 
 @asset(
     deps=list(RELEASE_TABLES),
@@ -40,13 +51,16 @@ PARQUET_BATCH_ROWS = 100_000
         "release current. Refuses tables that changed since their checks last passed."
     ),
 )
-def published(context: AssetExecutionContext, warehouse: Warehouse, publisher: ReleasePublisher) -> MaterializeResult:
+def published(
+    context: AssetExecutionContext, warehouse: Warehouse, publisher: ReleasePublisher, validation: ValidationSettings
+) -> MaterializeResult:
     """Write every published table to a new release and make it current."""
     publisher.check()
+    release_suite = validation.suite("release")
     previous = publisher.current_manifest()
     release_id = publisher.new_release_id()
     with warehouse.get_connection() as conn:
-        validation = _require_fresh_validation(conn)
+        validations = _require_fresh_validation(conn)
         with publisher.stage(release_id) as staging:
             counts = {table: _write_table(conn, query, staging / table) for table, query in RELEASE_TABLES.items()}
             manifest = {
@@ -56,9 +70,10 @@ def published(context: AssetExecutionContext, warehouse: Warehouse, publisher: R
                 "previous_release_id": previous["release_id"] if previous else None,
                 "dagster_run_id": context.run.run_id,
                 "tables": {t: {"rows": n, "path": f"{t}/*.parquet"} for t, n in counts.items()},
-                "validation": validation,
+                "validation": validations,
             }
-            _verify_files_match(staging, manifest)
+            release_report = _validate_release(conn, staging, counts, release_suite, validation.docs_dir("release"))
+            manifest["validation"].append({"table_name": "release", **release_report.to_dict()})
             (staging / "_manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
             final = publisher.promote(staging)
     context.log.info(f"release {release_id} is current at {publisher.link}")
@@ -114,11 +129,28 @@ def _write_table(conn: duckdb.DuckDBPyConnection, query: str, folder: Path) -> i
     return n_rows
 
 
-def _verify_files_match(staging: Path, manifest: dict) -> None:
-    """Read the written files back: each table's row count must equal the manifest's."""
+def _validate_release(conn, staging: Path, counts: dict[str, int], suite, docs_dir: Path):
+    """Run the release suite on the staged files; any failure keeps the previous release current."""
     with duckdb.connect() as probe:
-        for table, entry in manifest["tables"].items():
-            pattern = str(staging / table / "*.parquet")
-            n = probe.execute("select count(*) from read_parquet(?)", [pattern]).fetchall()[0][0]
-            if n != entry["rows"]:
-                raise Failure(description=f"release {manifest['release_id']}: {table} has {n} rows on disk, manifest says {entry['rows']}")
+        on_disk = {
+            table: probe.execute("select count(*) from read_parquet(?)", [str(staging / table / "*.parquet")]).fetchall()[0][0]
+            for table in counts
+        }
+    upstream = {table: conn.sql(query).fetchall()[0][0] for table, query in UPSTREAM_COUNTS.items()}
+    frame = pl.DataFrame(
+        {
+            "table_name": list(counts),
+            "n_rows": list(counts.values()),
+            "n_rows_on_disk": [on_disk[t] for t in counts],
+            "n_upstream_rows": [upstream.get(t, 0) for t in counts],
+        }
+    )
+    report = validate_frame(frame, suite, data_docs_dir=docs_dir)
+    if not report.success:
+        failed = [r for r in report.to_metadata_rows() if not r["success"]]
+        raise Failure(
+            description=f"release {staging.name} failed its checks; the previous release stays current",
+            metadata={"failed_expectations": MetadataValue.md(markdown_table(pl.DataFrame(failed))),
+                      "row_counts": MetadataValue.md(markdown_table(frame))},
+        )
+    return report

@@ -133,7 +133,7 @@ def test_manifest_describes_the_files(release):
     for table, entry in manifest["tables"].items():
         assert release.query(f"select count(*) from read_parquet('{{release}}/{table}/*.parquet')") == [(entry["rows"],)]
     assert {v["table_name"] for v in manifest["validation"]} == {
-        "claims", "documents", "facts", "passage_clusters", "passages", "quarantine", "rejected_files"
+        "claims", "documents", "facts", "passage_clusters", "passages", "quarantine", "rejected_files", "release"
     }
     assert all(v["success"] for v in manifest["validation"])
 

@@ -596,3 +596,29 @@ def test_claim_references_clean_and_dirty():
     ]
     assert out["reason"].to_list()[0] == "document d9 does not exist"
     assert out["reason"].to_list()[3] == "passage d2-p0001 belongs to document d2, not d1"
+
+
+def test_release_suite_blocks_an_empty_table_with_a_non_empty_source_and_a_count_mismatch():
+    """expectations/release.json: paired clean and dirty staged-release row counts."""
+    from pipelines.lib.validation import load_suite
+
+    suite = load_suite(DEFAULT_SUITES_DIR / "release.json")
+    tables = ["documents", "rejected_files", "passages", "passage_clusters", "doc_syndication", "claims", "facts", "quarantine"]
+    clean = pl.DataFrame({
+        "table_name": tables,
+        "n_rows": [5, 0, 82, 81, 1, 33, 18, 0],
+        "n_rows_on_disk": [5, 0, 82, 81, 1, 33, 18, 0],
+        "n_upstream_rows": [5, 0, 5, 82, 0, 0, 33, 0],
+    })
+    assert validate_frame(clean, suite).success
+    dirty = clean.with_columns(
+        # passages: empty although 5 documents exist (breaks "not empty when the source is not")
+        n_rows=pl.when(pl.col("table_name") == "passages").then(0).otherwise(pl.col("n_rows")),
+        # facts: the file holds 17 rows, the manifest says 18 (breaks "manifest equals files")
+        n_rows_on_disk=pl.when(pl.col("table_name") == "facts").then(17)
+        .when(pl.col("table_name") == "passages").then(0).otherwise(pl.col("n_rows_on_disk")),
+    )
+    report = validate_frame(dirty, suite)
+    assert not report.success
+    failed = {r["expectation"] for r in report.to_metadata_rows() if not r["success"]}
+    assert failed == {"expect_column_values_to_be_between:n_rows", "expect_column_pair_values_to_be_equal:n_rows,n_rows_on_disk"}
