@@ -8,6 +8,7 @@ from pipelines.defs.ingest import ingest_raw_files
 from pipelines.defs.jobs import claimwire_job, daily_schedule
 from pipelines.defs.publish import published
 from pipelines.defs.resources import RawFolder, ReleasePublisher, Warehouse
+from pipelines.defs.sensors import raw_folder_sensor
 from pipelines.defs.validate import ValidationSettings, table_checks
 
 defs = Definitions(
@@ -15,6 +16,7 @@ defs = Definitions(
     asset_checks=table_checks,
     jobs=[claimwire_job],
     schedules=[daily_schedule],
+    sensors=[raw_folder_sensor],
     resources={
         "raw_folder": RawFolder(),
         "warehouse": Warehouse(),

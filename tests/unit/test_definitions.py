@@ -26,7 +26,12 @@ def current_graph() -> dict:
             "has_description": bool(node.description),
             "checks": sorted(c.name for c in node.check_keys),
         }
-    return {"assets": assets, "jobs": sorted(j.name for j in defs.resolve_all_job_defs())}
+    return {
+        "assets": assets,
+        "jobs": sorted(j.name for j in defs.resolve_all_job_defs()),
+        "schedules": sorted(s.name for s in defs.schedules or []),
+        "sensors": sorted(s.name for s in defs.sensors or []),
+    }
 
 
 def test_asset_graph_matches_snapshot():

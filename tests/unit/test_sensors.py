@@ -1,0 +1,47 @@
+"""The raw-folder sensor, evaluated with build_sensor_context on a real folder."""
+
+import os
+
+from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
+
+from pipelines.defs.resources import RawFolder
+from pipelines.defs.sensors import raw_folder_sensor
+from pipelines.lib.batches import decode_cursor, diff_listing, encode_cursor
+
+
+def _tick(folder, cursor, instance):
+    context = build_sensor_context(cursor=cursor, instance=instance, resources={"raw_folder": RawFolder(path=str(folder))})
+    result = raw_folder_sensor(context)
+    return result, context.cursor
+
+
+def test_new_files_then_nothing_then_a_changed_file(tmp_path):
+    (tmp_path / "a.txt").write_text("first article")
+    (tmp_path / "b.txt").write_text("second article")
+    with DagsterInstance.ephemeral() as instance:
+        first, cursor = _tick(tmp_path, None, instance)
+        assert isinstance(first, RunRequest)
+        assert first.tags["claimwire/batch_files"] == "a.txt, b.txt"
+        assert (first.tags["claimwire/batch_new_files"], first.tags["claimwire/batch_changed_files"]) == ("2", "0")
+
+        again, cursor_again = _tick(tmp_path, cursor, instance)
+        assert isinstance(again, SkipReason)
+        assert cursor_again == cursor
+
+        (tmp_path / "b.txt").write_text("second article, corrected")
+        os.utime(tmp_path / "b.txt", ns=(10**18, 10**18))
+        changed, _ = _tick(tmp_path, cursor, instance)
+        assert isinstance(changed, RunRequest)
+        assert changed.tags["claimwire/batch_files"] == "b.txt"
+        assert changed.tags["claimwire/batch_changed_files"] == "1"
+        assert changed.run_key != first.run_key
+
+
+def test_batch_key_depends_on_files_and_stamps_only():
+    listing = {"a.txt": "3:1", "b.txt": "4:2"}
+    assert diff_listing({}, listing).key == diff_listing({}, dict(reversed(listing.items()))).key
+    assert diff_listing({}, listing).key != diff_listing({}, {**listing, "b.txt": "4:3"}).key
+    assert diff_listing(listing, listing) is None
+    # a deleted file is no batch: documents keep their history
+    assert diff_listing(listing, {"a.txt": "3:1"}) is None
+    assert decode_cursor(encode_cursor(listing)) == listing
