@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test ui eval clean-data
+.PHONY: install browser run test ui eval clean-data
 
 # The virtual environment is created when missing and synced to uv.lock when the lock changes.
 $(STAMP): pyproject.toml uv.lock
@@ -19,9 +19,18 @@ install: $(STAMP)
 run: install
 	$(PY) -m pipelines.cli run
 
-## run the test suite
-test: install
+## run the test suite (installs Debian's chromium for the browser test when it is missing and we may)
+test: install browser
 	$(PY) -m pytest
+
+## Debian's chromium, for the browser test; Playwright drives it (it never downloads a browser)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing: install Debian's chromium package (sudo apt-get install chromium) for the browser test"; \
+	  fi; }
 
 ## the Dagster UI on 127.0.0.1:3000, with the instance under data/dagster_home
 ui: install
@@ -34,3 +43,13 @@ clean-data:
 ## score dedup and extraction against the labelled sets (tests/data) and print the tables
 eval: install
 	$(PY) -m pipelines.eval
+
+## run one analyst query (sql/queries/<Q>.sql) on the release: make query Q=conflicts [RELEASE=path]
+.PHONY: query
+query: install
+	$(PY) -m pipelines.query $(Q) $(if $(RELEASE),--release $(RELEASE))
+
+## benchmark the whole job on generated corpora, with the peers: make bench ARGS="--articles 10000"
+.PHONY: bench
+bench: install
+	$(PY) -m benchmarks.run $(ARGS)
