@@ -17,6 +17,7 @@ from pipelines.defs.common import (
 from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, sql_file, transaction
 from pipelines.defs.validate import ValidationSettings
 from pipelines.lib.claims import extract_claims, load_aliases, load_taxonomy
+from pipelines.lib.charts import values_over_time_spec
 from pipelines.lib.facts import build_facts
 from pipelines.lib.validation import split_rows, validate_frame
 
@@ -77,6 +78,7 @@ def extract_and_screen_claims(context: AssetExecutionContext, warehouse: Warehou
         metadata={
             **frame_metadata(passed, n_rows=n_claims),
             "new_mentions": MetadataValue.int(mentions.height),
+            "top_values": MetadataValue.md(markdown_table(_top_values(passed))),
             "by_measure": MetadataValue.md(
                 markdown_table(passed.group_by("measure", "unit").len("n_claims").sort("n_claims", "measure", descending=[True, False]))
             ),
@@ -109,6 +111,7 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeRe
             built = build_facts(table_frame(conn, "claims"), table_frame(conn, "documents"))
             replace_table(conn, "facts", built)
             n_rows = record_table_version(conn, "facts", context.run.run_id)
+        points = read_frame(conn, sql_file("select_reported_values"))
     top = built.sort("n_independent_sources", "n_mentions", descending=True).head(10).select(
         "measure", "value_low", "value_high", "unit", "period", "n_independent_sources", "attributed_to",
         pl.col("conflicts_with").list.len().alias("n_conflicts"),
@@ -118,5 +121,20 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeRe
             **frame_metadata(built, n_rows=n_rows),
             "top_facts": MetadataValue.md(markdown_table(top)),
             "facts_in_conflict": MetadataValue.int(built.filter(pl.col("conflicts_with").list.len() > 0).height),
+            "values_over_time_vega_lite": MetadataValue.json(values_over_time_spec(points)),
         }
+    )
+
+
+def _top_values(claims: pl.DataFrame, n: int = 10) -> pl.DataFrame:
+    """The figures stated most often: a preview of what `facts` will hold."""
+    return (
+        claims.group_by("measure", "value_low", "value_high", "unit", "period")
+        .agg(
+            n_mentions=pl.len(),
+            n_documents=pl.col("doc_id").n_unique(),
+            attributed_to=pl.col("attributed_to").drop_nulls().unique().sort(),
+        )
+        .sort(["n_documents", "n_mentions", "measure"], descending=[True, True, False])
+        .head(n)
     )
