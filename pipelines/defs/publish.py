@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pyarrow.parquet as pq
-from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 
 from pipelines.defs.common import markdown_table, utc_now
 from pipelines.defs.resources import ReleasePublisher, Warehouse, read_frame, sql_file
@@ -79,6 +79,10 @@ def published(
     context.log.info(f"release {release_id} is current at {publisher.link}")
     return MaterializeResult(
         metadata={
+            "dagster/row_count": MetadataValue.int(sum(counts.values())),
+            "dagster/column_schema": TableSchema(
+                columns=[TableColumn(t, "parquet table", description=f"{n} rows") for t, n in counts.items()]
+            ),
             "release_id": MetadataValue.text(release_id),
             "release_path": MetadataValue.path(str(publisher.link)),
             "release_folder": MetadataValue.path(str(final)),

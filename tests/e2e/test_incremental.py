@@ -1,0 +1,60 @@
+"""End to end: batches arrive over time; a new copy joins the cluster history already has."""
+
+import shutil
+
+import pytest
+
+from tests.conftest import RAW_SEEDS
+
+pytestmark = pytest.mark.e2e
+
+ON_RECORD = "%North Korea is on record as having fought for Russia%"
+
+
+def _copy(cw, prefix: str) -> None:
+    for path in RAW_SEEDS.glob(f"{prefix}_*.txt"):
+        shutil.copy2(path, cw.raw / path.name)
+
+
+def test_second_batch_copy_joins_the_existing_cluster_and_a_rerun_changes_nothing(claimwire):
+    _copy(claimwire, "000")
+    _copy(claimwire, "001")
+    assert claimwire.run().success
+    first_signed = claimwire.warehouse_query("select passage_id, band_keys from passage_signatures order by passage_id")
+    first_cluster = claimwire.query(
+        "select cluster_id from read_parquet('{release}/passages/*.parquet') where text like ?", [ON_RECORD]
+    )
+    assert len(first_cluster) == 1
+
+    _copy(claimwire, "002")
+    assert claimwire.run().success
+    rows = claimwire.query(
+        """
+        select d.source_path, p.cluster_id
+        from read_parquet('{release}/passages/*.parquet') p
+        join read_parquet('{release}/documents/*.parquet') d using (doc_id)
+        where p.text like ? order by d.source_path
+        """,
+        [ON_RECORD],
+    )
+    assert [r[0] for r in rows] == ["000_e4451c43269161c3.txt", "002_bc6a4e4eed50a539.txt"]
+    assert rows[0][1] == rows[1][1]
+    # history was not signed again: the first batch's signatures are untouched, 002's were added
+    signed = claimwire.warehouse_query("select passage_id, band_keys from passage_signatures order by passage_id")
+    assert [s for s in signed if not s[0].startswith(_doc_id(claimwire, "002"))] == first_signed
+    assert claimwire.warehouse_query("select count(*) from ingest_batches") == [(2,)]
+    # exactly one cluster spans two documents: the copied quote
+    assert claimwire.query(
+        "select count(*) from read_parquet('{release}/passage_clusters/*.parquet') where n_documents = 2"
+    ) == [(1,)]
+
+    tables = ["documents", "passages", "passage_clusters", "claims", "facts", "doc_syndication"]
+    before = {t: claimwire.query(f"select * from read_parquet('{{release}}/{t}/*.parquet') order by all") for t in tables}
+    assert claimwire.run().success
+    after = {t: claimwire.query(f"select * from read_parquet('{{release}}/{t}/*.parquet') order by all") for t in tables}
+    assert after == before
+    assert claimwire.warehouse_query("select count(*) from ingest_batches") == [(2,)]
+
+
+def _doc_id(cw, prefix: str) -> str:
+    return cw.warehouse_query(f"select doc_id from documents where source_path like '{prefix}_%'")[0][0]
