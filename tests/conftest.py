@@ -27,14 +27,14 @@ class Claimwire:
         for path in sorted(RAW_SEEDS.glob("*.txt")):
             shutil.copy2(path, self.raw / path.name)
 
-    def run(self, raise_on_error: bool = True):
+    def run(self, raise_on_error: bool = True, run_config: dict | None = None):
         from dagster import DagsterInstance
 
         from pipelines.definitions import defs
 
         job = defs.resolve_job_def("claimwire")
         with DagsterInstance.ephemeral() as instance:
-            return job.execute_in_process(instance=instance, raise_on_error=raise_on_error)
+            return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=raise_on_error)
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         """Run SQL over the published release; `{release}` is replaced by the publish path."""

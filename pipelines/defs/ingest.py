@@ -6,10 +6,19 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
 from pipelines.defs.common import frame_metadata, record_table_version, utc_now
-from pipelines.defs.resources import RawFolder, Warehouse, append_table, read_frame, transaction
-from pipelines.lib.ingest import RejectedFile, decode_bytes, doc_id_for, provenance_frame, sha256_hex
-
-SUPPORTED_SUFFIXES = (".txt",)
+from pipelines.defs.resources import (
+    ConfigurationError,
+    RawFolder,
+    ReleasePublisher,
+    Warehouse,
+    append_table,
+    read_frame,
+    transaction,
+)
+from pipelines.defs.validate import ValidationSettings
+from pipelines.lib.claims import load_aliases, load_taxonomy
+from pipelines.lib.ingest import ParsedDocument, Rejection, doc_id_for, parse_raw_file, sha256_hex
+from pipelines.lib.passages import load_boilerplate_rules
 
 DOCUMENTS_SPEC = AssetSpec(
     "documents",
@@ -32,8 +41,15 @@ REJECTED_SPEC = AssetSpec(
 
 
 @multi_asset(specs=[DOCUMENTS_SPEC, REJECTED_SPEC])
-def ingest_raw_files(context: AssetExecutionContext, raw_folder: RawFolder, warehouse: Warehouse):
+def ingest_raw_files(
+    context: AssetExecutionContext,
+    raw_folder: RawFolder,
+    warehouse: Warehouse,
+    publisher: ReleasePublisher,
+    validation: ValidationSettings,
+):
     """Scan the raw folder; decode new file versions into `documents`, the rest into `rejected_files`."""
+    preflight(raw_folder, publisher, validation)
     files = raw_folder.list_files()
     started_at = utc_now()
     with warehouse.get_connection() as conn:
@@ -51,36 +67,39 @@ def ingest_raw_files(context: AssetExecutionContext, raw_folder: RawFolder, ware
         states, new_docs, rejected = [], [], []
         for f in files:
             sha = unchanged.get((f.source_path, f.size_bytes, f.mtime_ns))
-            if sha is not None and (sha in doc_by_sha or (f.source_path, sha) in rejected_keys):
+            if sha is not None:
                 continue
             try:
                 data = raw_folder.read_bytes(f.source_path)
             except FileNotFoundError:
+                if (f.source_path, None) in rejected_keys:
+                    continue
                 rejected.append(_rejection(f.source_path, None, "vanished", "the file disappeared while the folder was read"))
                 continue
             except PermissionError as err:
+                if (f.source_path, None) in rejected_keys:
+                    continue
                 rejected.append(_rejection(f.source_path, None, "unreadable", f"permission denied ({err.strerror}); make it readable"))
                 continue
-            sha = sha256_hex(data)
-            states.append((f.source_path, f.size_bytes, f.mtime_ns, sha))
-            if (f.source_path, sha) in rejected_keys:
-                continue
-            if sha in doc_by_sha:
-                if doc_by_sha[sha] != f.source_path:
+            states.append((f.source_path, f.size_bytes, f.mtime_ns, sha256_hex(data)))
+            for part in parse_raw_file(f.source_path, data, raw_folder.max_file_bytes):
+                key = (part.source_path, part.content_sha256)
+                if key in rejected_keys or (part.content_sha256 in doc_by_sha and doc_by_sha[part.content_sha256] == part.source_path):
+                    continue
+                if isinstance(part, Rejection):
+                    rejected.append(_rejection(part.source_path, part.content_sha256, part.reason, part.detail))
+                elif part.content_sha256 in doc_by_sha:
+                    first = doc_by_sha[part.content_sha256]
                     rejected.append(_rejection(
-                        f.source_path, sha, "duplicate_content",
-                        f"the same bytes were already ingested as {doc_by_sha[sha]} (doc_id {doc_id_for(sha)})",
+                        part.source_path, part.content_sha256, "duplicate_content",
+                        f"the same content was already ingested as {first} (doc_id {doc_id_for(part.content_sha256)})",
                     ))
-                    rejected_keys.add((f.source_path, sha))
-                continue
-            try:
-                new_docs.append(_document(f, data, sha, raw_folder.max_file_bytes))
-                doc_by_sha[sha] = f.source_path
-            except RejectedFile as err:
-                rejected.append(_rejection(f.source_path, sha, err.reason, err.detail))
-                rejected_keys.add((f.source_path, sha))
+                else:
+                    new_docs.append(part)
+                    doc_by_sha[part.content_sha256] = part.source_path
+                rejected_keys.add(key)
 
-        batch_key = "\n".join(sorted(d["content_sha256"] for d in new_docs) + sorted(r["source_path"] for r in rejected))
+        batch_key = "\n".join(sorted(d.content_sha256 for d in new_docs) + sorted(r[0] for r in rejected))
         batch_id = started_at.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(batch_key.encode()).hexdigest()[:8]
         documents = _documents_frame(new_docs, batch_id, started_at)
         rejected_frame = pl.DataFrame(rejected, schema=_REJECTED_SCHEMA, orient="row").with_columns(
@@ -132,6 +151,26 @@ def ingest_raw_files(context: AssetExecutionContext, raw_folder: RawFolder, ware
     )
 
 
+def preflight(raw_folder: RawFolder, publisher: ReleasePublisher, validation: ValidationSettings) -> None:
+    """Every configured path and rules file, checked before any work is done; all problems at once."""
+    problems = []
+    checks = [
+        raw_folder.check,
+        publisher.check,
+        load_boilerplate_rules,
+        load_taxonomy,
+        load_aliases,
+        validation.all_suites,
+    ]
+    for check in checks:
+        try:
+            check()
+        except (ConfigurationError, ValueError) as err:
+            problems.append(str(err))
+    if problems:
+        raise ConfigurationError("claimwire is misconfigured; nothing was done:\n- " + "\n- ".join(problems))
+
+
 _REJECTED_SCHEMA = {
     "source_path": pl.Utf8,
     "content_sha256": pl.Utf8,
@@ -145,35 +184,26 @@ def _rejection(source_path: str, sha: str | None, reason: str, detail: str) -> t
     return (source_path, sha, reason, detail, utc_now())
 
 
-def _document(f, data: bytes, sha: str, max_bytes: int) -> dict:
-    if not f.source_path.lower().endswith(SUPPORTED_SUFFIXES):
-        raise RejectedFile("unsupported_type", f"only {', '.join(SUPPORTED_SUFFIXES)} files are read; rename or convert it")
-    if len(data) > max_bytes:
-        raise RejectedFile("too_large", f"{len(data)} bytes is over the limit of {max_bytes} bytes")
-    decoded = decode_bytes(data)
-    return {
-        "doc_id": doc_id_for(sha),
-        "source_path": f.source_path,
-        "content_sha256": sha,
-        "size_bytes": len(data),
-        "encoding": decoded.encoding,
-        "n_chars": len(decoded.text),
-        "text": decoded.text,
-    }
-
-
-def _documents_frame(rows: list[dict], batch_id: str, ingested_at) -> pl.DataFrame:
-    base = pl.DataFrame(
-        rows,
+def _documents_frame(parsed: list[ParsedDocument], batch_id: str, ingested_at) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "doc_id": [doc_id_for(d.content_sha256) for d in parsed],
+            "source_path": [d.source_path for d in parsed],
+            "content_sha256": [d.content_sha256 for d in parsed],
+            "size_bytes": [d.size_bytes for d in parsed],
+            "encoding": [d.encoding for d in parsed],
+            "title": [d.title for d in parsed],
+            "outlet": [d.outlet for d in parsed],
+            "published_at": [d.published_at for d in parsed],
+            "n_chars": [len(d.text) for d in parsed],
+            "text": [d.text for d in parsed],
+        },
         schema={
             "doc_id": pl.Utf8, "source_path": pl.Utf8, "content_sha256": pl.Utf8, "size_bytes": pl.Int64,
-            "encoding": pl.Utf8, "n_chars": pl.Int32, "text": pl.Utf8,
+            "encoding": pl.Utf8, "title": pl.Utf8, "outlet": pl.Utf8, "published_at": pl.Datetime("us"),
+            "n_chars": pl.Int32, "text": pl.Utf8,
         },
-    )
-    provenance = provenance_frame(base["text"].to_list())
-    return pl.concat([base, provenance], how="horizontal").with_columns(
-        ingest_batch_id=pl.lit(batch_id), ingested_at=pl.lit(ingested_at), is_current=pl.lit(True)
-    )
+    ).with_columns(ingest_batch_id=pl.lit(batch_id), ingested_at=pl.lit(ingested_at), is_current=pl.lit(True))
 
 
 def _reasons_md(reasons: pl.DataFrame) -> str:

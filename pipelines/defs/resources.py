@@ -73,14 +73,16 @@ class RawFolder(ConfigurableResource):
         return root
 
     def list_files(self) -> list[RawFile]:
-        """Every regular file under the folder, hidden files and folders excepted, sorted."""
+        """Every regular file under the folder, sorted; hidden folders (.git, .cache) are not read.
+
+        Hidden files are listed like any other, so a stray `.DS_Store` ends in rejected_files
+        with its reason instead of vanishing unnoticed.
+        """
         root = self.check()
         found = []
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
                 full = Path(dirpath) / name
                 try:
                     st = full.stat()

@@ -54,6 +54,10 @@ class ValidationSettings(ConfigurableResource):
     def suite(self, table: str) -> Suite:
         return load_suite(Path(self.expectations_dir or EXPECTATIONS_DIR) / f"{table}.json")
 
+    def all_suites(self) -> dict[str, Suite]:
+        """Every suite, loaded and verified: a broken one is found before a run does any work."""
+        return {table: self.suite(table) for table in (*CHECKED_TABLES, "release")}
+
     def docs_dir(self, table: str) -> Path:
         base = Path(self.data_docs_dir) if self.data_docs_dir else setting_path("CLAIMWIRE_WAREHOUSE").parent / "data_docs"
         return base / table

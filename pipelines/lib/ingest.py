@@ -13,6 +13,7 @@ Decoding order, and why:
 """
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -27,6 +28,7 @@ PREFERRED_LEGACY_ENCODINGS = ("cp1252", "latin_1", "iso8859_15", "cp1251", "koi8
 # Share of control characters (other than tab, newline, carriage return, form feed) above
 # which a decoded file is treated as binary rather than text.
 MAX_CONTROL_CHAR_SHARE = 0.01
+_DROP_CONTROLS = {c: None for c in range(32) if chr(c) not in "\t\n\r\f"}
 
 
 class RejectedFile(Exception):
@@ -91,8 +93,15 @@ def _detect_legacy(data: bytes) -> DecodedText:
 
 
 def _checked(decoded: DecodedText) -> DecodedText:
-    text = decoded.text
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
+    text, encoding = decoded.text, decoded.encoding
+    if "\x00" in text and text.count("\x00") / len(text) <= MAX_CONTROL_CHAR_SHARE:
+        # a few stray NULs (a truncated write, a bad export) in otherwise good text
+        text, encoding = text.replace("\x00", ""), encoding + "+nul_removed"
+    repaired = _repair_mojibake(text)
+    if repaired != text:
+        text, encoding = repaired, encoding + "+ftfy"
+    decoded = DecodedText(text, encoding)
+    controls = len(text) - len(text.translate(_DROP_CONTROLS))
     if text and controls / len(text) > MAX_CONTROL_CHAR_SHARE:
         raise RejectedFile(
             "binary", f"{controls} control characters in {len(text)} decoded characters; not a text file"
@@ -100,6 +109,17 @@ def _checked(decoded: DecodedText) -> DecodedText:
     if not text.strip():
         raise RejectedFile("empty", "the decoded text is only whitespace")
     return decoded
+
+
+def _repair_mojibake(text: str) -> str:
+    """Undo text that was decoded with the wrong code page upstream ("â€™" for "’").
+
+    Only the encoding fix is applied — no quote uncurling or normalisation — so clean text is
+    left byte-for-byte alone; the repaired text is what is stored, so offsets stay honest.
+    """
+    import ftfy
+
+    return ftfy.fix_encoding(text)
 
 
 # --- provenance the text states about itself ---------------------------------------------
@@ -207,3 +227,117 @@ def provenance_frame(texts: list[str]) -> pl.DataFrame:
         },
         schema=DOCUMENT_PROVENANCE_SCHEMA,
     )
+
+
+# --- file formats --------------------------------------------------------------------------
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """One document from a raw file; a .jsonl file gives one per line."""
+
+    source_path: str
+    content_sha256: str
+    size_bytes: int
+    encoding: str
+    text: str
+    title: str | None
+    outlet: str | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    source_path: str
+    content_sha256: str | None
+    reason: str
+    detail: str
+
+
+def parse_raw_file(source_path: str, data: bytes, max_bytes: int) -> list[ParsedDocument | Rejection]:
+    """Every document a raw file holds, and every part of it that cannot be one, with the reason."""
+    sha = sha256_hex(data)
+    suffix = "." + source_path.rsplit(".", 1)[-1].lower() if "." in source_path else ""
+    try:
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise RejectedFile(
+                "unsupported_type", f"{suffix or 'no suffix'}: only {', '.join(SUPPORTED_SUFFIXES)} files are read"
+            )
+        if len(data) > max_bytes:
+            raise RejectedFile("too_large", f"{len(data)} bytes is over the configured limit of {max_bytes} bytes")
+        if suffix == ".jsonl":
+            return _parse_jsonl(source_path, data)
+        decoded = decode_bytes(data)
+        if suffix in (".html", ".htm"):
+            return [_parse_html(source_path, sha, len(data), decoded)]
+        stated = read_stated_provenance(decoded.text)
+        return [ParsedDocument(source_path, sha, len(data), decoded.encoding, decoded.text,
+                               stated.title, stated.outlet, stated.published_at)]
+    except RejectedFile as err:
+        return [Rejection(source_path, sha, err.reason, err.detail)]
+
+
+def _parse_html(source_path: str, sha: str, size: int, decoded: DecodedText) -> ParsedDocument:
+    """Main text by trafilatura (a maintained boilerplate remover); date and site from the page metadata."""
+    import trafilatura
+
+    extracted = trafilatura.bare_extraction(decoded.text, with_metadata=True, include_comments=False)
+    fields = extracted.as_dict() if extracted is not None else {}
+    text = (fields.get("text") or "").strip()
+    if not text:
+        raise RejectedFile("no_main_text", "the HTML page has no main text that could be extracted")
+    published_at = None
+    if fields.get("date"):
+        published_at = parse_dateline(fields["date"])
+    return ParsedDocument(source_path, sha, size, decoded.encoding + "+html", text,
+                          fields.get("title"), fields.get("sitename"), published_at)
+
+
+def _parse_jsonl(source_path: str, data: bytes) -> list[ParsedDocument | Rejection]:
+    """One article per line: `text` required; `url`, `outlet`, `published_at`, `title` optional.
+
+    A bad line is rejected with its line number; the good lines are ingested. A line's content
+    hash is of its own bytes, so one article in two feeds is one document.
+    """
+    decoded = decode_bytes(data)
+    parsed: list[ParsedDocument | Rejection] = []
+    for number, line in enumerate(decoded.text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{source_path}#line={number}"
+        raw = line.encode("utf-8")
+        sha = sha256_hex(raw)
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as err:
+            parsed.append(Rejection(where, sha, "bad_jsonl_line", f"line {number} is not JSON: {err.msg} at column {err.colno}"))
+            continue
+        text = item.get("text") if isinstance(item, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            parsed.append(Rejection(where, sha, "bad_jsonl_line", f"line {number} has no non-empty \"text\" string"))
+            continue
+        stated = read_stated_provenance(text)
+        published_at = None
+        if isinstance(item.get("published_at"), str):
+            published_at = parse_dateline(item["published_at"]) or _parse_any_date(item["published_at"])
+        parsed.append(ParsedDocument(
+            where, sha, len(raw), decoded.encoding + "+jsonl", text,
+            item.get("title") if isinstance(item.get("title"), str) else stated.title,
+            item.get("outlet") if isinstance(item.get("outlet"), str) else stated.outlet,
+            published_at or stated.published_at,
+        ))
+    if not parsed:
+        return [Rejection(source_path, sha256_hex(data), "empty", "the .jsonl file has no lines")]
+    return parsed
+
+
+def _parse_any_date(value: str) -> datetime | None:
+    from dateutil import parser as date_parser
+
+    try:
+        stamp = date_parser.parse(value, tzinfos=_TZINFOS)
+    except (ValueError, OverflowError):
+        return None
+    return stamp.astimezone(timezone.utc).replace(tzinfo=None) if stamp.tzinfo else stamp

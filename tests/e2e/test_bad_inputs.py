@@ -1,0 +1,105 @@
+"""End to end: a raw folder as it really comes. Every file ends in documents or rejected_files.
+
+The corpus is generated here (no binaries are committed); each file is commented with what it
+tests and has one exact expected outcome.
+"""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ARTICLE = (
+    "Seoul says troops were sent\n"
+    "North Korea has sent about 10,000 soldiers to Russia, the NIS said on Monday.\n"
+    "Each soldier is paid about $2,000 a month, according to Wi Sung-lac.\n"
+)
+MAX_FILE_BYTES = 5_000
+
+
+def _write_corpus(raw):
+    """file → expected (table, encoding or reason)."""
+    files = {
+        "crlf.txt": (ARTICLE.replace("\n", "\r\n").encode(), ("documents", "utf_8")),
+        "bom.txt": (b"\xef\xbb\xbf" + ARTICLE.replace("Seoul", "Busan").encode(), ("documents", "utf_8_sig")),
+        "legacy.txt": ("Café “naïve” — Österreich sent 600,000 tons of rice, the ministry said.".encode("cp1252"),
+                       ("documents", "cp1252")),
+        "stray_nul.txt": ((ARTICLE.replace("Seoul", "Tokyo") + "x" * 200).replace("Monday", "Mon\x00day").encode(),
+                          ("documents", "utf_8+nul_removed")),
+        "mojibake.txt": ("Kyiv’s budget is $1.5bn a year, the ministry said in a statement on its website today.".encode()
+                         .decode("cp1252", errors="replace").encode(), ("documents", "utf_8+ftfy")),
+        "notes.md": (b"# Budget\n\nThe budget grew by 5% in 2024, the finance ministry said.\n", ("documents", "utf_8")),
+        "page.html": (
+            b"<html><head><title>Rice for troops</title>"
+            b"<meta property='article:published_time' content='2024-11-04T18:19:00-05:00'></head>"
+            b"<body><nav>Home | World</nav><article><h1>Rice for troops</h1>"
+            b"<p>Russia will send up to 700,000 tons of rice to North Korea, Wi Sung-lac said on Tuesday in Seoul.</p>"
+            b"</article><footer>Subscribe</footer></body></html>",
+            ("documents", "utf_8+html"),
+        ),
+        "empty.txt": (b"", ("rejected_files", "empty")),  # breaks: a document has text
+        "blank.txt": (b"\n \t\n", ("rejected_files", "empty")),  # breaks: a document has text
+        "image.txt": (bytes(range(256)) * 4, ("rejected_files", "undecodable")),  # breaks: text decodes in some encoding
+        "records.txt": (b"\x01\x02\x03rec" * 200, ("rejected_files", "binary")),  # breaks: text is not control codes
+        "scan.pdf": (b"%PDF-1.7 fake", ("rejected_files", "unsupported_type")),  # breaks: supported formats only
+        ".DS_Store": (b"\x00\x00\x00\x01Bud1", ("rejected_files", "unsupported_type")),  # a hidden file is not lost
+        "huge.txt": (b"word " * 2_000, ("rejected_files", "too_large")),  # breaks: the configured size limit
+        "zz_copy_of_crlf.txt": (ARTICLE.replace("\n", "\r\n").encode(), ("rejected_files", "duplicate_content")),
+    }
+    for name, (data, _) in files.items():
+        (raw / name).write_bytes(data)
+    feed = [
+        json.dumps({"text": "Officials said about 12,000 troops were deployed.", "outlet": "Wire", "published_at": "2024-10-25T21:01:00Z"}),
+        "{not json",  # breaks: one JSON object per line
+        json.dumps({"title": "no text field"}),  # breaks: every line has a text
+        json.dumps({"text": "A second article: 3,000 soldiers arrived.", "title": "Arrivals"}),
+    ]
+    (raw / "feed.jsonl").write_text("\n".join(feed) + "\n")
+    expected = {name: outcome for name, (_, outcome) in files.items()}
+    expected |= {
+        "feed.jsonl#line=1": ("documents", "utf_8+jsonl"),
+        "feed.jsonl#line=2": ("rejected_files", "bad_jsonl_line"),
+        "feed.jsonl#line=3": ("rejected_files", "bad_jsonl_line"),
+        "feed.jsonl#line=4": ("documents", "utf_8+jsonl"),
+    }
+    return expected
+
+
+def test_every_file_is_a_document_or_a_rejection_with_its_reason(claimwire):
+    expected = _write_corpus(claimwire.raw)
+    result = claimwire.run(run_config={"resources": {"raw_folder": {"config": {"max_file_bytes": MAX_FILE_BYTES}}}})
+    assert result.success
+    documents = claimwire.query("select source_path, 'documents', encoding from read_parquet('{release}/documents/*.parquet')")
+    rejected = claimwire.query("select source_path, 'rejected_files', reason from read_parquet('{release}/rejected_files/*.parquet')")
+    outcome = {path: (table, detail) for path, table, detail in documents + rejected}
+    assert outcome == expected
+    files_on_disk = {p.name for p in claimwire.raw.iterdir()}
+    assert {path.split("#")[0] for path in outcome} == files_on_disk
+    details = dict(claimwire.query("select source_path, detail from read_parquet('{release}/rejected_files/*.parquet')"))
+    assert details["zz_copy_of_crlf.txt"].startswith("the same content was already ingested as crlf.txt")
+    assert details["feed.jsonl#line=2"].startswith("line 2 is not JSON")
+    stated = claimwire.query(
+        "select source_path, title, outlet, published_at::varchar from read_parquet('{release}/documents/*.parquet') "
+        "where source_path in ('page.html', 'feed.jsonl#line=1') order by 1"
+    )
+    assert stated == [("feed.jsonl#line=1", None, "Wire", "2024-10-25 21:01:00"),
+                      ("page.html", "Rice for troops", None, "2024-11-04 00:00:00")]
+    # a rerun over the same folder adds nothing: no new document, no repeated rejection
+    assert claimwire.run(run_config={"resources": {"raw_folder": {"config": {"max_file_bytes": MAX_FILE_BYTES}}}}).success
+    again = claimwire.query("select count(*) from read_parquet('{release}/rejected_files/*.parquet')")
+    assert again == [(len(rejected),)]
+
+
+def test_misconfiguration_is_named_before_any_work(claimwire, monkeypatch, tmp_path):
+    missing = tmp_path / "no-such-folder"
+    monkeypatch.setenv("CLAIMWIRE_RAW_DIR", str(missing))
+    result = claimwire.run(raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error = failure.event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    assert f"raw folder {missing} does not exist" in error.message
+    assert "nothing was done" in error.message
+    assert not claimwire.published.exists()
