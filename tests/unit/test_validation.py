@@ -197,7 +197,8 @@ CLEAN = {
 
 
 def test_every_published_table_has_a_suite(suites):
-    assert sorted(suites) == sorted(CLEAN)
+    # `release` validates the staged release's row counts (tested below with its own frames)
+    assert sorted(suites) == sorted([*CLEAN, "release"])
 
 
 @pytest.mark.parametrize("table", sorted(CLEAN))
