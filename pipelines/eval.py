@@ -137,6 +137,7 @@ def dedup_negative_rows(context: EvalContext) -> list[dict]:
 
 
 CLAIMS_GOLD_SEEDS_PATH = PROJECT_ROOT / "tests" / "data" / "claims_gold_seeds.jsonl"
+CLAIMS_GOLD_SENTENCES_PATH = PROJECT_ROOT / "tests" / "data" / "claims_gold_sentences.jsonl"
 
 
 def extraction_rows(context: EvalContext) -> list[dict]:
@@ -148,11 +149,32 @@ def extraction_rows(context: EvalContext) -> list[dict]:
     return [{"gold_file": CLAIMS_GOLD_SEEDS_PATH.name, **score_extraction(predict_claims(articles), gold)}]
 
 
+def extraction_sentence_rows(context: EvalContext) -> list[dict]:
+    """The sentence gold file, each sentence one document: the same scores, overall and by topic.
+
+    The topic rows show where the extractor is weak. Sentences that state no claim (dates,
+    scores, labels, phone numbers...) carry their news topic, so anything extracted from them
+    lowers that topic's precision.
+    """
+    from pipelines.lib.claims_eval import load_gold_sentences, load_sentence_topics, predict_sentence_claims, score_extraction
+
+    sentences, gold = load_gold_sentences(CLAIMS_GOLD_SENTENCES_PATH)
+    predicted = predict_sentence_claims(sentences)
+    rows = [{"gold_file": CLAIMS_GOLD_SENTENCES_PATH.name, "topic": "all", **score_extraction(predicted, gold)}]
+    topics = load_sentence_topics(CLAIMS_GOLD_SENTENCES_PATH)
+    for topic in sorted(set(topics.values())):
+        ids = [sentence_id for sentence_id, t in topics.items() if t == topic]
+        rows.append({"gold_file": CLAIMS_GOLD_SENTENCES_PATH.name, "topic": topic,
+                     **score_extraction(predicted.filter(pl.col("doc_id").is_in(ids)), gold.filter(pl.col("doc_id").is_in(ids)))})
+    return rows
+
+
 SECTIONS: list[Section] = [
     Section("dedup_pairs", "pairwise precision / recall by kind (a pair has its harder member's kind)", dedup_pair_rows),
     Section("dedup_edits", "copies found with their base, by edit (generated set)", dedup_edit_rows),
     Section("dedup_hard_negatives", "hard negatives merged with another passage", dedup_negative_rows),
     Section("extraction", "claims: precision / recall / F1 of (value_low, value_high, unit); accuracy of the rest on correct matches", extraction_rows),
+    Section("extraction_sentences", "claims on the sentence gold file (one sentence = one document), overall and by topic", extraction_sentence_rows),
 ]
 
 

@@ -17,16 +17,26 @@ Decisions that shape the rows (and the gold file `tests/data/claims_gold_seeds.j
   countries"); fractions and vague quantities ("over half", "several dozen dollars", "thousands
   of soldiers"), because they state no number a reader could check or compare. Digits always
   count: "for the 10,000 soldiers" repeats a figure, and a repetition is still a mention.
+- Also not claims (see `pipelines.lib.numbers`): sport scores ("won 2-1"), phone numbers,
+  numeric dates, names and labels ("Article 5", "Windows 10"), ratios ("one in five") and
+  durations that date something ("three years ago"). Signs are kept as written ("-3.5%" is
+  -3.5, "fell 3.5%" is 3.5); "rose from 3.1% to 2.4%" is two claims, not a range.
+- People counted by role (soldiers, workers, fans, patients, staff, residents...) are `person`.
+- Qualifiers also read "near" (approx), "as little as" (at_least: a floor) and verbs of passing
+  a mark ("passed", "topped", "exceeded": more_than). "over"/"under" before a duration span it
+  ("invest $5bn over 20 years" is exact), they do not bound it.
 - A bare number whose noun the text elides ("of which 3,000 have arrived") takes the unit of the
   previous claim in its sentence; with none, its unit is `count`.
 - A period is set only by a rate phrase attached to the claim: after it ("$800 a month", "tons
-  of rice annually") or an adjective in its own clause before it ("a monthly wage of around
+  of rice annually", "$1,200 per person per month", "600 million attacks happen per day") or an adjective in its own clause before it ("a monthly wage of around
   $2,000", "annual payments of $200 million", "one-time bonus that can reach up to $20,000").
 - Attribution is by sentence: "according to X", "X said/says/told/estimates/believes/assessed/
   indicated/confirmed/announced...", "..., says X", "as estimated by X", "citing X", "X's report".
   A claim inside a quotation takes the speaker named right after or before the quotation. "He",
   "she", "him" and "her" are the latest person of the alias table named earlier in the document.
-  A source outside the alias table is kept as written when it is a proper name, else null.
+  A source outside the alias table is kept as written when it is a proper name (without a
+  possessive "'s"), else null; generic plurals ("Hospitals reported") are no source. Variants
+  match straight and curly apostrophes alike.
 """
 
 import hashlib
@@ -227,7 +237,8 @@ def _is_case_sensitive(variant: str) -> bool:
 
 
 def _variant_pattern(variant: str) -> str:
-    pieces = [re.escape(piece) for piece in re.split(r"[\s\-‐]+", variant.strip()) if piece]
+    # a straight and a curly apostrophe are one character to a reader
+    pieces = [re.sub(r"['’]", "['’]", re.escape(piece)) for piece in re.split(r"[\s\-‐]+", variant.strip()) if piece]
     return r"[\s\-‐]*".join(pieces)
 
 
@@ -293,8 +304,14 @@ QUALIFIERS = {
     "less than": "less_than", "fewer than": "less_than", "under": "less_than", "below": "less_than",
     "about": "approx", "around": "approx", "approximately": "approx", "approx.": "approx", "roughly": "approx",
     "nearly": "approx", "almost": "approx", "some": "approx", "close to": "approx", "an estimated": "approx",
-    "estimated": "approx", "exactly": "exact",
+    "estimated": "approx", "exactly": "exact", "near": "approx",
+    "as little as": "at_least", "as few as": "at_least", "as low as": "at_least",
+    "passed": "more_than", "topped": "more_than", "exceeded": "more_than", "surpassed": "more_than",
+    "exceeding": "more_than", "topping": "more_than", "surpassing": "more_than",
 }
+# "over" and "under" before a duration span it ("invest $5bn over 20 years") rather than bound it.
+SPAN_QUALIFIERS = frozenset({"over", "under"})
+DURATION_UNITS = frozenset({"day", "week", "month", "year", "hour"})
 QUALIFIER_RE = re.compile(
     r"(?<![\w-])(?P<q>" + "|".join(re.escape(q).replace(r"\ ", r"\s+") for q in sorted(QUALIFIERS, key=len, reverse=True))
     + r")\s*$",
@@ -303,8 +320,12 @@ QUALIFIER_RE = re.compile(
 TRAILING_QUALIFIER_RE = re.compile(r"\s+(?P<q>or more|or so|or less)\b", re.IGNORECASE)
 TRAILING_QUALIFIERS = {"or more": "at_least", "or so": "approx", "or less": "at_most"}
 
+# Between a figure and its rate phrase may come an "of ..." complement, one verb ("happen per
+# day") or a per-head phrase ("$1,200 per person per month").
 RIGHT_PERIOD_RE = re.compile(
-    r"(?:\s+of(?:\s+[a-z][\w\-]*){1,3}?)?,?\s+(?P<p>(?:a|an|per|each|every)\s+(?P<unit>day|week|month|year|annum)"
+    r"(?:\s+of(?:\s+[a-z][\w\-]*){1,3}?|\s+(?:happen|happens|occur|occurs|arrive|arrives|come|comes))?"
+    r"(?:\s+(?:per|a|an|each|for\s+each)\s+(?:person|head|soldier|worker|employee|capita|recruit|man))?"
+    r",?\s+(?P<p>(?:a|an|per|each|every)\s+(?P<unit>day|week|month|year|annum)"
     r"|annually|yearly|monthly|weekly|daily|per\s+annum)\b(?!\s+(?:ago|earlier|later|before|after|prior)\b)",
     re.IGNORECASE,
 )
@@ -330,6 +351,7 @@ _VERBS = (
     r"|indicated|indicates|indicate|confirmed|confirms|confirm|announced|announces|announce|reported|reports|report"
     r"|warns|warned|warn|argued|argues|argue|added|adds|claims|claimed|claim|stated|states|noted|notes"
     r"|emphasizes|emphasized|emphasises|emphasised|commented|comments|explained|explains|wrote|writes|predicted|predicts"
+    r"|expects|expected|forecasts|forecast|projects|projected|shows|showed"
 )
 # A source phrase runs to the end of its clause; a dot inside an abbreviation ("U.S.") does not end it.
 SOURCE_STOP = r"(?:[^,.;:!?\"“”()]|\.(?=\S))+"
@@ -348,7 +370,10 @@ POSSESSIVE_RE = re.compile(
 CLAUSE_START_RE = re.compile(r"(?:[,;:“”\"(—–]|\bthat\b)\s*", re.IGNORECASE)
 PRONOUNS = frozenset({"he", "she", "him", "her"})
 NOT_NAMES = frozenset(
-    "it this that these those they we i you there he she officials experts sources analysts reports current recent".split()
+    "it this that these those they we i you there he she officials experts sources analysts reports current recent"
+    " hospitals doctors police authorities researchers scientists economists investors traders residents witnesses"
+    " critics observers media companies firms banks governments markets figures data studies surveys polls"
+    " statistics estimates subscribers users customers".split()
 )
 NAME_RE = re.compile(r"[A-Z][\w.’'\-]*(?:\s+(?:of|for|and|de|von)?\s*[A-Z][\w.’'\-]*){0,5}")
 
@@ -434,7 +459,7 @@ class _DocumentContext:
             best = process.extractOne(key, self.matcher.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=self.aliases.fuzzy_threshold)
             if best is not None:
                 return self.matcher.canonical_by_key[best[0]]
-        bare = re.sub(r"^the\s+", "", phrase, flags=re.IGNORECASE)
+        bare = re.sub(r"[’']s$", "", re.sub(r"^the\s+", "", phrase, flags=re.IGNORECASE))
         if NAME_RE.fullmatch(bare) and bare.split()[0].lower() not in NOT_NAMES:
             return bare
         return None
@@ -493,7 +518,10 @@ def _qualifier(text: str, claim: _Claim) -> str:
     left = text[max(claim.sentence[0], claim.mention.start - 40):claim.mention.start]
     match = QUALIFIER_RE.search(left)
     if match:
-        return QUALIFIERS[" ".join(match.group("q").lower().split())]
+        word = " ".join(match.group("q").lower().split())
+        if word in SPAN_QUALIFIERS and claim.unit in DURATION_UNITS:
+            return "exact"
+        return QUALIFIERS[word]
     trailing = TRAILING_QUALIFIER_RE.match(text, claim.mention.end)
     if trailing:
         return TRAILING_QUALIFIERS[trailing.group("q").lower()]

@@ -5,6 +5,12 @@ the article's text. A predicted claim matches a gold claim of the same article w
 spans overlap; a match is correct when (value_low, value_high, unit) agree. Precision, recall
 and F1 are over those triples; qualifier, period, measure and attributed_to are scored as
 accuracy over the correct matches.
+
+Two kinds of gold file share that scoring. `claims_gold_seeds.jsonl` labels quotes in the sample
+articles (`load_gold_claims`). `claims_gold_sentences.jsonl` is self-contained: one JSON object
+per sentence (`id`, `sentence`, `topic`, `claims`), each sentence read as a document of one
+body passage (`load_gold_sentences`); an empty `claims` list says the sentence states no claim,
+so anything extracted from it is a false positive.
 """
 
 import json
@@ -45,6 +51,50 @@ def load_gold_claims(path: Path, articles: pl.DataFrame) -> pl.DataFrame:
         rows.append({"doc_id": item["file"], "char_start": start, "char_end": start + len(item["quote"]),
                      **{k: item[k] for k in (*TRIPLE, *ATTRIBUTES)}})
     return pl.DataFrame(rows, schema_overrides={"period": pl.Utf8, "attributed_to": pl.Utf8})
+
+
+def load_gold_sentences(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(passages, gold claims) of a sentence gold file: each sentence is one document of one passage.
+
+    The passages have the columns `extract_claims` reads, with `doc_id` and `passage_id` the
+    sentence's `id`; a gold quote is located in its sentence (`occurrence` picks a repeat) and a
+    quote not found raises, naming the line.
+    """
+    passages, rows, seen = [], [], set()
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        sentence_id, sentence = item["id"], item["sentence"]
+        if sentence_id in seen:
+            raise ValueError(f"{path}:{n}: sentence id {sentence_id!r} is used twice")
+        seen.add(sentence_id)
+        passages.append({"passage_id": sentence_id, "doc_id": sentence_id, "ordinal": 1, "char_start": 0,
+                         "text": sentence, "is_boilerplate": False})
+        for claim in item["claims"]:
+            start = -1
+            for _ in range(claim.get("occurrence", 0) + 1):
+                start = sentence.find(claim["quote"], start + 1)
+            if start < 0:
+                raise ValueError(f"{path}:{n}: quote {claim['quote']!r} not found in sentence {sentence_id}")
+            rows.append({"doc_id": sentence_id, "char_start": start, "char_end": start + len(claim["quote"]),
+                         **{k: claim[k] for k in (*TRIPLE, *ATTRIBUTES)}})
+    passage_schema = {"passage_id": pl.Utf8, "doc_id": pl.Utf8, "ordinal": pl.Int32, "char_start": pl.Int32,
+                      "text": pl.Utf8, "is_boilerplate": pl.Boolean}
+    gold_schema = {"doc_id": pl.Utf8, "char_start": pl.Int64, "char_end": pl.Int64, "value_low": pl.Float64,
+                   "value_high": pl.Float64, "unit": pl.Utf8, **{k: pl.Utf8 for k in ATTRIBUTES}}
+    return pl.DataFrame(passages, schema=passage_schema), pl.DataFrame(rows, schema=gold_schema)
+
+
+def load_sentence_topics(path: Path) -> dict[str, str]:
+    """Sentence id -> topic of a sentence gold file."""
+    items = (json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip())
+    return {item["id"]: item["topic"] for item in items}
+
+
+def predict_sentence_claims(passages: pl.DataFrame) -> pl.DataFrame:
+    """The claims `extract_claims` finds in sentence passages, with the default taxonomy and aliases."""
+    return extract_claims(passages, load_taxonomy(), load_aliases())
 
 
 def predict_claims(articles: pl.DataFrame) -> pl.DataFrame:

@@ -15,15 +15,25 @@ tons". Qualifiers ("about", "over"), prepositional complements ("of rice") and r
 month") are left out, so one quantity always has the same core span however it is hedged.
 
 Dates, years and clock times are returned with `kind` set to "date", "year" or "time" so the
-caller can drop them; ordinals ("1st", "seventh") and numbers glued to a word ("6-inch",
-"Su-35", "G7") are not number expressions and are not returned on their own.
+caller can drop them: that includes "9 a.m.", season spans ("2023-24") and durations that date
+something ("three years ago"). Sport scores ("won 2-1", "120-115", "6-3, 6-4": two bare
+integers joined by an unspaced hyphen or dash with no unit) are `kind` "score": a result, not a
+quantity. Ordinals ("1st", "seventh"), numbers glued to a word ("6-inch", "Su-35", "G7"),
+phone numbers ("+1 202-555-0143", "020 7946 0958"), numeric dates ("2024-03-12", "12/03/2024",
+"9/11", "24/7"), names and labels ("Article 5", "Windows 10", "Boeing 737", "iOS 18.2",
+"version 3.12": a bare number right after a capitalised word or a label noun) and the second
+term of a ratio ("one in five") are not number expressions and are not returned.
+
+Signs are read as written, never inferred from a verb: "fell by -3.5%" is -3.5, "fell 3.5%" is
+3.5, "minus 20 degrees" is -20. "from X to Y" after a verb of change ("rose from 3.1% to 2.4%")
+is two values, not a range; ends that disagree in kind ("3% to $71.20") are never a range.
 
 Units are normalised here because the span depends on them: a known unit noun ends the noun
 phrase. Tons, tonnes and metric tons are `metric_ton`; short and long tons are converted to
 metric tons with pint (a bare "tons" in news copy means metric tons, whereas pint's "ton" is the
 US short ton, so the word is never handed to pint unqualified). Other physical units (km, miles,
-kg, litres...) are converted with pint to one canonical unit per dimension (`kilometer`,
-`kilogram`, `liter`, `square_kilometer`); barrels stay `barrel` because oil is reported in
+kg, mg, litres, km/h, mph...) are converted with pint to one canonical unit per dimension
+(`kilometer`, `kilogram`, `liter`, `square_kilometer`, `kilometer_per_hour`); barrels stay `barrel` because oil is reported in
 barrels and a litre figure would match no other source. Every unit lookup is cached, so pint
 is imported once and consulted once per distinct unit word.
 """
@@ -103,7 +113,7 @@ ATOM_RE = re.compile(
     (?P<cur_pre>US\$|[$€£₩₽¥₴]|\b(?:{_CODES})\s?(?=\d))?
     (?:
         (?P<digits>(?<![\w.,])(?<![A-Za-z]-)(?:\d{{1,3}}(?:,\d{{3}})+(?![\d,]\d)|\d+)(?:\.\d+)?)
-      | (?P<words>\b(?:a\s+(?=(?:{_BIG})\b))?(?:{_SMALL}|{_BIG})(?:(?:(?<=hundred)\s+and\s+|[ -])(?:{_SMALL}|{_BIG}))*\b)
+      | (?P<words>\b(?:(?:half\s+)?an?\s+(?=(?:{_BIG})\b))?(?:{_SMALL}|{_BIG})(?:(?:(?<=hundred)\s+and\s+|[ -])(?:{_SMALL}|{_BIG}))*\b)
     )
     (?P<scale>\s*(?:{"|".join(SCALE_WORDS)})\b(?!-)|\s?(?:bn|mln|mn|tn|b|m|k)\b)?
     (?P<pct>\s*%|\s*(?:percent|per\s+cent|pct)\b)?
@@ -115,12 +125,59 @@ _WORDS_TOKEN_RE = re.compile(r"[a-z]+")
 # A plain hyphen joins a range only when unspaced: " - " is a dash between clauses.
 RANGE_SEP_RE = re.compile(r"\s*–\s*|-|\s+(?:to|and)\s+", re.IGNORECASE)
 BETWEEN_BEFORE_RE = re.compile(r"\bbetween\s+$", re.IGNORECASE)
-TIME_AFTER_RE = re.compile(r":\d{2}\b(?:\s*[ap]\.?m\.?)?", re.IGNORECASE)
+TIME_AFTER_RE = re.compile(r":\d{2}\b(?:\s*[ap]\.?m\.?)?|\s*[ap]\.m\.|\s*[ap]m\b", re.IGNORECASE)
+AGO_AFTER_RE = re.compile(r"\s+ago\b", re.IGNORECASE)
+# Spans that hold digits but no number: phone numbers and numeric dates. An international
+# number starts with "+"; a domestic one has at least three groups and ends in four digits.
+NOT_NUMBER_RE = re.compile(
+    r"(?<![\w.,])(?:"
+    r"\+\d{1,3}(?:[\s.\-]?\(\d{1,4}\))?(?:[\s.\-]?\d{2,4}){2,4}"
+    r"|\(?\d{2,4}\)?(?:[\s.\-]\d{2,4}){1,2}[\s.\-]\d{4}"
+    r"|\d{4}-\d{2}-\d{2}"
+    r"|\d{1,4}/\d{1,2}(?:/\d{2,4})?"
+    r")(?![\w/]|[.,]\d)"
+)
+# A bare number right after a capitalised word or a label noun names something ("Article 5",
+# "Windows 10", "iOS 18.2"); words that hedge or place a number are not names.
+LABEL_BEFORE_RE = re.compile(
+    r"\b(?:article|section|chapter|clause|paragraph|version|category|level|route|flight|room|page|model"
+    r"|phase|grade|resolution|no\.)[ \t]$",
+    re.IGNORECASE,
+)
+NAME_BEFORE_RE = re.compile(r"(?<![\w’'])(?P<name>[a-z]*[A-Z][\w\-]*)[ \t]$")
+NOT_LABEL_WORDS = frozenset(
+    """
+    about around approximately roughly nearly almost some over under only just exactly estimated upwards well
+    another all the these those its their his her our both each every in on at by for from with of and but or to
+    since until after before during than total totalling
+    monday tuesday wednesday thursday friday saturday sunday
+    """.split()
+)
+# "one in five": the second number is a ratio's base, not a count.
+RATIO_BEFORE_RE = re.compile(r"\b(?:one|1)\s+in\s+(?:every\s+)?$", re.IGNORECASE)
+RATIO_AFTER_RE = re.compile(r"\s+in\s+(?:every\s+)?(?:\d|(?:two|three|four|five|six|seven|eight|nine|ten|a)\b)", re.IGNORECASE)
+# "rose from 3.1% to 2.4%" is a change between two values, not a range.
+CHANGE_FROM_BEFORE_RE = re.compile(
+    r"\b(?:rose|rise|rises|risen|fell|fall|falls|fallen|increased?|increases|decreased?|decreases|climbed|climbs"
+    r"|dropped|drops?|grew|grows?|jumped|jumps|declined?|declines|cut|cuts|raised?|raises|lowered|lowers|slowed"
+    r"|eased|eases|edged|slipped|soared|surged|plunged|shrank|shrunk|went|moved|changed|up|down)\b"
+    r"[^.;:!?]{0,40}?\bfrom\s+$",
+    re.IGNORECASE,
+)
+LABEL_TAIL_RE = re.compile(r"(?:[-–/]\d+(?:\.\d+)*)*")
+SCORE_SEPARATORS = frozenset({"-", "–"})
+SCORE_NOUNS = frozenset({"win", "victory", "defeat", "loss", "draw", "lead", "scoreline", "thrashing", "home", "away"})
 DATE_BEFORE_RE = re.compile(rf"\b{_MONTHS}\.?\s+$")
 DATE_AFTER_RE = re.compile(rf"(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}\b")
 GLUED_AFTER_RE = re.compile(r"-[A-Za-z]|[A-Za-z]|\.\d")
 # A possessive or contraction ("Russia's") is never part of the counted noun.
-NOUN_TOKEN_RE = re.compile(r"[ \t]+(?P<tok>\d+(?:\.\d+)?-[A-Za-z]+(?:-[A-Za-z]+)*|[A-Za-z](?:[A-Za-z\-]*[A-Za-z])?)(?![’'\w])")
+NOUN_TOKEN_RE = re.compile(
+    r"[ \t]+(?P<tok>\d+(?:\.\d+)?(?:-[A-Za-z]+(?:-[A-Za-z]+)*|mm|cm)|[A-Za-z](?:[A-Za-z\-]*[A-Za-z])?)(?![’'\w])"
+)
+# A unit with a slash ("km/h") is no word token; it is tried first, right after the number.
+SLASH_UNIT_RE = re.compile(r"[ \t]*(?P<tok>km/h|km/hr|m/s)(?![\w/])")
+# Modifiers that may sit between a number and its noun ("3,000 more troops") but never head it.
+MODIFIER_ONLY = frozenset({"more", "additional", "extra", "other"})
 GLUED_RE = re.compile(r"[\w\-.]*")
 
 # Words that end a counted-noun phrase: the number counts nothing written after them.
@@ -132,6 +189,7 @@ NOUN_STOPWORDS = frozenset(
     can could may might must shall should it its they them their he him his she her we us our you your this these those
     there here already more less fewer most least still also not only just now even each every all both some any no
     annually monthly yearly daily weekly a-year apiece alone altogether again too very then say says said according
+    last next ago earlier later
     """.split()
 )
 
@@ -141,6 +199,9 @@ PERSON_NOUNS = frozenset(
     killed wounded casualty casualties people person persons civilian civilians man men woman women child children
     servicemen serviceman fighter fighters mercenary mercenaries conscript conscripts recruit recruits refugee refugees
     prisoner prisoners sailor sailors pilot pilots commander commanders laborer laborers labourer labourers
+    forces engineer engineers staff employee employees player players fan fans spectator spectators
+    volunteer volunteers patient patients resident residents passenger passengers student students
+    nurse nurses doctor doctors adult adults migrant migrants voter voters protester protesters
     """.split()
 )
 TIME_UNITS = {
@@ -158,17 +219,32 @@ PINT_UNITS = {
     "liter": "liter", "liters": "liter", "litre": "liter", "litres": "liter", "gallon": "gallon", "gallons": "gallon",
     "hectare": "hectare", "hectares": "hectare", "acre": "acre", "acres": "acre",
     "square kilometers": "kilometer**2", "square kilometres": "kilometer**2", "sq km": "kilometer**2",
+    "mm": "millimeter", "millimeter": "millimeter", "millimeters": "millimeter", "millimetre": "millimeter",
+    "millimetres": "millimeter", "cm": "centimeter", "centimeter": "centimeter", "centimeters": "centimeter",
+    "centimetre": "centimeter", "centimetres": "centimeter",
+    "mg": "milligram", "milligram": "milligram", "milligrams": "milligram", "gram": "gram", "grams": "gram",
+    "ml": "milliliter", "milliliter": "milliliter", "milliliters": "milliliter", "millilitre": "milliliter",
+    "millilitres": "milliliter",
+    "km/h": "kilometer/hour", "km/hr": "kilometer/hour", "kph": "kilometer/hour", "mph": "mile/hour",
+    "m/s": "meter/second", "kilometers per hour": "kilometer/hour", "kilometres per hour": "kilometer/hour",
+    "miles per hour": "mile/hour",
 }
+# Counted nouns of two words with a unit name of their own.
+NAMED_UNITS = {"percentage point": "percentage_point", "percentage points": "percentage_point",
+               "basis point": "basis_point", "basis points": "basis_point"}
 KEPT_UNITS = {"barrel": "barrel", "barrels": "barrel", "bbl": "barrel"}
 CANONICAL_BY_DIMENSION = {
     "[length]": ("kilometer", "kilometer"),
     "[mass]": ("kilogram", "kilogram"),
     "[length] ** 3": ("liter", "liter"),
     "[length] ** 2": ("kilometer**2", "square_kilometer"),
+    "[length] / [time]": ("kilometer/hour", "kilometer_per_hour"),
 }
 TWO_WORD_UNITS = frozenset(
-    {w for w in [*METRIC_TON_WORDS, *PINT_UNITS] if " " in w} | {"military personnel", "service members"}
+    {w for w in [*METRIC_TON_WORDS, *PINT_UNITS, *NAMED_UNITS] if " " in w}
+    | {"military personnel", "service members", "special forces"}
 )
+THREE_WORD_UNITS = frozenset(w for w in PINT_UNITS if w.count(" ") == 2)
 SINGULAR_EXCEPTIONS = {"personnel": "personnel", "series": "series", "species": "species", "news": "news", "data": "data"}
 
 
@@ -182,7 +258,9 @@ def normalise_unit(written: str) -> tuple[str, float] | None:
     lowered = " ".join(written.lower().split())
     if lowered in METRIC_TON_WORDS:
         return "metric_ton", 1.0
-    if lowered in PERSON_NOUNS or lowered in {"military personnel", "service members"}:
+    if lowered in NAMED_UNITS:
+        return NAMED_UNITS[lowered], 1.0
+    if lowered in PERSON_NOUNS or lowered in {"military personnel", "service members", "special forces"}:
         return "person", 1.0
     if lowered in TIME_UNITS:
         return TIME_UNITS[lowered], 1.0
@@ -190,7 +268,7 @@ def normalise_unit(written: str) -> tuple[str, float] | None:
         return KEPT_UNITS[lowered], 1.0
     if lowered in PINT_UNITS:
         return _convert_with_pint(PINT_UNITS[lowered])
-    if written[:1].isupper() or not re.fullmatch(r"[a-z][a-z\-]*", lowered):
+    if written[:1].isupper() or not re.fullmatch(r"[a-z][a-z\-]*", lowered) or lowered in MODIFIER_ONLY:
         return None
     return _singular(lowered).replace("-", "_"), 1.0
 
@@ -228,7 +306,10 @@ def _singular(word: str) -> str:
 def _words_value(words: str) -> float | None:
     """Value of a spelled number ("four million", "a dozen", "twenty-five"); None if it is not one."""
     tokens = [t for t in _WORDS_TOKEN_RE.findall(words.lower()) if t != "and"]
-    if tokens and tokens[0] == "a":
+    if tokens and tokens[0] == "half":
+        rest = _words_value(" ".join(tokens[1:]))
+        return None if rest is None else rest / 2
+    if tokens and tokens[0] in ("a", "an"):
         tokens[0] = "one"
     elif tokens and tokens[0] in WORD_SCALES:
         # "dozen dollars" in "several dozen dollars" is no number: a scale needs a multiplicand.
@@ -314,7 +395,7 @@ def _read_atom(match: re.Match | None) -> _Atom | None:
 def _is_known_unit(lowered: str) -> bool:
     return (
         lowered in PERSON_NOUNS or lowered in METRIC_TON_WORDS or lowered in TIME_UNITS
-        or lowered in PINT_UNITS or lowered in KEPT_UNITS
+        or lowered in PINT_UNITS or lowered in KEPT_UNITS or lowered in NAMED_UNITS
     )
 
 
@@ -325,6 +406,9 @@ def _noun_phrase(text: str, pos: int) -> tuple[int, str | None, tuple[str, float
     punctuation; the first plural collected, else the last word, is then the head. At most four
     words are read, so a number never reaches into the next clause.
     """
+    slash = SLASH_UNIT_RE.match(text, pos)
+    if slash is not None:
+        return slash.end(), slash.group("tok"), normalise_unit(slash.group("tok")), True
     tokens: list[re.Match] = []
     cursor = pos
     for _ in range(4):
@@ -335,11 +419,20 @@ def _noun_phrase(text: str, pos: int) -> tuple[int, str | None, tuple[str, float
         lowered = word.lower()
         following = NOUN_TOKEN_RE.match(text, match.end())
         if following is not None:
+            third = NOUN_TOKEN_RE.match(text, following.end())
+            if third is not None:
+                triple = f"{lowered} {following.group('tok').lower()} {third.group('tok').lower()}"
+                if triple in THREE_WORD_UNITS:
+                    return third.end(), text[match.start("tok"):third.end()], normalise_unit(triple), True
             pair = f"{lowered} {following.group('tok').lower()}"
             if pair in TWO_WORD_UNITS:
                 return following.end(), f"{word} {following.group('tok')}", normalise_unit(pair), True
         if _is_known_unit(lowered):
             return match.end(), word, normalise_unit(word), True
+        if lowered in MODIFIER_ONLY:
+            tokens.append(match)
+            cursor = match.end()
+            continue
         if lowered in NOUN_STOPWORDS or lowered.endswith(("ly", "ing", "ed")):
             break
         tokens.append(match)
@@ -356,10 +449,22 @@ def _noun_phrase(text: str, pos: int) -> tuple[int, str | None, tuple[str, float
     return pos, None, None, False
 
 
-def _classify(text: str, first: _Atom, last: _Atom, has_known_unit: bool) -> str:
-    """Whether a number is a quantity or a date, year or clock time."""
-    if first.is_plain_integer and TIME_AFTER_RE.match(text, first.end):
+def _classify(text: str, first: _Atom, last: _Atom, has_known_unit: bool, unit: str | None, end: int) -> str:
+    """Whether a number is a quantity or a date, year, clock time or sport score."""
+    if first.is_plain_integer and TIME_AFTER_RE.match(text, first.end) and (
+        text[first.end] == ":" or 1 <= first.value <= 12
+    ):
         return "time"
+    if last is not first and first.is_plain_integer and last.is_plain_integer:
+        separator = text[first.end:last.start]
+        bare = first.currency is None and last.currency is None and not first.is_percent and not last.is_percent
+        if separator in SCORE_SEPARATORS and bare:
+            if 1800 <= first.value <= 2100 and len(text[last.start:last.end]) == 2:
+                return "year"
+            if unit is None or unit in SCORE_NOUNS:
+                return "score"
+    if unit in {"day", "week", "month", "year", "hour"} and AGO_AFTER_RE.match(text, end):
+        return "date"
     if first.is_plain_integer and first.currency is None and not first.is_percent and 1 <= first.value <= 31:
         if DATE_BEFORE_RE.search(text, max(0, first.start - 16), first.start) or DATE_AFTER_RE.match(text, first.end):
             return "date"
@@ -379,8 +484,13 @@ def read_number_expressions(text: str) -> list[NumberMention]:
     reads each end's own currency.
     """
     mentions: list[NumberMention] = []
+    blocked = [(m.start(), m.end()) for m in NOT_NUMBER_RE.finditer(text)]
     pos = 0
     while (match := ATOM_RE.search(text, pos)) is not None:
+        inside = next((e for s, e in blocked if s <= match.start() < e), None)
+        if inside is not None:
+            pos = inside
+            continue
         number_end = match.end("digits") if match.group("digits") else match.end("words")
         glued = GLUED_AFTER_RE.match(text, number_end) if match.group("digits") else text.startswith("-", number_end)
         if glued and match.end() == number_end:
@@ -390,10 +500,45 @@ def read_number_expressions(text: str) -> list[NumberMention]:
         if first is None:
             pos = match.end()
             continue
+        if _is_label(text, match) or _is_ratio(text, first):
+            # the whole label goes, with any "-1" or "/2" joined to it ("Arsenal 2-1")
+            pos = LABEL_TAIL_RE.match(text, number_end).end()
+            continue
         mention = _read_from(text, first)
         mentions.append(mention)
         pos = max(mention.end, first.end)
     return mentions
+
+
+def _is_label(text: str, match: re.Match) -> bool:
+    """A bare number in digits that names rather than counts ("Article 5", "Windows 10", "iOS 18.2")."""
+    digits = match.group("digits")
+    if not digits or "," in digits or match.group("neg") or match.group("cur_pre") or match.group("pct"):
+        return False
+    if LABEL_BEFORE_RE.search(text, max(0, match.start() - 20), match.start()):
+        return True
+    before = NAME_BEFORE_RE.search(text, max(0, match.start() - 40), match.start())
+    if before is None:
+        return False
+    word = before.group("name")
+    return word.lower() not in NOT_LABEL_WORDS and DATE_BEFORE_RE.search(word + " ") is None
+
+
+def _is_ratio(text: str, atom: _Atom) -> bool:
+    """Either term of "one in five" / "1 in 10": a proportion that states no count."""
+    if RATIO_BEFORE_RE.search(text, max(0, atom.start - 20), atom.start):
+        return True
+    return atom.value == 1 and atom.scale == 1 and RATIO_AFTER_RE.match(text, atom.end) is not None
+
+
+def _range_ends_agree(text: str, first: _Atom, second: _Atom) -> bool:
+    """Whether two values can be the ends of one range: same kind, and no "rose from X to Y"."""
+    if first.is_percent and second.currency or first.currency and second.is_percent:
+        return False
+    if first.currency and second.currency and first.currency != second.currency:
+        return False
+    separator = text[first.end:second.start].strip().lower()
+    return not (separator == "to" and CHANGE_FROM_BEFORE_RE.search(text, max(0, first.start - 80), first.start))
 
 
 def _read_from(text: str, first: _Atom) -> NumberMention:
@@ -404,7 +549,10 @@ def _read_from(text: str, first: _Atom) -> NumberMention:
     separator = RANGE_SEP_RE.match(text, first.end)
     if separator is not None and (separator.group(0).strip().lower() != "and" or between is not None):
         second = _read_atom(ATOM_RE.match(text, separator.end()))
-        if second is not None and second.is_spelled == first.is_spelled and not GLUED_AFTER_RE.match(text, second.end):
+        if (
+            second is not None and second.is_spelled == first.is_spelled and not GLUED_AFTER_RE.match(text, second.end)
+            and _range_ends_agree(text, first, second)
+        ):
             last = second
     is_range = last is not first
     if is_range and between is not None:
@@ -431,7 +579,7 @@ def _read_from(text: str, first: _Atom) -> NumberMention:
             end, unit_text = phrase_end, head
             unit, factor = normalised
             low, high = low * factor, high * factor
-    kind = _classify(text, first, last, has_known_unit=known)
+    kind = _classify(text, first, last, has_known_unit=known, unit=unit, end=end)
     if kind != "quantity":
         start, end = first.start, (TIME_AFTER_RE.match(text, first.end).end() if kind == "time" else last.end)
         low, high, unit, unit_text = first.value, last.value, None, None

@@ -153,6 +153,49 @@ def test_claims_of_a_passage(text, expected, taxonomy, aliases):
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # qualifiers: "near", "as little as" (a floor), verbs of passing a mark
+        ("She said inflation would settle near 2% next year.", [("2%", "approx", None)]),
+        ("North Korean soldiers receive as little as $200 a month.", [("$200", "at_least", "month")]),
+        ("Casualties have passed 4,000 soldiers.", [("4,000 soldiers", "more_than", None)]),
+        # "over" before a duration spans it; before a count it bounds it
+        ("Samsung will invest ₩360 trillion over 20 years.", [("₩360 trillion", "exact", None), ("20 years", "exact", None)]),
+        ("Over 20,000 containers and over 3 years of supplies.", [("20,000 containers", "more_than", None), ("3 years", "exact", None)]),
+        # periods after a per-head phrase or a verb
+        ("Soldiers are offered $1,200–$2,400 per person per month.", [("$1,200–$2,400", "exact", "month")]),
+        ("Microsoft's report says 600 million cyberattacks happen per day.", [("600 million cyberattacks", "exact", "day")]),
+        ("The company will pay a one-off dividend of €2.50 per share.", [("€2.50", "exact", "one_time")]),
+    ],
+)
+def test_qualifier_and_period_cues(text, expected, taxonomy, aliases):
+    claims = extract_claims(_passages(text), taxonomy, aliases)
+    assert claims.select("quote", "qualifier", "period").rows() == expected
+
+
+@pytest.mark.parametrize(
+    ("texts", "source"),
+    [
+        (("The IMF expects global growth of 3.2% this year.",), "IMF"),
+        (("Microsoft's report says 600 million cyberattacks happen per day.",), "Microsoft"),
+        (("The Bank of Korea's report shows exports grew 7.1% in October.",), "Bank of Korea"),
+        (("Acme Corp's report shows exports grew 7.1% in October.",), "Acme Corp"),  # possessive dropped from a name
+        (("Hospitals reported 2,500 new cases a week.",), None),  # a generic plural is no source
+        (("Ukraine's military intelligence said some 3,000 troops had been killed.",), "HUR"),
+        (("Roughly 100 soldiers died in December, Ukraine's military said.",), "Ukraine"),
+        (("Officials in Seoul say North Korea received 1 million barrels of oil.",), "South Korea"),
+        (("According to information from Seoul, North Korea has sent 10,000 soldiers.",), None),  # the city is no source
+        (("Christine Lagarde spoke in Frankfurt. She said inflation would settle near 2%.",), "Christine Lagarde"),
+        (("South Korea’s spy agency said 500 soldiers arrived.",), "NIS"),  # curly apostrophe, longest alias wins
+    ],
+)
+def test_attribution_cues(texts, source, taxonomy, aliases):
+    assert extract_claims(_passages(*texts), taxonomy, aliases)["attributed_to"].to_list() == [source]
+
+
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "In June, the leaders of the two countries agreed on mutual support.",  # names, does not count

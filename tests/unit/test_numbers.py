@@ -58,6 +58,35 @@ def _quantities(text: str) -> list[tuple[str, float, float, str | None]]:
         ("for 3 years", [("3 years", 3.0, 3.0, "year")]),
         ("of which 3,000 have already arrived", [("3,000", 3000.0, 3000.0, None)]),
         ("10,000 soldiers to Russia's front", [("10,000 soldiers", 10000.0, 10000.0, "person")]),
+        # modifiers that never head the noun, calibres, two-word person nouns, people by role
+        ("deployed 3,000 more troops since", [("3,000 more troops", 3000.0, 3000.0, "person")]),
+        ("3,000 more than last year", [("3,000", 3000.0, 3000.0, None)]),
+        ("an estimated 9 million 152mm shells", [("9 million 152mm shells", 9e6, 9e6, "shell")]),
+        ("1,500 North Korean special forces had", [("1,500 North Korean special forces", 1500.0, 1500.0, "person")]),
+        ("in front of 78,000 fans.", [("78,000 fans", 78000.0, 78000.0, "person")]),
+        ("employs 8,500 staff.", [("8,500 staff", 8500.0, 8500.0, "person")]),
+        # named two-word units
+        ("by 25 basis points to", [("25 basis points", 25.0, 25.0, "basis_point")]),
+        ("rose 0.3 percentage points", [("0.3 percentage points", 0.3, 0.3, "percentage_point")]),
+        # "half a" scales a spelled number
+        ("Half a million people fled", [("Half a million people", 5e5, 5e5, "person")]),
+        # pint conversions added: mg, mm, cm, speeds
+        ("no more than 4,000 mg of paracetamol", [("4,000 mg", 0.004, 0.004, "kilogram")]),
+        ("150 millimetres of rain", [("150 millimetres", 0.00015, 0.00015, "kilometer")]),
+        ("up to 60 cm deep", [("60 cm", 0.0006, 0.0006, "kilometer")]),
+        ("up to 130 km/h battered", [("130 km/h", 130.0, 130.0, "kilometer_per_hour")]),
+        ("reached 80 mph on", [("80 mph", 128.74752, 128.74752, "kilometer_per_hour")]),
+        # a time word after the counted noun dates the sentence; it is not the unit
+        ("sold 232 million iPhones last year", [("232 million iPhones", 2.32e8, 2.32e8, "iphone")]),
+        # ends of a different kind, and a change "from X to Y", are two values, not a range
+        ("fell 3% to $71.20 a barrel", [("3%", 3.0, 3.0, "percent"), ("$71.20", 71.2, 71.2, "USD")]),
+        ("Inflation fell from 3.1% to 2.4% in", [("3.1%", 3.1, 3.1, "percent"), ("2.4%", 2.4, 2.4, "percent")]),
+        ("cut its rate from 3.5% to 3.25%", [("3.5%", 3.5, 3.5, "percent"), ("3.25%", 3.25, 3.25, "percent")]),
+        ("estimates range from 10,000 to 12,000 troops", [("10,000 to 12,000 troops", 1e4, 1.2e4, "person")]),
+        ("paid $1,000 to €2,000", [("$1,000", 1000.0, 1000.0, "USD"), ("€2,000", 2000.0, 2000.0, "EUR")]),
+        # a capitalised qualifier or weekday is no name: the number after it still counts
+        ("About 500 officers left", [("500 officers", 500.0, 500.0, "person")]),
+        ("On Tuesday 300 drones hit Kyiv", [("300 drones", 300.0, 300.0, "drone")]),
     ],
 )
 def test_reads_quantities(text, expected):
@@ -74,6 +103,15 @@ def test_reads_quantities(text, expected):
         ("ambassador between 2011 and 2015", [("2011 and 2015", "year")]),
         ("as early as 2023.", [("2023", "year")]),
         ("2000 soldiers", [("2000 soldiers", "quantity")]),
+        ("at 9 a.m. on Monday", [("9 a.m.", "time")]),
+        ("The 2023-24 season ended", [("2023-24", "year")]),
+        ("The plant closed three years ago.", [("three", "date")]),  # like a date, only the number
+        # sport scores: bare integers joined by an unspaced hyphen or dash, with no unit
+        ("City won 2-1 on Sunday", [("2-1", "score")]),
+        ("the Lakers won 120-115.", [("120-115", "score")]),
+        ("won 6-3, 6-4 to", [("6-3", "score"), ("6-4", "score")]),
+        ("a 3–2 win", [("3–2", "score")]),
+        ("10-12 soldiers", [("10-12 soldiers", "quantity")]),
     ],
 )
 def test_dates_years_and_times_are_marked(text, kinds):
@@ -92,6 +130,24 @@ def test_dates_years_and_times_are_marked(text, kinds):
         "thousands of soldiers and hundreds of officers",
         "over half of the shortage",
         "a week prior",
+        # phone numbers and numeric dates
+        "Call +1 202-555-0143 for tickets",
+        "call our hotline on 020 7946 0958.",
+        "published on 2024-03-12.",
+        "released on 12/03/2024 after 9/11",
+        "The 24/7 helpline",
+        # names and labels
+        "NATO's Article 5 has been invoked",
+        "Chapter 11 bankruptcy protection",
+        "Windows 10 support ends",
+        "iOS 18.2 was released",
+        "Version 3.12 of Python",
+        "The Boeing 737 MAX",
+        "a Category 5 storm",
+        "Manchester City beat Arsenal 2-1",
+        # ratios state no count
+        "One in five adults",
+        "1 in 10 people",
     ],
 )
 def test_not_number_expressions(text):
