@@ -3,7 +3,7 @@
 from dagster import Definitions
 
 from pipelines.defs.dedup import cluster_syndicated_passages, passages
-from pipelines.defs.extract import extract_and_screen_claims, facts
+from pipelines.defs.extract import consistency, extract_and_screen_claims, facts
 from pipelines.defs.ingest import ingest_raw_files
 from pipelines.defs.jobs import claimwire_job, daily_schedule
 from pipelines.defs.publish import published
@@ -12,7 +12,7 @@ from pipelines.defs.sensors import raw_folder_sensor
 from pipelines.defs.validate import ValidationSettings, table_checks
 
 defs = Definitions(
-    assets=[ingest_raw_files, passages, cluster_syndicated_passages, extract_and_screen_claims, facts, published],
+    assets=[ingest_raw_files, passages, cluster_syndicated_passages, extract_and_screen_claims, facts, consistency, published],
     asset_checks=table_checks,
     jobs=[claimwire_job],
     schedules=[daily_schedule],

@@ -18,6 +18,7 @@ from pipelines.defs.resources import Warehouse, append_table, read_frame, replac
 from pipelines.defs.validate import ValidationSettings
 from pipelines.lib.claims import extract_claims, load_aliases, load_taxonomy
 from pipelines.lib.charts import values_over_time_spec
+from pipelines.lib.consistency import check_consistency, load_consistency_rules
 from pipelines.lib.facts import build_facts
 from pipelines.lib.validation import split_rows, validate_frame
 
@@ -122,6 +123,33 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeRe
             "top_facts": MetadataValue.md(markdown_table(top)),
             "facts_in_conflict": MetadataValue.int(built.filter(pl.col("conflicts_with").list.len() > 0).height),
             "values_over_time_vega_lite": MetadataValue.json(values_over_time_spec(points)),
+        }
+    )
+
+
+@asset(
+    deps=["facts"],
+    group_name="extract",
+    owners=["team:claimwire"],
+    kinds={"duckdb", "polars"},
+    description=(
+        "One row per cross-check of derived against stated figures (pay per soldier × troops × 12 "
+        "vs the stated yearly revenue, …; rules in pipelines/data/consistency_rules.json): the derived "
+        "and stated ranges, their ratio and a verdict. Published, never asserted."
+    ),
+)
+def consistency(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    """Compare figures derived from facts with the figures stated for the same quantity."""
+    rules = load_consistency_rules()
+    with warehouse.get_connection() as conn:
+        with transaction(conn):
+            checked = check_consistency(table_frame(conn, "facts"), rules)
+            replace_table(conn, "consistency", checked)
+            n_rows = record_table_version(conn, "consistency", context.run.run_id)
+    return MaterializeResult(
+        metadata={
+            **frame_metadata(checked, n_rows=n_rows),
+            "by_verdict": MetadataValue.md(markdown_table(checked.group_by("rule", "verdict").len("n").sort("rule", "verdict"))),
         }
     )
 

@@ -17,6 +17,7 @@ from pipelines.defs.resources import (
 )
 from pipelines.defs.validate import ValidationSettings
 from pipelines.lib.claims import load_aliases, load_taxonomy
+from pipelines.lib.consistency import load_consistency_rules
 from pipelines.lib.ingest import ParsedDocument, Rejection, doc_id_for, parse_raw_file, sha256_hex
 from pipelines.lib.passages import load_boilerplate_rules
 
@@ -160,6 +161,7 @@ def preflight(raw_folder: RawFolder, publisher: ReleasePublisher, validation: Va
         load_boilerplate_rules,
         load_taxonomy,
         load_aliases,
+        load_consistency_rules,
         validation.all_suites,
     ]
     for check in checks:

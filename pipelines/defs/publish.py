@@ -24,6 +24,7 @@ RELEASE_TABLES = {
     "doc_syndication": "select * from doc_syndication order by doc_id_a, doc_id_b",
     "claims": "select * from claims order by doc_id, char_start, claim_id",
     "facts": "select * from facts order by measure, unit, value_low, value_high, fact_id",
+    "consistency": "select * from consistency order by rule, stated_fact_id, input_fact_ids",
     "quarantine": "select * from quarantine order by doc_id, char_start, claim_id",
 }
 

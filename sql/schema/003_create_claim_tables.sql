@@ -80,3 +80,18 @@ create table if not exists facts (
     claim_ids             varchar[] not null,
     conflicts_with        varchar[] not null
 );
+
+-- one row per (cross-check rule, combination of input facts, stated fact compared with)
+create table if not exists consistency (
+    rule              varchar not null,
+    input_fact_ids    varchar[] not null,
+    derived_low       double not null,
+    derived_high      double not null,
+    stated_fact_id    varchar not null,
+    stated_low        double not null,
+    stated_high       double not null,
+    stated_qualifiers varchar[] not null,
+    ratio             double,
+    tolerance         double not null,
+    verdict           varchar not null
+);

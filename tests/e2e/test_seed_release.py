@@ -159,3 +159,43 @@ def test_rerun_on_unchanged_input_changes_nothing(release):
     assert manifest["release_id"] != first_id and manifest["previous_release_id"] == first_id
     assert snapshot() == before
     assert release.warehouse_query("select count(*) from ingest_batches") == [(1,)]
+
+
+def test_facts_count_sources_and_flag_the_troop_conflict(release):
+    pay = release.query(
+        """
+        select n_mentions, n_documents, n_independent_sources, list_sort(attributed_to)
+        from read_parquet('{release}/facts/*.parquet')
+        where measure = 'pay_per_soldier' and unit = 'USD' and period = 'month' and value_low = 2000
+        """
+    )
+    # 000, 001, 003 and 004 each state it in their own words: four documents, four sources
+    assert pay == [(4, 4, 4, ["Andrei Lankov", "NIS", "Wi Sung-lac"])]
+    troops = dict(release.query(
+        """
+        select value_low, conflicts_with from read_parquet('{release}/facts/*.parquet')
+        where measure = 'troops_deployed' and unit = 'person' and value_low in (10000, 12000) and value_low = value_high
+        """
+    ))
+    ids = dict(release.query(
+        "select value_low, fact_id from read_parquet('{release}/facts/*.parquet') "
+        "where measure = 'troops_deployed' and value_low in (10000, 12000) and value_low = value_high"
+    ))
+    assert ids[12000.0] in troops[10000.0] and ids[10000.0] in troops[12000.0]
+
+
+def test_syndicated_copy_counts_once(release):
+    """The 'on record' quote in 000 and 002 is one cluster: a claim inside it would be one source."""
+    copies = release.query(
+        "select count(*) from read_parquet('{release}/passages/*.parquet') p "
+        "join read_parquet('{release}/passage_clusters/*.parquet') c using (cluster_id) where c.n_documents > 1"
+    )
+    assert copies == [(2,)]
+
+
+def test_consistency_cross_check_is_published(release):
+    rows = release.query(
+        "select rule, derived_low, stated_low, verdict from read_parquet('{release}/consistency/*.parquet') "
+        "where derived_low = 2000 * 10000 * 12 order by rule"
+    )
+    assert rows and all(r[1] == 240e6 and r[2] == 200e6 and r[3] == "consistent" for r in rows)

@@ -604,12 +604,13 @@ def test_release_suite_blocks_an_empty_table_with_a_non_empty_source_and_a_count
     from pipelines.lib.validation import load_suite
 
     suite = load_suite(DEFAULT_SUITES_DIR / "release.json")
-    tables = ["documents", "rejected_files", "passages", "passage_clusters", "doc_syndication", "claims", "facts", "quarantine"]
+    tables = ["documents", "rejected_files", "passages", "passage_clusters", "doc_syndication", "claims", "facts",
+              "consistency", "quarantine"]
     clean = pl.DataFrame({
         "table_name": tables,
-        "n_rows": [5, 0, 82, 81, 1, 33, 18, 0],
-        "n_rows_on_disk": [5, 0, 82, 81, 1, 33, 18, 0],
-        "n_upstream_rows": [5, 0, 5, 82, 0, 0, 33, 0],
+        "n_rows": [5, 0, 82, 81, 1, 33, 18, 8, 0],
+        "n_rows_on_disk": [5, 0, 82, 81, 1, 33, 18, 8, 0],
+        "n_upstream_rows": [5, 0, 5, 82, 0, 0, 33, 0, 0],
     })
     assert validate_frame(clean, suite).success
     dirty = clean.with_columns(
