@@ -75,3 +75,8 @@ def markdown_table(frame: pl.DataFrame, max_chars: int = 80) -> str:
 
 def table_frame(conn: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
     return read_frame(conn, f'select * from "{table}"')
+
+
+# Who answers for every asset, and what every warehouse-table asset is made with (UI badges).
+OWNERS = ["team:claimwire"]
+WAREHOUSE_KINDS = {"duckdb", "polars"}

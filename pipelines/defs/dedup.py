@@ -6,6 +6,8 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
 
 from pipelines.defs.common import (
+    OWNERS,
+    WAREHOUSE_KINDS,
     frame_metadata,
     mark_processed,
     markdown_table,
@@ -27,8 +29,8 @@ from pipelines.lib.passages import load_boilerplate_rules, mark_boilerplate, spl
 @asset(
     deps=["documents"],
     group_name="ingest",
-    owners=["team:claimwire"],
-    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    kinds=WAREHOUSE_KINDS,
     description=(
         "One row per paragraph of a document, with character offsets into the decoded text. "
         "Boilerplate (donation appeals, related-link lists, navigation, datelines, captions, "
@@ -71,8 +73,8 @@ def _rules_version(rules) -> str:
             "passage_clusters",
             deps=["passages", "documents"],
             group_name="dedup",
-            owners=["team:claimwire"],
-            kinds={"duckdb", "polars"},
+            owners=OWNERS,
+            kinds=WAREHOUSE_KINDS,
             description=(
                 "One row per cluster of syndicated copies of a passage (exact, near-identical or "
                 "trimmed), with its canonical passage (earliest published, then longest). Every "
@@ -84,8 +86,8 @@ def _rules_version(rules) -> str:
             "doc_syndication",
             deps=["passage_clusters"],
             group_name="dedup",
-            owners=["team:claimwire"],
-            kinds={"duckdb", "polars"},
+            owners=OWNERS,
+            kinds=WAREHOUSE_KINDS,
             description="One row per pair of documents that share passages: how many, and what share of each document's body text.",
         ),
     ]

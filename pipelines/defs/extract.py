@@ -6,6 +6,8 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
 
 from pipelines.defs.common import (
+    OWNERS,
+    WAREHOUSE_KINDS,
     frame_metadata,
     mark_processed,
     markdown_table,
@@ -29,8 +31,8 @@ from pipelines.lib.validation import split_rows, validate_frame
             "claims",
             deps=["passage_clusters", "passages"],
             group_name="extract",
-            owners=["team:claimwire"],
-            kinds={"duckdb", "polars"},
+            owners=OWNERS,
+            kinds=WAREHOUSE_KINDS,
             description=(
                 "One row per number mention in the body text of a current document: value or range, "
                 "unit, qualifier, period, measure, subject, who it is attributed to, the exact span, and "
@@ -42,8 +44,8 @@ from pipelines.lib.validation import split_rows, validate_frame
             "quarantine",
             deps=["claims"],
             group_name="validate",
-            owners=["team:claimwire"],
-            kinds={"duckdb", "polars"},
+            owners=OWNERS,
+            kinds=WAREHOUSE_KINDS,
             description="One row per claim mention held back by a row-level expectation (an implausible value), with the failed check and the reason.",
         ),
     ]
@@ -97,8 +99,8 @@ def extract_and_screen_claims(context: AssetExecutionContext, warehouse: Warehou
 @asset(
     deps=["claims", "documents"],
     group_name="extract",
-    owners=["team:claimwire"],
-    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    kinds=WAREHOUSE_KINDS,
     description=(
         "One row per distinct claim (measure, unit, period, value range): mentions, documents, "
         "independent sources (syndicated copies and one outlet's repeats count once), who said it, "
@@ -130,8 +132,8 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeRe
 @asset(
     deps=["facts"],
     group_name="extract",
-    owners=["team:claimwire"],
-    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    kinds=WAREHOUSE_KINDS,
     description=(
         "One row per cross-check of derived against stated figures (pay per soldier × troops × 12 "
         "vs the stated yearly revenue, …; rules in pipelines/data/consistency_rules.json): the derived "

@@ -5,7 +5,13 @@ import hashlib
 import polars as pl
 from dagster import AssetExecutionContext, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
-from pipelines.defs.common import frame_metadata, record_table_version, utc_now
+from pipelines.defs.common import (
+    OWNERS,
+    WAREHOUSE_KINDS,
+    frame_metadata,
+    record_table_version,
+    utc_now,
+)
 from pipelines.defs.resources import (
     ConfigurationError,
     RawFolder,
@@ -24,8 +30,8 @@ from pipelines.lib.passages import load_boilerplate_rules
 DOCUMENTS_SPEC = AssetSpec(
     "documents",
     group_name="ingest",
-    owners=["team:claimwire"],
-    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    kinds=WAREHOUSE_KINDS,
     description=(
         "One row per raw file version (content hash): decoded text, provenance (path, sha256, size, "
         "encoding, ingest batch) and the title / outlet / publication time the text states. "
@@ -35,8 +41,8 @@ DOCUMENTS_SPEC = AssetSpec(
 REJECTED_SPEC = AssetSpec(
     "rejected_files",
     group_name="ingest",
-    owners=["team:claimwire"],
-    kinds={"duckdb", "polars"},
+    owners=OWNERS,
+    kinds=WAREHOUSE_KINDS,
     description="One row per raw file version that could not become a document, with the reason and a detail a user can act on.",
 )
 

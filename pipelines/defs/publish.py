@@ -8,7 +8,11 @@ import polars as pl
 import pyarrow.parquet as pq
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 
-from pipelines.defs.common import markdown_table, utc_now
+from pipelines.defs.common import (
+    OWNERS,
+    markdown_table,
+    utc_now,
+)
 from pipelines.defs.resources import ReleasePublisher, Warehouse, read_frame, sql_file
 from pipelines.defs.validate import CHECKED_TABLES, ValidationSettings
 from pipelines.lib.validation import validate_frame
@@ -43,7 +47,7 @@ UPSTREAM_COUNTS = {
 @asset(
     deps=list(RELEASE_TABLES),
     group_name="publish",
-    owners=["team:claimwire"],
+    owners=OWNERS,
     kinds={"parquet", "duckdb"},
     description=(
         "The release: one Parquet folder per published table plus _manifest.json (release id, "
