@@ -114,10 +114,12 @@ def ingest_raw_files(
         )
         with transaction(conn):
             if states:
-                conn.executemany(
-                    "insert or replace into raw_file_states values (?, ?, ?, ?, ?)",
-                    [(*s, started_at) for s in states],
-                )
+                seen = pl.DataFrame(
+                    states, schema=["source_path", "size_bytes", "mtime_ns", "content_sha256"], orient="row"
+                ).with_columns(seen_at=pl.lit(started_at))
+                conn.register("_seen", seen)
+                conn.execute("insert or replace into raw_file_states by name select * from _seen")
+                conn.unregister("_seen")
             append_table(conn, "documents", documents)
             append_table(conn, "rejected_files", rejected_frame)
             # the newest version of each path is current; earlier versions stay as history

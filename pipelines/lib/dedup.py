@@ -44,6 +44,8 @@ class DedupConfig:
       ~1.0. Distinct paragraphs of one story that share a quote stay below both (they share
       the quote's shingles but not the rest), hence containment_min_shingles.
     - min_shingles 5: passages shorter than this (headings, "Related:") match only exactly.
+    - verify_slice_pairs 200,000: candidate pairs verified per slice; bounds the memory of the
+      overlap join (a row per pair and shingle) without changing any result.
     """
 
     shingle_size: int = 3
@@ -55,6 +57,7 @@ class DedupConfig:
     containment_threshold: float = 0.8
     containment_min_shingles: int = 12
     min_shingles: int = 5
+    verify_slice_pairs: int = 200_000
 
     def __post_init__(self):
         if self.bands * self.rows_per_band != self.num_perm:
@@ -236,11 +239,17 @@ def verify_pairs(
         jaccard=pl.lit(1.0), containment=pl.lit(1.0), match_kind=pl.lit("exact")
     )
     sizes = shingles.group_by("passage_id").len("n")
-    overlap = (
-        candidates.join(shingles, left_on="passage_id_a", right_on="passage_id")
-        .join(shingles, left_on=["passage_id_b", "shingle"], right_on=["passage_id", "shingle"])
-        .group_by("passage_id_a", "passage_id_b")
-        .len("shared")
+    # The overlap join has a row per candidate pair and shared-side shingle: done in slices of
+    # candidates so its peak memory is bounded by the slice, not by the whole batch.
+    overlap = pl.concat(
+        [
+            part.join(shingles, left_on="passage_id_a", right_on="passage_id")
+            .join(shingles, left_on=["passage_id_b", "shingle"], right_on=["passage_id", "shingle"])
+            .group_by("passage_id_a", "passage_id_b")
+            .len("shared")
+            for part in candidates.iter_slices(config.verify_slice_pairs)
+        ]
+        or [pl.DataFrame(schema={"passage_id_a": pl.Utf8, "passage_id_b": pl.Utf8, "shared": pl.UInt32})]
     )
     scored = (
         candidates.join(overlap, on=["passage_id_a", "passage_id_b"], how="left")
