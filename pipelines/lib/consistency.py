@@ -58,6 +58,8 @@ CONSISTENCY_SCHEMA = {
     "tolerance": pl.Float64,
     "verdict": pl.Utf8,
 }
+# facts per input and per compared side of a rule, the best-sourced first (independent sources, then mentions)
+MAX_FACTS_PER_SIDE = 10
 FACT_COLUMNS = ("fact_id", "measure", "unit", "period", "value_low", "value_high")
 
 
@@ -177,11 +179,15 @@ def check_consistency(facts: pl.DataFrame, rules: Iterable[ConsistencyRule] | It
     missing = [c for c in FACT_COLUMNS if c not in facts.columns]
     if missing:
         raise ValueError(f"check_consistency: facts lack columns {missing}")
-    records = facts.to_dicts()
+    # The comparisons multiply: each side is cut to its best-sourced facts, so a corpus with
+    # hundreds of troop figures costs a few hundred comparisons, not millions.
+    rank = [c for c in ("n_independent_sources", "n_mentions") if c in facts.columns]
+    ordered = facts.sort([*rank, "fact_id"], descending=[True] * len(rank) + [False]) if rank else facts.sort("fact_id")
+    records = ordered.to_dicts()
     rows = []
     for rule in rules:
-        candidates = [[f for f in records if selector.matches(f)] for selector in rule.product_of]
-        stated_facts = [f for f in records if rule.compare_to.matches(f)]
+        candidates = [[f for f in records if selector.matches(f)][:MAX_FACTS_PER_SIDE] for selector in rule.product_of]
+        stated_facts = [f for f in records if rule.compare_to.matches(f)][:MAX_FACTS_PER_SIDE]
         for combination in itertools.product(*candidates):
             input_ids = [f["fact_id"] for f in combination]
             if len(set(input_ids)) < len(input_ids):

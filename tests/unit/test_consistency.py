@@ -157,3 +157,27 @@ def test_invalid_rules_name_path_and_fault(tmp_path, rule, fault):
     with pytest.raises(ValueError, match=fault) as err:
         load_consistency_rules(path)
     assert str(path) in str(err.value)
+
+
+def test_each_side_is_cut_to_its_best_sourced_facts():
+    import polars as pl
+
+    from pipelines.lib.consistency import MAX_FACTS_PER_SIDE, check_consistency, load_consistency_rules
+
+    n = MAX_FACTS_PER_SIDE + 5
+    facts = pl.DataFrame(
+        {
+            "fact_id": [f"t{i:02d}" for i in range(n)] + ["pay", "rev"],
+            "measure": ["troops_deployed"] * n + ["pay_per_soldier", "revenue"],
+            "unit": ["person"] * n + ["USD", "USD"],
+            "period": [None] * n + ["month", "year"],
+            "value_low": [1000.0 * (i + 1) for i in range(n)] + [2000.0, 2e8],
+            "value_high": [1000.0 * (i + 1) for i in range(n)] + [2000.0, 2e8],
+            "n_independent_sources": list(range(n)) + [1, 1],
+            "n_mentions": [1] * n + [1, 1],
+        }
+    )
+    rows = check_consistency(facts, load_consistency_rules())
+    troops_used = {ids[1] for ids in rows["input_fact_ids"].to_list()}
+    # the best-sourced troop figures are t14 … t05: the rest are never multiplied
+    assert troops_used == {f"t{i:02d}" for i in range(n - MAX_FACTS_PER_SIDE, n)}
