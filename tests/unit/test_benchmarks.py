@@ -1,0 +1,134 @@
+"""Unit tests for benchmarks/: the corpus generator is deterministic and its truth is true, the
+scorers count pairs and triples exactly, and `benchmarks.run` on a tiny corpus writes the JSON."""
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from benchmarks.corpus import OUTLETS, write_corpus
+from benchmarks.run import score_claims, score_dedup, stage_summary
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.suffix in {".txt", ".jsonl"}
+    }
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    write_corpus(out, 60, seed=7, n_holdout=5)
+    return out
+
+
+def test_same_seed_writes_the_same_files_and_truth(corpus, tmp_path):
+    write_corpus(tmp_path, 60, seed=7, n_holdout=5)
+    assert _digest(tmp_path) == _digest(corpus)
+    assert len([p for p in _digest(corpus) if p.startswith("raw/")]) == 60
+    assert len([p for p in _digest(corpus) if p.startswith("holdout/")]) == 5
+
+
+def test_another_seed_writes_another_corpus(corpus, tmp_path):
+    write_corpus(tmp_path, 60, seed=8, n_holdout=5)
+    assert _digest(tmp_path) != _digest(corpus)
+
+
+def test_claim_quotes_are_in_the_files_at_their_offsets(corpus):
+    claims = pl.read_parquet(corpus / "truth" / "claims.parquet")
+    assert claims.height > 100
+    for row in claims.iter_rows(named=True):
+        text = (corpus / row["batch"] / row["source_path"]).read_text(encoding="utf-8")
+        assert text[row["char_start"]:row["char_end"]] == row["quote"]
+        assert row["value_low"] <= row["value_high"]
+
+
+def test_passage_truth_numbers_every_non_blank_line(corpus):
+    passages = pl.read_parquet(corpus / "truth" / "passages.parquet")
+    for (source_path, batch), rows in passages.group_by("source_path", "batch"):
+        text = (corpus / batch / source_path).read_text(encoding="utf-8")
+        lines = [line for line in text.split("\n") if line.strip()]
+        assert rows.sort("ordinal")["ordinal"].to_list() == list(range(1, len(lines) + 1))
+        for row in rows.iter_rows(named=True):
+            assert text[row["char_start"]:row["char_end"]] == lines[row["ordinal"] - 1]
+    # boilerplate has no group; body and titles always do
+    assert passages.filter(pl.col("is_boilerplate") == pl.col("group_id").is_not_null()).height == 0
+
+
+def test_reprints_make_copy_groups_across_outlets(corpus):
+    passages = pl.read_parquet(corpus / "truth" / "passages.parquet").filter(pl.col("kind") == "body")
+    groups = passages.group_by("group_id").agg(n=pl.len(), outlets=pl.col("outlet").n_unique())
+    assert groups.filter(pl.col("n") > 1).height > 0
+    assert groups.filter(pl.col("n") > 1)["outlets"].min() >= 2
+    assert set(passages["outlet"]) <= {o.name for o in OUTLETS}
+
+
+def test_score_dedup_counts_pairs():
+    truth = pl.DataFrame(
+        {"source_path": ["a", "b", "c", "d"], "ordinal": [1, 1, 1, 1], "group_id": ["g1", "g1", "g1", "g2"],
+         "edit": ["verbatim", "verbatim", "synonym_swap", "verbatim"]},
+        schema_overrides={"ordinal": pl.Int32},
+    )
+    # a and b found together, c missed, d wrongly joined to a cluster of its own with nobody: 1 of 3 true pairs
+    members = pl.DataFrame(
+        {"source_path": ["a", "b", "c", "d"], "ordinal": [1, 1, 1, 1], "cluster_id": ["x", "x", "y", "z"]},
+        schema_overrides={"ordinal": pl.Int32},
+    )
+    scores = score_dedup(members, truth)
+    assert (scores["n_true_pairs"], scores["n_predicted_pairs"], scores["n_correct_pairs"]) == (3, 1, 1)
+    assert scores["precision"] == 1.0
+    assert scores["recall"] == pytest.approx(0.3333, abs=1e-4)
+    assert scores["copy_recall_by_edit"] == {"synonym_swap": {"n": 1, "recall": 0.0}, "verbatim": {"n": 2, "recall": 1.0}}
+
+
+def test_score_claims_matches_triples_as_multisets_per_article():
+    truth = pl.DataFrame({"source_path": ["a", "a", "b"], "value_low": [2000.0, 2000.0, 1.5e9],
+                          "value_high": [2000.0, 2000.0, 1.5e9], "unit": ["USD", "USD", "USD"]})
+    predicted = pl.DataFrame({"source_path": ["a", "b", "b"], "value_low": [2000.0, 1.4999999999e9, 3.0],
+                              "value_high": [2000.0, 1.4999999999e9, 3.0], "unit": ["USD", "USD", "person"]})
+    assert score_claims(predicted, truth) == {
+        "n_truth": 3, "n_predicted": 3, "n_correct": 2, "precision": 0.6667, "recall": 0.6667,
+    }
+
+
+def test_stage_summary_groups_check_steps():
+    assert stage_summary({"passages": 1.0, "passages_passages_expectations": 0.5, "facts_facts_expectations": 0.25}) == {
+        "passages": 1.0, "checks": 0.75,
+    }
+
+
+@pytest.mark.timeout(300)
+def test_run_writes_the_expected_json(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--articles", "30", "--skip-peers", "--no-profile",
+         "--json", str(out), "--work-dir", str(tmp_path)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=280,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert set(report) >= {"machine", "sizes", "targets", "command", "created_at"}
+    assert set(report["machine"]) >= {"nproc", "memory_gb", "python", "packages"}
+    (size,) = report["sizes"]
+    assert size["status"] == "ok"
+    assert size["articles"] == 30
+    assert set(size) >= {"corpus", "full_run", "incremental_run", "quality", "quality_after_incremental"}
+    full = size["full_run"]
+    assert full["success"] is True
+    assert set(full) >= {"wall_s", "steps_s", "stages_s", "peak_rss_mb", "documents_per_s", "mb_per_s"}
+    assert {"ingest_raw_files", "passages", "cluster_syndicated_passages", "extract_and_screen_claims", "facts",
+            "published", "checks"} <= set(full["stages_s"])
+    assert size["incremental_run"]["success"] is True
+    assert set(size["quality"]["dedup"]) >= {"precision", "recall"}
+    assert size["quality"]["claims"]["n_truth"] > 0
+    assert "peers" not in size
+    assert "30" in done.stdout  # the table names the size
