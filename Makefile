@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser run test ui eval clean-data
+.PHONY: install browser java run test ui eval clean-data
 
 # The virtual environment is created when missing and synced to uv.lock when the lock changes.
 $(STAMP): pyproject.toml uv.lock
@@ -19,8 +19,8 @@ install: $(STAMP)
 run: install
 	$(PY) -m pipelines.cli run
 
-## run the test suite (installs Debian's chromium for the browser test when it is missing and we may)
-test: install browser
+## run the test suite (installs Debian's chromium and a Java runtime when they are missing and we may)
+test: install browser java
 	$(PY) -m pytest
 
 ## Debian's chromium, for the browser test; Playwright drives it (it never downloads a browser)
@@ -30,6 +30,15 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
 	    echo "chromium is missing: install Debian's chromium package (sudo apt-get install chromium) for the browser test"; \
+	  fi; }
+
+## a Java 17 runtime for Spark (CLAIMWIRE_ENGINE=spark and the Spark tests); Debian's package when missing
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  else \
+	    echo "java is missing: install a Java 17+ runtime (sudo apt-get install openjdk-17-jre-headless) for the Spark engine"; \
 	  fi; }
 
 ## the Dagster UI on 127.0.0.1:3000, with the instance under data/dagster_home
