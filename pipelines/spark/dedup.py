@@ -119,6 +119,44 @@ def _spark_schema(schema: pa.Schema) -> T.StructType:
     return T.StructType(fields)
 
 
+HASH_COLUMNS = ("norm_hash", "band_keys")
+_U64 = T.DecimalType(20, 0)
+
+
+def _two_to_the(power: int) -> Column:
+    # built when called: a Column needs an active session, and executors import this module
+    return F.lit(str(2**power)).cast(T.DecimalType(21, 0))
+
+
+def _map_hash_columns(frame: DataFrame, columns: tuple[str, ...], convert, source: type) -> DataFrame:
+    for name in columns:
+        dtype = frame.schema[name].dataType
+        if isinstance(dtype, source):
+            frame = frame.withColumn(name, convert(F.col(name)))
+        elif isinstance(dtype, T.ArrayType) and isinstance(dtype.elementType, source):
+            frame = frame.withColumn(name, F.transform(name, convert))
+    return frame
+
+
+def signed_hashes(frame: DataFrame, columns: tuple[str, ...] = HASH_COLUMNS) -> DataFrame:
+    """u64 hash columns read from the warehouse's Parquet as bigint with the same bits.
+
+    DuckDB writes UBIGINT as unsigned INT64, which Spark reads as decimal(20,0); bigint
+    columns are left as they are, so this is safe on either form.
+    """
+    return _map_hash_columns(
+        frame, columns, lambda c: F.when(c >= _two_to_the(63), c - _two_to_the(64)).otherwise(c).cast("long"), T.DecimalType
+    )
+
+
+def unsigned_hashes(frame: DataFrame, columns: tuple[str, ...] = HASH_COLUMNS) -> DataFrame:
+    """bigint hash columns as decimal(20,0) holding the unsigned value, for Parquet that DuckDB
+    inserts into its UBIGINT columns exactly (a negative bigint would not cast)."""
+    return _map_hash_columns(
+        frame, columns, lambda c: F.when(c < 0, c.cast(_U64) + _two_to_the(64)).otherwise(c.cast(_U64)).cast(_U64), T.LongType
+    )
+
+
 def empty_signatures(spark: SparkSession) -> DataFrame:
     """The history of a first batch: no signatures."""
     return spark.createDataFrame([], SIGNATURES_SCHEMA)
@@ -290,11 +328,13 @@ def match_batch(
 
     The embedded `match_batch` with `fetch_texts` replaced by a DataFrame: `history_texts`
     (`passage_id`, `text`) may be every stored passage; only the history passages that are
-    LSH candidates are shingled (a semi join), on the executors. The matches are
+    LSH candidates are shingled (a semi join), on the executors. `history_signatures` may hold
+    its hashes as bigint or as Spark reads the warehouse's UBIGINT Parquet (`signed_hashes`);
+    the returned signatures hold bigint (`unsigned_hashes` before writing them for DuckDB). The matches are
     checkpointed, so the caller can count and write them without verifying twice.
     """
     signatures, new_sets = compute_signatures(new_passages, config)
-    exact, candidates = candidate_pairs(signatures, history_signatures, config)
+    exact, candidates = candidate_pairs(signatures, signed_hashes(history_signatures), config)
     candidates = candidates.localCheckpoint(eager=True)
     involved = candidates.select(F.col("passage_id_a").alias("passage_id")).unionByName(
         candidates.select(F.col("passage_id_b").alias("passage_id"))

@@ -6,20 +6,18 @@ it mirrors: same ids, same u64 hashes, same floats to the last bit, same list or
 
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from benchmarks.corpus import write_corpus
 from pipelines.lib import dedup as embedded
 from pipelines.lib.dedup import DedupConfig
-from pipelines.lib.ingest import ParsedDocument, doc_id_for, parse_raw_file
 from pipelines.lib.passages import load_boilerplate_rules, mark_boilerplate, split_passages
 
 pytestmark = pytest.mark.spark
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-RAW_SEEDS = PROJECT_ROOT / "raw"
 CONFIG = DedupConfig()
 KEYS = {
     "signatures": ["passage_id"],
@@ -45,18 +43,9 @@ def sd():
     return dedup
 
 
-def _passages(raw_dir: Path) -> pl.DataFrame:
-    """Every passage of the .txt files under `raw_dir`, with its document's publication time,
-    as the `documents` and `passages` assets produce them."""
-    rows = []
-    for path in sorted(raw_dir.rglob("*.txt")):
-        (parsed,) = parse_raw_file(path.relative_to(raw_dir).as_posix(), path.read_bytes(), 50_000_000)
-        assert isinstance(parsed, ParsedDocument), parsed
-        rows.append((doc_id_for(parsed.content_sha256), parsed.source_path, parsed.text, parsed.published_at))
-    documents = pl.DataFrame(
-        rows, schema={"doc_id": pl.Utf8, "source_path": pl.Utf8, "text": pl.Utf8, "published_at": pl.Datetime("us")},
-        orient="row",
-    )
+def _passages(documents: pl.DataFrame) -> pl.DataFrame:
+    """Every passage of the documents, with its document's publication time, as the
+    `passages` asset produces them."""
     passages = mark_boilerplate(split_passages(documents.select("doc_id", "text")), load_boilerplate_rules())
     return passages.join(documents.select("doc_id", "source_path", "published_at"), on="doc_id")
 
@@ -112,17 +101,16 @@ def _assert_whole_run_equal(sd, spark, passages: pl.DataFrame) -> dict[str, int]
     }
 
 
-def test_sample_articles_give_the_embedded_results(sd, spark):
-    counts = _assert_whole_run_equal(sd, spark, _passages(RAW_SEEDS))
+def test_sample_articles_give_the_embedded_results(sd, spark, seed_documents):
+    counts = _assert_whole_run_equal(sd, spark, _passages(seed_documents))
     # the five articles reprint one story: the comparison must have had copies to compare
     assert counts["near"] > 0 and counts["multi_passage_clusters"] > 0 and counts["syndicated_pairs"] > 0
 
 
 @pytest.fixture(scope="module")
-def generated_passages(tmp_path_factory) -> pl.DataFrame:
-    out = tmp_path_factory.mktemp("corpus")
-    write_corpus(out, n_articles=2000, seed=20241104)
-    return _passages(out / "raw")
+def generated_passages(generated_documents) -> pl.DataFrame:
+    """The passages of the conftest's generated corpus (2,000 seeded articles)."""
+    return _passages(generated_documents)
 
 
 def test_generated_corpus_gives_the_embedded_results(sd, spark, generated_passages):
@@ -173,9 +161,23 @@ def test_generated_corpus_incremental_batches_match_against_history(sd, spark, g
     _assert_same(sd, "clusters", s_clusters, clusters)
 
 
-def test_history_given_as_stored_polars_signatures_round_trips(sd, spark):
-    """The warehouse stores signatures as UBIGINT: `from_polars` / `to_polars` keep every bit."""
-    passages = _passages(RAW_SEEDS)
+def test_signatures_cross_the_warehouse_parquet_boundary_bit_for_bit(sd, spark, seed_documents, tmp_path):
+    """The warehouse keeps signatures as UBIGINT: DuckDB's Parquet read into Spark
+    (`signed_hashes`) and Spark's written back (`unsigned_hashes`) lose no bit of any hash."""
+    passages = _passages(seed_documents)
     signatures, _ = embedded.compute_signatures(_body(passages), CONFIG)
-    assert signatures["norm_hash"].max() > 2**63  # the sign bit is exercised
-    _assert_same(sd, "signatures", sd.from_polars(spark, signatures), signatures)
+    assert signatures["norm_hash"].max() > 2**63 > signatures["norm_hash"].min()  # both halves of u64
+    with duckdb.connect() as conn:
+        conn.execute((PROJECT_ROOT / "sql" / "schema" / "002_create_passage_tables.sql").read_text(encoding="utf-8"))
+        conn.register("computed", signatures)
+        conn.execute("insert into passage_signatures select * from computed")
+        conn.sql("select * from passage_signatures").write_parquet(str(tmp_path / "history.parquet"))
+        stored = sd.signed_hashes(spark.read.parquet(str(tmp_path / "history.parquet")))
+        _assert_same(sd, "signatures", stored, signatures)
+
+        s_signatures, _ = sd.compute_signatures(sd.from_polars(spark, _body(passages)), CONFIG)
+        sd.unsigned_hashes(s_signatures).write.parquet(str(tmp_path / "new"))
+        conn.execute("delete from passage_signatures")
+        conn.execute("insert into passage_signatures by name select * from read_parquet(?)", [str(tmp_path / "new" / "*.parquet")])
+        written = conn.sql("select * from passage_signatures").pl()
+    assert_frame_equal(written.sort("passage_id"), signatures.sort("passage_id"), check_exact=True)
