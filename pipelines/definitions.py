@@ -3,6 +3,7 @@
 from dagster import Definitions
 
 from pipelines.defs.dedup import cluster_syndicated_passages, passages
+from pipelines.defs.engine import Engine
 from pipelines.defs.extract import consistency, extract_and_screen_claims, facts
 from pipelines.defs.ingest import ingest_raw_files
 from pipelines.defs.jobs import claimwire_job, daily_schedule
@@ -22,5 +23,6 @@ defs = Definitions(
         "warehouse": Warehouse(),
         "publisher": ReleasePublisher(),
         "validation": ValidationSettings(),
+        "engine": Engine(),
     },
 )

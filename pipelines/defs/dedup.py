@@ -16,6 +16,7 @@ from pipelines.defs.common import (
     table_frame,
     unprocessed_doc_ids,
 )
+from pipelines.defs.engine import Engine
 from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, transaction
 from pipelines.lib.dedup import (
     DedupConfig,
@@ -37,17 +38,27 @@ from pipelines.lib.passages import load_boilerplate_rules, mark_boilerplate, spl
         "disclaimers, bylines) is marked with a reason, never deleted."
     ),
 )
-def passages(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def passages(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) -> MaterializeResult:
     """Split new documents into passages and mark boilerplate by the rules in pipelines/data."""
     rules = load_boilerplate_rules()
+    new_documents = "select doc_id, text from documents where list_contains(?, doc_id)"
     with warehouse.get_connection() as conn:
         with transaction(conn):
             if reset_stage_if_changed(conn, "passages", _rules_version(rules)):
                 conn.execute("delete from passages")
             todo = unprocessed_doc_ids(conn, "passages")
-            docs = read_frame(conn, "select doc_id, text from documents where list_contains(?, doc_id)", [todo])
-            new = mark_boilerplate(split_passages(docs), rules)
-            append_table(conn, "passages", new)
+            if engine.is_spark and todo:
+                from pipelines.spark.passages import split_and_mark_passages
+
+                staged = engine.run_stage(
+                    conn, context.run.run_id, "passages", {"documents": (new_documents, [todo])},
+                    lambda documents: split_and_mark_passages(documents, rules), "passages",
+                )
+                new, n_new = staged.preview, staged.n_rows
+            else:
+                new = mark_boilerplate(split_passages(read_frame(conn, new_documents, [todo])), rules)
+                n_new = new.height
+                append_table(conn, "passages", new)
             mark_processed(conn, "passages", todo)
             n_rows = record_table_version(conn, "passages", context.run.run_id)
             reasons = read_frame(
@@ -57,7 +68,8 @@ def passages(context: AssetExecutionContext, warehouse: Warehouse) -> Materializ
     return MaterializeResult(
         metadata={
             **frame_metadata(new, n_rows=n_rows),
-            "new_passages": MetadataValue.int(new.height),
+            "new_passages": MetadataValue.int(n_new),
+            "engine": MetadataValue.text(engine.name),
             "boilerplate_by_reason": MetadataValue.md(markdown_table(reasons)),
         }
     )

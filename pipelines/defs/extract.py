@@ -16,6 +16,7 @@ from pipelines.defs.common import (
     table_frame,
     unprocessed_doc_ids,
 )
+from pipelines.defs.engine import Engine
 from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, sql_file, transaction
 from pipelines.defs.validate import ValidationSettings
 from pipelines.lib.claims import extract_claims, load_aliases, load_taxonomy
@@ -50,23 +51,32 @@ from pipelines.lib.validation import split_rows, validate_frame
         ),
     ]
 )
-def extract_and_screen_claims(context: AssetExecutionContext, warehouse: Warehouse, validation: ValidationSettings):
+def extract_and_screen_claims(
+    context: AssetExecutionContext, warehouse: Warehouse, validation: ValidationSettings, engine: Engine
+):
     """Extract claims from new documents, join clusters, and screen rows with the claims suite."""
     taxonomy, aliases = load_taxonomy(), load_aliases()
     version = hashlib.sha256(repr((taxonomy, aliases)).encode()).hexdigest()[:16]
     suite = validation.suite("claims")
+    new_passages = (
+        "select passage_id, doc_id, ordinal, char_start, text, is_boilerplate from passages where list_contains(?, doc_id)"
+    )
     with warehouse.get_connection() as conn:
         with transaction(conn):
             if reset_stage_if_changed(conn, "claims", version):
                 conn.execute("delete from claim_mentions")
             todo = unprocessed_doc_ids(conn, "claims")
-            passages = read_frame(
-                conn,
-                "select passage_id, doc_id, ordinal, char_start, text, is_boilerplate from passages where list_contains(?, doc_id)",
-                [todo],
-            )
-            mentions = extract_claims(passages, taxonomy, aliases)
-            append_table(conn, "claim_mentions", mentions)
+            if engine.is_spark and todo:
+                from pipelines.spark.claims import extract_claim_mentions
+
+                n_mentions = engine.run_stage(
+                    conn, context.run.run_id, "claims", {"passages": (new_passages, [todo])},
+                    lambda passages: extract_claim_mentions(passages, taxonomy, aliases), "claim_mentions",
+                ).n_rows
+            else:
+                mentions = extract_claims(read_frame(conn, new_passages, [todo]), taxonomy, aliases)
+                n_mentions = mentions.height
+                append_table(conn, "claim_mentions", mentions)
             mark_processed(conn, "claims", todo)
 
             current = read_frame(conn, sql_file("select_claims"))
@@ -80,7 +90,8 @@ def extract_and_screen_claims(context: AssetExecutionContext, warehouse: Warehou
         asset_key=AssetKey("claims"),
         metadata={
             **frame_metadata(passed, n_rows=n_claims),
-            "new_mentions": MetadataValue.int(mentions.height),
+            "new_mentions": MetadataValue.int(n_mentions),
+            "engine": MetadataValue.text(engine.name),
             "top_values": MetadataValue.md(markdown_table(_top_values(passed))),
             "by_measure": MetadataValue.md(
                 markdown_table(passed.group_by("measure", "unit").len("n_claims").sort("n_claims", "measure", descending=[True, False]))
@@ -107,12 +118,29 @@ def extract_and_screen_claims(context: AssetExecutionContext, warehouse: Warehou
         "first seen, and the other facts of the same measure it conflicts with."
     ),
 )
-def facts(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def facts(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) -> MaterializeResult:
     """Merge claim mentions into facts and flag conflicts."""
     with warehouse.get_connection() as conn:
         with transaction(conn):
-            built = build_facts(table_frame(conn, "claims"), table_frame(conn, "documents"))
-            replace_table(conn, "facts", built)
+            if engine.is_spark:
+                from pipelines.spark.facts import build_facts as build_facts_on_spark
+
+                engine.run_stage(
+                    conn, context.run.run_id, "facts",
+                    {
+                        "claims": (
+                            "select claim_id, doc_id, cluster_id, measure, unit, period, value_low, value_high, "
+                            "qualifier, attributed_to from claims",
+                            None,
+                        ),
+                        "documents": ("select doc_id, outlet, published_at, ingested_at from documents", None),
+                    },
+                    build_facts_on_spark, "facts", replace=True,
+                )
+                built = table_frame(conn, "facts")
+            else:
+                built = build_facts(table_frame(conn, "claims"), table_frame(conn, "documents"))
+                replace_table(conn, "facts", built)
             n_rows = record_table_version(conn, "facts", context.run.run_id)
         points = read_frame(conn, sql_file("select_reported_values"))
     top = built.sort("n_independent_sources", "n_mentions", descending=True).head(10).select(
@@ -124,6 +152,7 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeRe
             **frame_metadata(built, n_rows=n_rows),
             "top_facts": MetadataValue.md(markdown_table(top)),
             "facts_in_conflict": MetadataValue.int(built.filter(pl.col("conflicts_with").list.len() > 0).height),
+            "engine": MetadataValue.text(engine.name),
             "values_over_time_vega_lite": MetadataValue.json(values_over_time_spec(points)),
         }
     )
