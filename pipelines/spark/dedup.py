@@ -249,16 +249,22 @@ def candidate_pairs(new: DataFrame, history: DataFrame, config: DedupConfig) -> 
     long_enough = F.col("n_shingles") >= config.min_shingles
     probes = new_rep.filter((F.col("passage_id") == F.col("rep")) & long_enough)
     known_reps = (
-        history.unionByName(new)
+        history.withColumn("is_new", F.lit(False))
+        .unionByName(new.withColumn("is_new", F.lit(True)))
         .join(representative, on="norm_hash")
         .filter((F.col("passage_id") == F.col("rep")) & long_enough)
     )
     probe_bands = _explode_bands(probes)
-    known_bands = _explode_bands(known_reps).withColumnRenamed("passage_id", "passage_id_k")
+    known_bands = known_reps.select(
+        F.col("passage_id").alias("passage_id_k"), "is_new", F.posexplode("band_keys").alias("band", "key")
+    )
+    # a pair of two new probes would meet twice, once from each side: keep one meeting (and
+    # never a probe with itself); the set of ordered pairs is the embedded one
+    one_side = ~F.col("is_new") | (F.col("passage_id") < F.col("passage_id_k"))
     lsh = _ordered_pairs(
-        probe_bands.join(known_bands, on=["band", "key"]).select(
-            F.col("passage_id").alias("x"), F.col("passage_id_k").alias("y")
-        )
+        probe_bands.join(known_bands, on=["band", "key"])
+        .filter(one_side)
+        .select(F.col("passage_id").alias("x"), F.col("passage_id_k").alias("y"))
     ).join(exact, on=["passage_id_a", "passage_id_b"], how="left_anti")
     return exact, lsh
 
