@@ -181,3 +181,41 @@ def test_signatures_cross_the_warehouse_parquet_boundary_bit_for_bit(sd, spark, 
         conn.execute("insert into passage_signatures by name select * from read_parquet(?)", [str(tmp_path / "new" / "*.parquet")])
         written = conn.sql("select * from passage_signatures").pl()
     assert_frame_equal(written.sort("passage_id"), signatures.sort("passage_id"), check_exact=True)
+
+
+QUOTE = (
+    "“North Korea is on record as having fought for Russia. If there ever is a war on the Korean "
+    "Peninsula, North Korea can now expect Russia to come and help,” he said."
+)
+OTHER = (
+    "Russian President Vladimir Putin signed a mutual defense agreement with North Korean leader "
+    "Kim Jong Un during a visit to the East Asian country in June."
+)
+
+
+def _rows(rows) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"passage_id": pl.Utf8, "doc_id": pl.Utf8, "text": pl.Utf8}, orient="row")
+
+
+@pytest.mark.parametrize(
+    ("history_rows", "new_rows"),
+    [
+        # an exact twin of a stored passage links to it whichever id is smaller
+        ([("aaa-p0001", "d1", OTHER)], [("zzz-p0001", "d2", OTHER)]),
+        ([("zzz-p0001", "d1", OTHER)], [("aaa-p0001", "d2", OTHER)]),
+        # two new twins of a stored passage, one with a smaller id: both end up linked
+        ([("mmm-p0001", "d1", QUOTE)], [("aaa-p0001", "d2", QUOTE.upper()), ("zzz-p0001", "d3", QUOTE)]),
+        # an empty batch, and passages with no comparable text (no signature)
+        ([("aaa-p0001", "d1", QUOTE)], []),
+        ([], [("aaa-p0001", "d1", "—"), ("bbb-p0001", "d1", "Related:"), ("ccc-p0001", "d2", "Related:")]),
+    ],
+)
+def test_small_batches_against_a_history(sd, spark, history_rows, new_rows):
+    history, new = _rows(history_rows), _rows(new_rows)
+    stored, _ = embedded.match_batch(history, pl.DataFrame(schema=embedded.SIGNATURES_SCHEMA), _fetcher(history), CONFIG)
+    signatures, matches = embedded.match_batch(new, stored, _fetcher(history), CONFIG)
+    s_signatures, s_matches = sd.match_batch(
+        sd.from_polars(spark, new), sd.from_polars(spark, stored), sd.from_polars(spark, history.select("passage_id", "text")), CONFIG
+    )
+    _assert_same(sd, "signatures", s_signatures, signatures)
+    _assert_same(sd, "matches", s_matches, matches)
