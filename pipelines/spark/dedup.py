@@ -1,9 +1,9 @@
 """Syndicated-passage deduplication on Apache Spark, with the results of `pipelines.lib.dedup`.
 
 The same blocks as the embedded path, each a function from Spark DataFrames to Spark
-DataFrames; nothing collects the corpus to the driver (the only actions are the eager local
-checkpoints that stop a Python stage from running twice, and one count per round of the
-connected-components loop).
+DataFrames; nothing collects the corpus to the driver. The only actions are eager local
+checkpoints (so a Python stage or a verification never runs twice) and the connected-components
+loop's count per round.
 
 1. `compute_signatures` — `mapInArrow` over Arrow batches of passages, calling the embedded
    path's own `compute_signatures` (normalisation, Polars shingle hashing, rensa MinHash, band
@@ -19,7 +19,9 @@ connected-components loop).
 
 Spark has no unsigned integers: the u64 hashes (`norm_hash`, `band_keys`, shingles) are held in
 `bigint` columns with the same 64 bits (two's complement). Equality — all these values are used
-for — is unchanged; `to_polars` / `from_polars` convert at the boundary with the warehouse.
+for — is unchanged. At the boundary: `signed_hashes` / `unsigned_hashes` for the warehouse's
+Parquet (DuckDB UBIGINT, which Spark reads as decimal(20,0)), `from_polars` / `to_polars` for
+small Polars frames (tests).
 """
 
 from collections.abc import Iterator
