@@ -1,6 +1,6 @@
 """The claimwire benchmark: the whole Dagster job on generated corpora, and the peers beside it.
 
-    python -m benchmarks.run --articles 1000 --articles 10000 [--json PATH] [--skip-peers]
+    python -m benchmarks.run --articles 1000 --articles 10000 [--json PATH] [--skip-peers] [--spark]
 
 For each size, in a fresh subprocess (so peak memory of one size never mixes with another's):
 
@@ -17,7 +17,10 @@ For each size, in a fresh subprocess (so peak memory of one size never mixes wit
    `candidate_pairs` against datasketch MinHash + MinHashLSH and rensa RMinHash + RMinHashLSH
    over the same word shingles and the same 120 permutations as 40 bands × 3 rows; and our
    `extract_claims` against quantulum3 (classifier off) on the same sentences;
-5. for the largest size, one more fresh run with cProfile switched on only while the slowest
+5. with --spark, the whole job again on the same corpus with CLAIMWIRE_ENGINE=spark, once on
+   `local[1]` and once on `local[2]` (fresh warehouses), with its throughput and whether its
+   release equals the embedded one;
+6. for the largest size, one more fresh run with cProfile switched on only while the slowest
    step of the timed run executes (a Dagster logger turns it on at STEP_START and off at
    STEP_SUCCESS), so the profile covers that stage and nothing else.
 
@@ -724,6 +727,73 @@ def profile_stage(stage: str, step_keys: list[str], raw_dir: Path, data_dir: Pat
 
 
 # ---------------------------------------------------------------------------------------------
+# The Spark engine on the same corpus
+# ---------------------------------------------------------------------------------------------
+
+SPARK_MASTERS = ("local[1]", "local[2]")
+RUN_STAMPED = {"ingested_at", "ingest_batch_id", "seen_at", "first_seen_at"}
+
+
+def _release_rows(publish_dir: Path) -> dict[str, int]:
+    manifest = json.loads((publish_dir / "_manifest.json").read_text(encoding="utf-8"))
+    return {t: v["rows"] for t, v in manifest["tables"].items()}
+
+
+def _releases_equal(a: Path, b: Path) -> bool:
+    """The two releases hold the same rows (order aside), run-stamped columns left out."""
+    import duckdb
+
+    with duckdb.connect() as conn:
+        for table in _release_rows(a):
+            columns = [r[0] for r in conn.execute(f"describe select * from read_parquet('{a}/{table}/*.parquet')").fetchall()]
+            kept = ", ".join(f'"{c}"' for c in columns if c not in RUN_STAMPED)
+            diff = conn.execute(
+                f"select count(*) from ((select {kept} from read_parquet('{a}/{table}/*.parquet') except all "
+                f"select {kept} from read_parquet('{b}/{table}/*.parquet')) union all "
+                f"(select {kept} from read_parquet('{b}/{table}/*.parquet') except all "
+                f"select {kept} from read_parquet('{a}/{table}/*.parquet')))"
+            ).fetchall()[0][0]
+            if diff:
+                return False
+    return True
+
+
+def bench_spark(n: int, n_bytes: int, raw: Path, work: Path, embedded_release: Path, embedded_wall_s: float, save, result) -> dict:
+    """The whole job with CLAIMWIRE_ENGINE=spark on local[1] and local[2], on the embedded run's corpus.
+
+    Each master gets a fresh warehouse; wall time includes starting the Spark session (once per
+    run). The Spark stages run in the JVM and its Python workers, so the process's peak RSS is
+    not reported for them.
+    """
+    out: dict = {"embedded_wall_s": embedded_wall_s, "runs": {}}
+    try:
+        os.environ["CLAIMWIRE_ENGINE"] = "spark"
+        for master in SPARK_MASTERS:
+            _say(f"{n:,} articles: full run on Spark {master}")
+            data = work / f"data-spark-{master.strip('local[]')}"
+            _point_env_at(raw, data)
+            os.environ["CLAIMWIRE_SPARK_MASTER"] = master
+            run = run_job()
+            run.pop("steps_peak_rss_mb", None)
+            run["documents_per_s"] = round(n / run["wall_s"], 1)
+            run["mb_per_s"] = round(n_bytes / 1e6 / run["wall_s"], 3)
+            run["stages_s"] = stage_summary(run["steps_s"])
+            if run["success"]:
+                run["release_equals_embedded"] = _releases_equal(embedded_release, data / "published")
+            out["runs"][master] = run
+            result["spark"] = out
+            save()
+            shutil.rmtree(data, ignore_errors=True)
+    finally:
+        os.environ.pop("CLAIMWIRE_ENGINE", None)
+        os.environ.pop("CLAIMWIRE_SPARK_MASTER", None)
+    one, two = (out["runs"].get(m, {}).get("wall_s") for m in SPARK_MASTERS)
+    if one and two:
+        out["speedup_2_cores_vs_1"] = round(one / two, 2)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # One size (the worker subprocess)
 # ---------------------------------------------------------------------------------------------
 
@@ -766,6 +836,10 @@ def bench_size(args, out_path: Path) -> dict:
             raise RuntimeError(f"the full run failed in {full['failed_steps']}")
         result["quality"] = score_release(data / "published", truth_dir, ("raw",))
         save()
+        if args.spark:
+            result["spark"] = bench_spark(n, stats.n_bytes, raw, work, data / "published", full["wall_s"], save, result)
+            _point_env_at(raw, data)
+            save()
 
         _say(f"{n:,} articles: incremental run (+{holdout:,} articles)")
         for path in sorted((work / "corpus" / "holdout").rglob("*.txt")):
@@ -857,6 +931,7 @@ def run_size(n: int, args, profile: bool) -> dict:
             "--quantulum-sentences", str(args.quantulum_sentences), "--timeout", str(args.timeout),
             "--max-rss-gb", str(args.max_rss_gb)]
     argv += ["--skip-peers"] if args.skip_peers else []
+    argv += ["--spark"] if args.spark else []
     argv += ["--profile"] if profile else []
     argv += ["--keep"] if args.keep else []
     argv += ["--work-dir", str(args.work_dir)] if args.work_dir else []
@@ -939,6 +1014,18 @@ def table(results: list[dict]) -> str:
             lines.append(f"  quantulum3  {q['sentences_per_s']:>10,} sentences/s ({q['n_sentences']:,} sentences)   value P {_fmt(q['value_precision'], '.3f')} R {_fmt(q['value_recall'], '.3f')}")
             lines.append(f"  ours / quantulum3 = {ex['speedup_vs_quantulum3']}x (same sample: {ex['speedup_vs_quantulum3_same_sample']}x)")
     for r in results:
+        sp = r.get("spark")
+        if sp:
+            lines.append(f"Spark engine at {r['articles']:,} articles (embedded: {_fmt(sp['embedded_wall_s'], '.1f')} s):")
+            for master, run in sp["runs"].items():
+                stages = ", ".join(f"{k} {v:.1f}" for k, v in run.get("stages_s", {}).items())
+                lines.append(
+                    f"  {master:<9} {_fmt(run.get('wall_s'), '.1f'):>7} s  {_fmt(run.get('documents_per_s'), '.0f'):>6} docs/s  "
+                    f"release equals embedded: {run.get('release_equals_embedded')}   ({stages})"
+                )
+            if "speedup_2_cores_vs_1" in sp:
+                lines.append(f"  local[2] / local[1] speed-up = {sp['speedup_2_cores_vs_1']}x")
+    for r in results:
         prof = r.get("profile")
         if prof:
             lines.append(f"profile of the slowest stage ({prof['stage']}, {r['articles']:,} articles, {_fmt(prof['profiled_seconds'], '.1f')} s under cProfile):")
@@ -971,6 +1058,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rss-gb", type=float, default=16, help="stop a size whose RSS passes this (0: no limit)")
     parser.add_argument("--work-dir", type=Path, default=None, help="where temporary corpora go (default: the system temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep each size's temporary folder")
+    parser.add_argument("--spark", action="store_true",
+                        help="also run the job with CLAIMWIRE_ENGINE=spark on local[1] and local[2] (needs Java 17+)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
