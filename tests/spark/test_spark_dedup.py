@@ -36,7 +36,7 @@ SCHEMAS = {
 
 
 @pytest.fixture(scope="module")
-def sd():
+def sd(spark):
     """The module under test, imported once a session (and so Java) is known to exist."""
     from pipelines.spark import dedup
 
@@ -81,9 +81,9 @@ def _assert_whole_run_equal(sd, spark, passages: pl.DataFrame) -> dict[str, int]
     syndication = embedded.document_syndication(_clustering_inputs(passages), members)
 
     texts = sd.from_polars(spark, passages.select("passage_id", "text"))
-    s_signatures, s_matches = sd.match_batch(
-        sd.from_polars(spark, _body(passages)), sd.empty_signatures(spark), texts, CONFIG
-    )
+    # passages scattered over partitions: a signature must not depend on its batch-mates
+    body = sd.from_polars(spark, _body(passages)).repartition(3)
+    s_signatures, s_matches = sd.match_batch(body, sd.empty_signatures(spark), texts, CONFIG)
     located = sd.from_polars(spark, _clustering_inputs(passages))
     s_members, s_clusters = sd.cluster_passages(located, s_matches)
     s_syndication = sd.document_syndication(located, s_members)
