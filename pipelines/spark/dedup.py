@@ -338,11 +338,14 @@ def match_batch(
     (`passage_id`, `text`) may be every stored passage; only the history passages that are
     LSH candidates are shingled (a semi join), on the executors. `history_signatures` may hold
     its hashes as bigint or as Spark reads the warehouse's UBIGINT Parquet (`signed_hashes`);
-    the returned signatures hold bigint (`unsigned_hashes` before writing them for DuckDB). The matches are
-    checkpointed, so the caller can count and write them without verifying twice.
+    the returned signatures hold bigint (`unsigned_hashes` before writing them for DuckDB).
+    The matches are checkpointed, so the caller can count and write them without verifying
+    twice.
     """
     signatures, new_sets = compute_signatures(new_passages, config)
-    exact, candidates = candidate_pairs(signatures, signed_hashes(history_signatures), config)
+    exact, candidates = candidate_pairs(
+        signatures, signed_hashes(history_signatures.select(*SIGNATURES_SCHEMA.fieldNames())), config
+    )
     candidates = candidates.localCheckpoint(eager=True)
     involved = candidates.select(F.col("passage_id_a").alias("passage_id")).unionByName(
         candidates.select(F.col("passage_id_b").alias("passage_id"))
