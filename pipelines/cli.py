@@ -25,9 +25,10 @@ def prepare_dagster_home() -> Path:
     return home
 
 
-def run() -> int:
+def run(select: list[str] | None = None) -> int:
+    """Materialise the graph (or only the assets named in `select`) and print a summary."""
     prepare_dagster_home()
-    from dagster import DagsterInstance
+    from dagster import AssetKey, DagsterInstance
 
     from pipelines.definitions import defs
 
@@ -35,7 +36,8 @@ def run() -> int:
     job = defs.resolve_job_def("claimwire")
     # Dagster's DEBUG event stream is for the UI; the console shows what each step says.
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    result = job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False)
+    selection = [AssetKey(name) for name in select] if select else None
+    result = job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False, asset_selection=selection)
     print(summary(result))
     return 0 if result.success else 1
 
@@ -66,6 +68,9 @@ def summary(result) -> str:
             lines.append("")
             for label, query in counts.items():
                 lines.append(f"  {label:<36} {conn.sql(query).fetchall()[0][0]:>8}")
+                if label == "rejected files":
+                    by_reason = conn.sql("select reason, count(*) from rejected_files group by 1 order by 1").fetchall()
+                    lines.extend(f"    {reason:<34} {n:>8}" for reason, n in by_reason)
             checks = conn.sql(
                 """
                 select table_name, success, n_rows, n_failed from (
@@ -118,14 +123,18 @@ def _shown(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="claimwire")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="materialise the whole graph on the raw folder and publish a release")
+    run_parser = sub.add_parser("run", help="materialise the whole graph on the raw folder and publish a release")
+    run_parser.add_argument(
+        "--select", type=lambda value: [v.strip() for v in value.split(",") if v.strip()], default=None,
+        help="materialise only these assets, comma-separated (e.g. documents,rejected_files)",
+    )
     sub.add_parser("home", help="prepare the Dagster instance folder and print its path")
     args = parser.parse_args(argv)
     try:
         if args.command == "home":
             print(prepare_dagster_home())
             return 0
-        return run()
+        return run(args.select)
     except ConfigurationError as err:
         print(f"claimwire: {err}", file=sys.stderr)
         return 2

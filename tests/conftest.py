@@ -27,19 +27,30 @@ class Claimwire:
         for path in sorted(RAW_SEEDS.glob("*.txt")):
             shutil.copy2(path, self.raw / path.name)
 
-    def run(self, raise_on_error: bool = True, run_config: dict | None = None):
-        from dagster import DagsterInstance
+    def run(self, raise_on_error: bool = True, run_config: dict | None = None, select: list[str] | None = None):
+        """Materialise the whole graph, or only the assets named in `select`."""
+        from dagster import AssetKey, DagsterInstance
 
         from pipelines.definitions import defs
 
         job = defs.resolve_job_def("claimwire")
         with DagsterInstance.ephemeral() as instance:
-            return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=raise_on_error)
+            return job.execute_in_process(
+                run_config=run_config, instance=instance, raise_on_error=raise_on_error,
+                asset_selection=[AssetKey(name) for name in select] if select else None,
+            )
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         """Run SQL over the published release; `{release}` is replaced by the publish path."""
         with duckdb.connect() as conn:
             return conn.execute(sql.replace("{release}", str(self.published)), params or []).fetchall()
+
+    def env(self) -> dict[str, str]:
+        """The environment of a `python -m pipelines.cli` subprocess working on this test's folders."""
+        import os
+
+        return {**os.environ, "DAGSTER_HOME": str(self.root / "dagster_home"), "CLAIMWIRE_RAW_DIR": str(self.raw),
+                "CLAIMWIRE_WAREHOUSE": str(self.warehouse), "CLAIMWIRE_PUBLISH_DIR": str(self.published)}
 
     def warehouse_query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.warehouse), read_only=True) as conn:

@@ -24,7 +24,16 @@ from pipelines.defs.resources import (
 from pipelines.defs.validate import ValidationSettings
 from pipelines.lib.claims import load_aliases, load_taxonomy
 from pipelines.lib.consistency import load_consistency_rules
-from pipelines.lib.ingest import ParsedDocument, Rejection, doc_id_for, parse_raw_file, sha256_hex
+from pipelines.lib.ingest import (
+    SUPPORTED_SUFFIXES,
+    ParsedDocument,
+    Rejection,
+    doc_id_for,
+    iter_jsonl,
+    parse_raw_file,
+    sha256_hex,
+    too_large_detail,
+)
 from pipelines.lib.passages import load_boilerplate_rules
 
 DOCUMENTS_SPEC = AssetSpec(
@@ -59,91 +68,69 @@ def ingest_raw_files(
     preflight(raw_folder, publisher, validation)
     files = raw_folder.list_files()
     started_at = utc_now()
+    pending_batch = f"pending-{context.run.run_id}"
     with warehouse.get_connection() as conn:
         known_states = read_frame(conn, "select source_path, size_bytes, mtime_ns, content_sha256 from raw_file_states")
-        known_docs = read_frame(conn, "select doc_id, source_path, content_sha256 from documents")
+        known_docs = read_frame(conn, "select source_path, content_sha256 from documents")
         known_rejections = read_frame(conn, "select source_path, content_sha256 from rejected_files")
-
-        unchanged = {
-            (r["source_path"], r["size_bytes"], r["mtime_ns"]): r["content_sha256"]
-            for r in known_states.iter_rows(named=True)
-        }
-        doc_by_sha = dict(zip(known_docs["content_sha256"], known_docs["source_path"]))
-        rejected_keys = set(zip(known_rejections["source_path"], known_rejections["content_sha256"]))
-
-        states, new_docs, rejected = [], [], []
-        for f in files:
-            sha = unchanged.get((f.source_path, f.size_bytes, f.mtime_ns))
-            if sha is not None:
-                continue
-            try:
-                data = raw_folder.read_bytes(f.source_path)
-            except FileNotFoundError:
-                if (f.source_path, None) in rejected_keys:
-                    continue
-                rejected.append(_rejection(f.source_path, None, "vanished", "the file disappeared while the folder was read"))
-                continue
-            except PermissionError as err:
-                if (f.source_path, None) in rejected_keys:
-                    continue
-                rejected.append(_rejection(f.source_path, None, "unreadable", f"permission denied ({err.strerror}); make it readable"))
-                continue
-            states.append((f.source_path, f.size_bytes, f.mtime_ns, sha256_hex(data)))
-            for part in parse_raw_file(f.source_path, data, raw_folder.max_file_bytes):
-                key = (part.source_path, part.content_sha256)
-                if key in rejected_keys or (part.content_sha256 in doc_by_sha and doc_by_sha[part.content_sha256] == part.source_path):
-                    continue
-                if isinstance(part, Rejection):
-                    rejected.append(_rejection(part.source_path, part.content_sha256, part.reason, part.detail))
-                elif part.content_sha256 in doc_by_sha:
-                    first = doc_by_sha[part.content_sha256]
-                    rejected.append(_rejection(
-                        part.source_path, part.content_sha256, "duplicate_content",
-                        f"the same content was already ingested as {first} (doc_id {doc_id_for(part.content_sha256)})",
-                    ))
-                else:
-                    new_docs.append(part)
-                    doc_by_sha[part.content_sha256] = part.source_path
-                rejected_keys.add(key)
-
-        batch_key = "\n".join(sorted(d.content_sha256 for d in new_docs) + sorted(r[0] for r in rejected))
-        batch_id = started_at.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(batch_key.encode()).hexdigest()[:8]
-        documents = _documents_frame(new_docs, batch_id, started_at)
-        rejected_frame = pl.DataFrame(rejected, schema=_REJECTED_SCHEMA, orient="row").with_columns(
-            ingest_batch_id=pl.lit(batch_id)
+        unchanged = set(zip(known_states["source_path"], known_states["size_bytes"], known_states["mtime_ns"]))
+        scan = _Scan(
+            doc_by_sha=dict(zip(known_docs["content_sha256"], known_docs["source_path"])),
+            rejected_keys=set(zip(known_rejections["source_path"], known_rejections["content_sha256"])),
+            flush=lambda parsed: append_table(conn, "documents", _documents_frame(parsed, pending_batch, started_at)),
         )
+        del known_states, known_docs, known_rejections
+
         with transaction(conn):
-            if states:
+
+            for f in files:
+                if (f.source_path, f.size_bytes, f.mtime_ns) in unchanged:
+                    continue
+                try:
+                    sha = _read_file(raw_folder, f, scan)
+                except FileNotFoundError:
+                    scan.reject_unread(f.source_path, "vanished", "the file disappeared while the folder was read")
+                    continue
+                except PermissionError as err:
+                    scan.reject_unread(f.source_path, "unreadable", f"permission denied ({err.strerror}); make it readable by the user running claimwire")
+                    continue
+                scan.states.append((f.source_path, f.size_bytes, f.mtime_ns, sha))
+            scan.flush_pending()
+
+            batch_key = "\n".join(sorted(scan.new_shas) + sorted(r[0] for r in scan.rejected))
+            batch_id = started_at.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(batch_key.encode()).hexdigest()[:8]
+            conn.execute("update documents set ingest_batch_id = ? where ingest_batch_id = ?", [batch_id, pending_batch])
+            rejected_frame = pl.DataFrame(scan.rejected, schema=_REJECTED_SCHEMA, orient="row").with_columns(
+                ingest_batch_id=pl.lit(batch_id)
+            )
+            if scan.states:
                 seen = pl.DataFrame(
-                    states, schema=["source_path", "size_bytes", "mtime_ns", "content_sha256"], orient="row"
+                    scan.states, schema=["source_path", "size_bytes", "mtime_ns", "content_sha256"], orient="row"
                 ).with_columns(seen_at=pl.lit(started_at))
                 conn.register("_seen", seen)
                 conn.execute("insert or replace into raw_file_states by name select * from _seen")
                 conn.unregister("_seen")
-            append_table(conn, "documents", documents)
             append_table(conn, "rejected_files", rejected_frame)
-            # the newest version of each path is current; earlier versions stay as history
-            conn.execute(
-                """
-                update documents set is_current = (ingested_at, doc_id) = (
-                    select max((d2.ingested_at, d2.doc_id)) from documents d2 where d2.source_path = documents.source_path
-                )
-                """
-            )
-            if new_docs or rejected:
+            _record_current_versions(conn, scan.seen_versions, started_at)
+            if scan.new_shas or scan.rejected:
                 conn.execute(
                     "insert into ingest_batches values (?, ?, ?, ?, ?, ?)",
-                    [batch_id, started_at, str(raw_folder.root), len(files), len(new_docs), len(rejected)],
+                    [batch_id, started_at, str(raw_folder.root), len(files), len(scan.new_shas), len(scan.rejected)],
                 )
             n_docs = record_table_version(conn, "documents", context.run.run_id)
             n_rejected = record_table_version(conn, "rejected_files", context.run.run_id)
             reasons = read_frame(conn, "select reason, count(*) as n_files from rejected_files group by reason order by reason")
+            preview = read_frame(
+                conn, "select * exclude (text) from documents where ingest_batch_id = ? order by source_path limit 10", [batch_id]
+            )
+    new_docs = scan.new_shas
+    rejected = scan.rejected
 
     context.log.info(f"scanned {len(files)} files: {len(new_docs)} new documents, {len(rejected)} rejected")
     yield MaterializeResult(
         asset_key="documents",
         metadata={
-            **frame_metadata(documents.drop("text"), n_rows=n_docs),
+            **frame_metadata(preview, n_rows=n_docs),
             "new_documents": MetadataValue.int(len(new_docs)),
             "files_seen": MetadataValue.int(len(files)),
             "ingest_batch_id": MetadataValue.text(batch_id),
@@ -157,6 +144,107 @@ def ingest_raw_files(
             "new_rejections": MetadataValue.int(len(rejected)),
             "by_reason": MetadataValue.md(_reasons_md(reasons)),
         },
+    )
+
+
+# Parsed text is written to the warehouse every FLUSH_CHARS characters, so a run holds one
+# chunk of new documents in memory, not the whole raw folder.
+FLUSH_CHARS = 16_000_000
+
+
+class _Scan:
+    """What one scan of the raw folder has found so far; parsed documents wait here until flushed."""
+
+    def __init__(self, doc_by_sha: dict[str, str], rejected_keys: set[tuple[str, str | None]], flush):
+        self.flush = flush
+        self.doc_by_sha = doc_by_sha
+        self.rejected_keys = rejected_keys
+        self.states: list[tuple] = []
+        self.rejected: list[tuple] = []
+        self.new_shas: list[str] = []
+        self.seen_versions: list[tuple[str, str]] = []
+        self.pending: list[ParsedDocument] = []
+        self.pending_chars = 0
+
+    def add(self, part: ParsedDocument | Rejection) -> None:
+        key = (part.source_path, part.content_sha256)
+        if self.doc_by_sha.get(part.content_sha256) == part.source_path:
+            self.seen_versions.append(key)  # an earlier version seen again: it becomes current again
+            return
+        if key in self.rejected_keys:
+            return
+        if isinstance(part, Rejection):
+            self.rejected.append(_rejection(part.source_path, part.content_sha256, part.reason, part.detail))
+        elif part.content_sha256 in self.doc_by_sha:
+            first = self.doc_by_sha[part.content_sha256]
+            self.rejected.append(_rejection(
+                part.source_path, part.content_sha256, "duplicate_content",
+                f"the same content was already ingested as {first} (doc_id {doc_id_for(part.content_sha256)})",
+            ))
+        else:
+            self.pending.append(part)
+            self.pending_chars += len(part.text)
+            self.new_shas.append(part.content_sha256)
+            self.seen_versions.append(key)
+            self.doc_by_sha[part.content_sha256] = part.source_path
+            if self.pending_chars >= FLUSH_CHARS:
+                self.flush_pending()
+        self.rejected_keys.add(key)
+
+    def reject_unread(self, source_path: str, reason: str, detail: str) -> None:
+        if (source_path, None) not in self.rejected_keys:
+            self.rejected.append(_rejection(source_path, None, reason, detail))
+            self.rejected_keys.add((source_path, None))
+
+    def flush_pending(self) -> None:
+        """Write the parsed documents waiting here to the warehouse (inside the run's transaction)."""
+        if self.pending:
+            taken, self.pending, self.pending_chars = self.pending, [], 0
+            self.flush(taken)
+
+
+def _read_file(raw_folder: RawFolder, f, scan: _Scan) -> str:
+    """Parse one raw file into the scan; returns its content hash. Only what must be whole is read whole:
+    a feed (.jsonl) is streamed line by line, and a file over the size limit is only hashed, in chunks."""
+    limit = raw_folder.max_file_bytes
+    if f.source_path.lower().endswith(".jsonl"):
+        digest = hashlib.sha256()
+        with raw_folder.open_binary(f.source_path) as fh:
+            for part in iter_jsonl(f.source_path, fh, limit, hasher=digest):
+                scan.add(part)
+        return digest.hexdigest()
+    if f.size_bytes > limit and f.source_path.lower().endswith(SUPPORTED_SUFFIXES):
+        sha = raw_folder.sha256(f.source_path)
+        scan.add(Rejection(f.source_path, sha, "too_large", too_large_detail(f.size_bytes, limit)))
+        return sha
+    data = raw_folder.read_bytes(f.source_path)
+    for part in parse_raw_file(f.source_path, data, limit):
+        scan.add(part)
+    return sha256_hex(data)
+
+
+def _record_current_versions(conn, seen: list[tuple[str, str]], seen_at) -> None:
+    """The newest content seen at each path is its current version; earlier ones stay as history."""
+    conn.execute(
+        "insert or ignore into path_versions select source_path, content_sha256, ingested_at from documents"
+    )
+    if seen:
+        frame = pl.DataFrame(seen, schema=["source_path", "content_sha256"], orient="row").with_columns(
+            last_seen_at=pl.lit(seen_at)
+        )
+        conn.register("_versions", frame)
+        conn.execute("insert or replace into path_versions by name select * from _versions")
+        conn.unregister("_versions")
+    conn.execute(
+        """
+        update documents set is_current = coalesce(documents.content_sha256 = latest.content_sha256, false)
+        from (
+            select source_path, arg_max(content_sha256, (last_seen_at, content_sha256)) as content_sha256
+            from path_versions group by source_path
+        ) latest
+        where latest.source_path = documents.source_path
+          and documents.is_current is distinct from (documents.content_sha256 = latest.content_sha256)
+        """
     )
 
 

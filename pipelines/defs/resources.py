@@ -5,6 +5,7 @@ never at import. Relative paths are resolved against the project root, not the w
 directory, so the UI, the schedule, the sensor and `make run` all see the same files.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 import polars as pl
@@ -95,6 +97,18 @@ class RawFolder(ConfigurableResource):
     def read_bytes(self, source_path: str) -> bytes:
         return (self.root / source_path).read_bytes()
 
+    def open_binary(self, source_path: str) -> BinaryIO:
+        """The file opened for streaming (a feed of any size is read one line at a time)."""
+        return open(self.root / source_path, "rb")
+
+    def sha256(self, source_path: str, chunk_bytes: int = 1 << 20) -> str:
+        """The file's content hash, read in chunks: a file over the size limit is never held whole."""
+        digest = hashlib.sha256()
+        with self.open_binary(source_path) as fh:
+            while chunk := fh.read(chunk_bytes):
+                digest.update(chunk)
+        return digest.hexdigest()
+
 
 class Warehouse(DuckDBResource):
     """The DuckDB warehouse (`CLAIMWIRE_WAREHOUSE`, default `data/warehouse.duckdb`).
@@ -114,7 +128,8 @@ class Warehouse(DuckDBResource):
         path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = duckdb.connect(str(path), config=self.connection_config)
+            config = {"memory_limit": os.environ.get("CLAIMWIRE_DUCKDB_MEMORY", "2GB"), **self.connection_config}
+            conn = duckdb.connect(str(path), config=config)
         except duckdb.IOException as err:
             raise ConfigurationError(
                 f"warehouse {path} cannot be opened ({err}). If another claimwire run or a DuckDB "

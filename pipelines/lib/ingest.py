@@ -15,6 +15,7 @@ Decoding order, and why:
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -48,6 +49,10 @@ class DecodedText:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def too_large_detail(size: int, max_bytes: int) -> str:
+    return f"{size} bytes is over the configured limit of {max_bytes} bytes (raise raw_folder.max_file_bytes to read it)"
 
 
 def doc_id_for(content_sha256: str) -> str:
@@ -265,10 +270,10 @@ def parse_raw_file(source_path: str, data: bytes, max_bytes: int) -> list[Parsed
             raise RejectedFile(
                 "unsupported_type", f"{suffix or 'no suffix'}: only {', '.join(SUPPORTED_SUFFIXES)} files are read"
             )
-        if len(data) > max_bytes:
-            raise RejectedFile("too_large", f"{len(data)} bytes is over the configured limit of {max_bytes} bytes")
         if suffix == ".jsonl":
-            return _parse_jsonl(source_path, data)
+            return _parse_jsonl(source_path, data, max_bytes)
+        if len(data) > max_bytes:
+            raise RejectedFile("too_large", too_large_detail(len(data), max_bytes))
         decoded = decode_bytes(data)
         if suffix in (".html", ".htm"):
             return [_parse_html(source_path, sha, len(data), decoded)]
@@ -295,42 +300,63 @@ def _parse_html(source_path: str, sha: str, size: int, decoded: DecodedText) -> 
                           fields.get("title"), fields.get("sitename"), published_at)
 
 
-def _parse_jsonl(source_path: str, data: bytes) -> list[ParsedDocument | Rejection]:
+def _parse_jsonl(source_path: str, data: bytes, max_bytes: int) -> list[ParsedDocument | Rejection]:
+    return list(iter_jsonl(source_path, data.splitlines(keepends=True), max_bytes))
+
+
+def iter_jsonl(
+    source_path: str, lines: Iterable[bytes], max_bytes: int, hasher=None
+) -> Iterator[ParsedDocument | Rejection]:
     """One article per line: `text` required; `url`, `outlet`, `published_at`, `title` optional.
 
-    A bad line is rejected with its line number; the good lines are ingested. A line's content
-    hash is of its own bytes, so one article in two feeds is one document.
+    Streamed: `lines` may be an open binary file, so a feed of any size is read one line at a
+    time; `max_bytes` limits one line (one article), not the feed. A bad line is rejected with
+    its line number; the good lines are ingested. A line's content hash is of its own bytes
+    (line end excluded), so one article in two feeds is one document. Each line is decoded on
+    its own (JSON is UTF-8; a legacy line is detected like a file). `hasher`, when given, is
+    fed every byte, so the caller gets the whole file's hash without reading it twice.
     """
-    decoded = decode_bytes(data)
-    parsed: list[ParsedDocument | Rejection] = []
-    for number, line in enumerate(decoded.text.splitlines(), start=1):
-        if not line.strip():
+    hasher = hasher if hasher is not None else hashlib.sha256()
+    produced = False
+    for number, line_end in enumerate(lines, start=1):
+        hasher.update(line_end)
+        raw = line_end.rstrip(b"\r\n")
+        if number == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM):]
+        if not raw.strip():
             continue
+        produced = True
         where = f"{source_path}#line={number}"
-        raw = line.encode("utf-8")
         sha = sha256_hex(raw)
+        if len(raw) > max_bytes:
+            yield Rejection(where, sha, "too_large", f"line {number} is {len(raw)} bytes, over the configured limit of {max_bytes} bytes")
+            continue
         try:
-            item = json.loads(line)
+            decoded = decode_bytes(raw)
+        except RejectedFile as err:
+            yield Rejection(where, sha, "bad_jsonl_line", f"line {number} is not text: {err.detail}")
+            continue
+        try:
+            item = json.loads(decoded.text)
         except json.JSONDecodeError as err:
-            parsed.append(Rejection(where, sha, "bad_jsonl_line", f"line {number} is not JSON: {err.msg} at column {err.colno}"))
+            yield Rejection(where, sha, "bad_jsonl_line", f"line {number} is not JSON: {err.msg} at column {err.colno}")
             continue
         text = item.get("text") if isinstance(item, dict) else None
         if not isinstance(text, str) or not text.strip():
-            parsed.append(Rejection(where, sha, "bad_jsonl_line", f"line {number} has no non-empty \"text\" string"))
+            yield Rejection(where, sha, "bad_jsonl_line", f"line {number} has no non-empty \"text\" string")
             continue
         stated = read_stated_provenance(text)
         published_at = None
         if isinstance(item.get("published_at"), str):
             published_at = parse_dateline(item["published_at"]) or _parse_any_date(item["published_at"])
-        parsed.append(ParsedDocument(
+        yield ParsedDocument(
             where, sha, len(raw), decoded.encoding + "+jsonl", text,
             item.get("title") if isinstance(item.get("title"), str) else stated.title,
             item.get("outlet") if isinstance(item.get("outlet"), str) else stated.outlet,
             published_at or stated.published_at,
-        ))
-    if not parsed:
-        return [Rejection(source_path, sha256_hex(data), "empty", "the .jsonl file has no lines")]
-    return parsed
+        )
+    if not produced:
+        yield Rejection(source_path, hasher.hexdigest(), "empty", "the .jsonl file has no lines")
 
 
 def _parse_any_date(value: str) -> datetime | None:

@@ -44,3 +44,13 @@ create table if not exists validation_results (
     data_docs    varchar,
     results_json varchar not null
 );
+
+-- one row per (path, content) ever seen there, with when it was last seen: the current version
+-- of a path is the content it held most recently, so a file that returns to an earlier text
+-- makes that earlier document current again
+create table if not exists path_versions (
+    source_path    varchar not null,
+    content_sha256 varchar not null,
+    last_seen_at   timestamp not null,
+    primary key (source_path, content_sha256)
+);

@@ -113,7 +113,8 @@ def clean_documents() -> pl.DataFrame:
             "outlet": ["Outlet X", None],
             "published_at": [datetime(2024, 11, 4), None],
             "n_chars": [33, 5],
-            "text": ["Soldiers are paid $2,000 a month.", "Hello"],
+            # the check validates the texts by their length (pipelines/defs/validate.py)
+            "text_length": [33, 5],
             "ingest_batch_id": ["b1", "b1"],
             "ingested_at": [T0, T0],
             "is_current": [True, True],
@@ -257,8 +258,10 @@ STRUCTURAL_CASES = [
      "expect_column_values_to_match_regex:content_sha256", (0,)),
     ("documents", lambda df: with_row(df, 1, n_chars=0),  # n_chars > 0
      "expect_column_values_to_be_between:n_chars", (1,)),
-    ("documents", lambda df: with_row(df, 1, text=""),  # text not empty
-     "expect_column_value_lengths_to_be_between:text", (1,)),
+    ("documents", lambda df: with_row(df, 1, text_length=0),  # text not empty
+     "expect_column_values_to_be_between:text_length", (1,)),
+    ("documents", lambda df: with_row(df, 0, text_length=None),  # text never null
+     "expect_column_values_to_not_be_null:text_length", (0,)),
     ("passages", lambda df: with_row(df, 2, passage_id="d1-p0001"),  # passage_id unique
      "expect_column_values_to_be_unique:passage_id", (0, 2)),
     ("passages", lambda df: with_row(df, 1, char_end=40),  # char_start < char_end
