@@ -16,7 +16,7 @@ from pipelines.defs.common import (
     table_frame,
     unprocessed_doc_ids,
 )
-from pipelines.defs.engine import Engine
+from pipelines.defs.engine import Engine, load_parquet
 from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, transaction
 from pipelines.lib.dedup import (
     DedupConfig,
@@ -104,7 +104,7 @@ def _rules_version(rules) -> str:
         ),
     ]
 )
-def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Warehouse):
+def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine):
     """Sign new passages, verify their copies against all history, relabel clusters."""
     config = DedupConfig()
     with warehouse.get_connection() as conn:
@@ -113,35 +113,22 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
                 conn.execute("delete from passage_signatures")
                 conn.execute("delete from passage_matches")
             todo = unprocessed_doc_ids(conn, "dedup")
-            new = read_frame(
-                conn,
-                "select passage_id, doc_id, text from passages where list_contains(?, doc_id) and not is_boilerplate",
-                [todo],
-            )
-            history = read_frame(conn, "select * from passage_signatures")
-
-            def fetch_texts(ids: list[str]) -> pl.DataFrame:
-                return read_frame(conn, "select passage_id, text from passages where list_contains(?, passage_id)", [ids])
-
-            signatures, matches = match_batch(new, history, fetch_texts, config)
-            append_table(conn, "passage_signatures", signatures)
-            append_table(conn, "passage_matches", matches)
+            if engine.is_spark and todo:
+                n_signatures, n_matches = _match_and_cluster_on_spark(conn, engine, context.run.run_id, todo, config)
+                clusters = read_frame(conn, "select * from passage_clusters order by cluster_id limit 10")
+                syndication = read_frame(conn, "select * from doc_syndication order by all limit 10")
+            else:
+                n_signatures, n_matches = _match_batch_embedded(conn, todo, config)
+                all_passages = read_frame(conn, ALL_PASSAGES)
+                members, clusters = cluster_passages(all_passages, table_frame(conn, "passage_matches"))
+                syndication = document_syndication(all_passages, members)
+                replace_table(conn, "passage_cluster_members", members)
+                replace_table(conn, "passage_clusters", clusters)
+                replace_table(conn, "doc_syndication", syndication)
             mark_processed(conn, "dedup", todo)
-
-            all_passages = read_frame(
-                conn,
-                """
-                select p.passage_id, p.doc_id, p.char_start, p.char_end, p.is_boilerplate, d.published_at
-                from passages p join documents d using (doc_id)
-                """,
-            )
-            members, clusters = cluster_passages(all_passages, table_frame(conn, "passage_matches"))
-            syndication = document_syndication(all_passages, members)
-            replace_table(conn, "passage_cluster_members", members)
-            replace_table(conn, "passage_clusters", clusters)
-            replace_table(conn, "doc_syndication", syndication)
             n_clusters = record_table_version(conn, "passage_clusters", context.run.run_id)
             n_pairs = record_table_version(conn, "doc_syndication", context.run.run_id)
+            n_multi = conn.sql("select count(*) from passage_clusters where n_passages > 1").fetchall()[0][0]
             largest = read_frame(
                 conn,
                 """
@@ -163,11 +150,64 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
         asset_key=AssetKey("passage_clusters"),
         metadata={
             **frame_metadata(clusters, n_rows=n_clusters),
-            "new_signatures": MetadataValue.int(signatures.height),
-            "new_verified_pairs": MetadataValue.int(matches.height),
-            "multi_passage_clusters": MetadataValue.int(clusters.filter(pl.col("n_passages") > 1).height),
+            "new_signatures": MetadataValue.int(n_signatures),
+            "new_verified_pairs": MetadataValue.int(n_matches),
+            "multi_passage_clusters": MetadataValue.int(n_multi),
+            "engine": MetadataValue.text(engine.name),
             "largest_clusters": MetadataValue.md(markdown_table(largest, max_chars=120)),
             "dedup_config": MetadataValue.json(config.__dict__ | {"signature_version": config.signature_version}),
         },
     )
     yield MaterializeResult(asset_key=AssetKey("doc_syndication"), metadata=frame_metadata(syndication, n_rows=n_pairs))
+
+
+NEW_BODY_PASSAGES = "select passage_id, doc_id, text from passages where list_contains(?, doc_id) and not is_boilerplate"
+ALL_PASSAGES = """
+    select p.passage_id, p.doc_id, p.char_start, p.char_end, p.is_boilerplate, d.published_at
+    from passages p join documents d using (doc_id)
+"""
+
+
+def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[int, int]:
+    """Sign the new batch and verify its copies against all history, in process (Polars + rensa)."""
+    new = read_frame(conn, NEW_BODY_PASSAGES, [todo])
+    history = read_frame(conn, "select * from passage_signatures")
+
+    def fetch_texts(ids: list[str]) -> pl.DataFrame:
+        return read_frame(conn, "select passage_id, text from passages where list_contains(?, passage_id)", [ids])
+
+    signatures, matches = match_batch(new, history, fetch_texts, config)
+    append_table(conn, "passage_signatures", signatures)
+    append_table(conn, "passage_matches", matches)
+    return signatures.height, matches.height
+
+
+def _match_and_cluster_on_spark(conn, engine: Engine, run_id: str, todo: list[str], config: DedupConfig) -> tuple[int, int]:
+    """The same stage on Spark (`pipelines.spark.dedup`): inputs and outputs cross as Parquet."""
+    from pipelines.spark import dedup as spark_dedup
+
+    spark = engine.spark
+    with engine.staging_area(run_id, "dedup") as folder:
+        def staged(name: str, query: str, params: list | None = None):
+            path = str(folder / f"in_{name}.parquet")
+            conn.sql(query, params=params).write_parquet(path)
+            return spark.read.parquet(path)
+
+        signatures, matches = spark_dedup.match_batch(
+            staged("new", NEW_BODY_PASSAGES, [todo]),
+            staged("history", "select * from passage_signatures"),
+            staged("texts", "select passage_id, text from passages where not is_boilerplate"),
+            config,
+        )
+        spark_dedup.unsigned_hashes(signatures).write.parquet(str(folder / "signatures"))
+        matches.write.parquet(str(folder / "matches"))
+        n_signatures = load_parquet(conn, "passage_signatures", folder / "signatures").n_rows
+        n_matches = load_parquet(conn, "passage_matches", folder / "matches").n_rows
+
+        all_passages = staged("all_passages", ALL_PASSAGES)
+        members, clusters = spark_dedup.cluster_passages(all_passages, staged("all_matches", "select * from passage_matches"))
+        syndication = spark_dedup.document_syndication(all_passages, members)
+        for table, frame in (("passage_cluster_members", members), ("passage_clusters", clusters), ("doc_syndication", syndication)):
+            frame.write.parquet(str(folder / table))
+            load_parquet(conn, table, folder / table, replace=True)
+    return n_signatures, n_matches
