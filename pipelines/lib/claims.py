@@ -587,8 +587,15 @@ def _passage_claims(text: str) -> tuple[list[_Claim], list[tuple[int, int]]]:
     return claims, sentences
 
 
+# Spaces the web writes that the patterns must read as a plain space: no-break, narrow no-break,
+# figure and thin spaces, and the zero-width characters pasted between words. Each becomes one
+# plain space, so every offset stays the same; quotes and sentences are cut from the stored text.
+SPACE_LIKE = str.maketrans({c: " " for c in "\u00a0\u202f\u2007\u2009\u200a\u200b\u200c\u200d\u2060\ufeff"})
+
+
 def _passage_rows(passage: dict, doc: _DocumentContext, taxonomy: Taxonomy) -> list[dict]:
-    text, ordinal = passage["text"], passage["ordinal"]
+    stored, ordinal = passage["text"], passage["ordinal"]
+    text = stored.translate(SPACE_LIKE)
     claims, sentences = _passage_claims(text)
     if not claims:
         return []
@@ -618,8 +625,8 @@ def _passage_rows(passage: dict, doc: _DocumentContext, taxonomy: Taxonomy) -> l
                 "passage_id": passage["passage_id"],
                 "char_start": passage["char_start"] + mention.start,
                 "char_end": passage["char_start"] + mention.end,
-                "quote": quote,
-                "sentence": text[s_start:s_end],
+                "quote": stored[mention.start:mention.end],
+                "sentence": stored[s_start:s_end],
                 "value_low": mention.value_low,
                 "value_high": mention.value_high,
                 "unit": claim.unit,
@@ -649,6 +656,6 @@ def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTab
     for (_doc_id,), doc_passages in body.group_by("doc_id", maintain_order=True):
         doc = _DocumentContext(matcher, aliases)
         for passage in doc_passages.iter_rows(named=True):
-            doc.add_passage(passage["ordinal"], passage["text"])
+            doc.add_passage(passage["ordinal"], passage["text"].translate(SPACE_LIKE))
             rows.extend(_passage_rows(passage, doc, taxonomy))
     return pl.DataFrame(rows, schema=CLAIMS_SCHEMA).sort("doc_id", "char_start")

@@ -29,6 +29,8 @@ def _write_corpus(raw):
                           ("documents", "utf_8+nul_removed")),
         "mojibake.txt": ("Kyiv’s budget is $1.5bn a year, the ministry said in a statement on its website today.".encode()
                          .decode("cp1252", errors="replace").encode(), ("documents", "utf_8+ftfy")),
+        "spaces.txt": ("Troops\nPyongyang sent about 10,000\u00a0soldiers\u200b to Kursk, officials said.\n".encode(),
+                       ("documents", "utf_8")),  # no-break and zero-width spaces, as pasted from the web
         "notes.md": (b"# Budget\n\nThe budget grew by 5% in 2024, the finance ministry said.\n", ("documents", "utf_8")),
         "page.html": (
             b"<html><head><title>Rice for troops</title>"
@@ -85,6 +87,12 @@ def test_every_file_is_a_document_or_a_rejection_with_its_reason(claimwire):
     )
     assert stated == [("feed.jsonl#line=1", None, "Wire", "2024-10-25 21:01:00"),
                       ("page.html", "Rice for troops", None, "2024-11-04 00:00:00")]
+    # the spaces the web writes read as spaces; the quote is the stored text at its offsets
+    assert claimwire.query(
+        "select c.quote, c.measure, c.value_low, substr(d.text, c.char_start + 1, c.char_end - c.char_start) = c.quote "
+        "from read_parquet('{release}/claims/*.parquet') c join read_parquet('{release}/documents/*.parquet') d using (doc_id) "
+        "where d.source_path = 'spaces.txt'"
+    ) == [("10,000\u00a0soldiers", "troops_deployed", 10_000.0, True)]
     # a rerun over the same folder adds nothing: no new document, no repeated rejection
     assert claimwire.run(run_config={"resources": {"raw_folder": {"config": {"max_file_bytes": MAX_FILE_BYTES}}}}).success
     again = claimwire.query("select count(*) from read_parquet('{release}/rejected_files/*.parquet')")
@@ -103,3 +111,23 @@ def test_misconfiguration_is_named_before_any_work(claimwire, monkeypatch, tmp_p
     assert f"raw folder {missing} does not exist" in error.message
     assert "nothing was done" in error.message
     assert not claimwire.published.exists()
+
+
+def test_a_file_that_vanishes_during_the_run_is_rejected_as_vanished(claimwire, monkeypatch):
+    from pipelines.defs.resources import RawFolder
+
+    (claimwire.raw / "kept.txt").write_text(ARTICLE)
+    (claimwire.raw / "gone.txt").write_text(ARTICLE.replace("Seoul", "Busan"))
+    listed = RawFolder.list_files
+
+    def list_then_lose_one(self):
+        files = listed(self)
+        (self.root / "gone.txt").unlink()  # deleted after the folder was listed, before it was read
+        return files
+
+    monkeypatch.setattr(RawFolder, "list_files", list_then_lose_one)
+    assert claimwire.run().success
+    assert claimwire.query("select source_path from read_parquet('{release}/documents/*.parquet')") == [("kept.txt",)]
+    assert claimwire.query("select source_path, content_sha256, reason, detail from read_parquet('{release}/rejected_files/*.parquet')") == [
+        ("gone.txt", None, "vanished", "the file disappeared while the folder was read")
+    ]
