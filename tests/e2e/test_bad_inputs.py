@@ -5,8 +5,11 @@ tests and has one exact expected outcome.
 """
 
 import json
+import shutil
 
 import pytest
+
+from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -111,6 +114,42 @@ def test_misconfiguration_is_named_before_any_work(claimwire, monkeypatch, tmp_p
     assert f"raw folder {missing} does not exist" in error.message
     assert "nothing was done" in error.message
     assert not claimwire.published.exists()
+
+
+def test_every_misconfiguration_is_named_at_once_with_its_path(claimwire, monkeypatch, tmp_path):
+    import pipelines.lib.claims as claims_lib
+
+    claimwire.add_seeds()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the publish folder's parent should be")
+    monkeypatch.setenv("CLAIMWIRE_PUBLISH_DIR", str(blocker / "published"))
+    taxonomy = tmp_path / "taxonomy.json"
+    taxonomy.write_text('{"fallback": "other", "measures": []}')
+    aliases = tmp_path / "aliases.json"
+    aliases.write_text("{not json")
+    monkeypatch.setattr(claims_lib, "DEFAULT_TAXONOMY_PATH", taxonomy)
+    monkeypatch.setattr(claims_lib, "DEFAULT_ALIASES_PATH", aliases)
+    suites = tmp_path / "expectations"
+    shutil.copytree(PROJECT_ROOT / "expectations", suites)
+    facts_suite = json.loads((suites / "facts.json").read_text())
+    facts_suite["expectations"][0]["type"] = "expect_column_values_to_be_betwixt"
+    (suites / "facts.json").write_text(json.dumps(facts_suite))
+
+    result = claimwire.run(
+        raise_on_error=False, run_config={"resources": {"validation": {"config": {"expectations_dir": str(suites)}}}}
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error = failure.event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    message = error.message
+    assert "claimwire is misconfigured; nothing was done" in message
+    assert f"publish folder {blocker / 'published.releases'} cannot be created" in message
+    assert f"taxonomy {taxonomy}: `measures` must be a non-empty list" in message
+    assert f"aliases {aliases}" in message
+    assert f"{suites / 'facts.json'}" in message and "expect_column_values_to_be_betwixt" in message
+    assert not claimwire.warehouse.exists()  # checked before the warehouse was even opened
 
 
 def test_a_file_that_vanishes_during_the_run_is_rejected_as_vanished(claimwire, monkeypatch):
