@@ -12,13 +12,16 @@ from pipelines.defs.common import (
     record_table_version,
     utc_now,
 )
+from pipelines.defs.engine import Engine
 from pipelines.defs.resources import (
     ConfigurationError,
     RawFolder,
     ReleasePublisher,
     Warehouse,
+    append_or_replace,
     append_table,
     read_frame,
+    sql_file,
     transaction,
 )
 from pipelines.defs.validate import ValidationSettings
@@ -63,88 +66,148 @@ def ingest_raw_files(
     warehouse: Warehouse,
     publisher: ReleasePublisher,
     validation: ValidationSettings,
+    engine: Engine,
 ):
     """Scan the raw folder; decode new file versions into `documents`, the rest into `rejected_files`."""
-    preflight(raw_folder, publisher, validation)
-    files = raw_folder.list_files()
+    preflight(raw_folder, publisher, validation, engine)
     started_at = utc_now()
-    pending_batch = f"pending-{context.run.run_id}"
+    pending = f"pending-{context.run.run_id}"
     with warehouse.get_connection() as conn:
-        known_states = read_frame(conn, "select source_path, size_bytes, mtime_ns, content_sha256 from raw_file_states")
-        known_docs = read_frame(conn, "select source_path, content_sha256 from documents")
-        known_rejections = read_frame(conn, "select source_path, content_sha256 from rejected_files")
-        unchanged = set(zip(known_states["source_path"], known_states["size_bytes"], known_states["mtime_ns"]))
-        scan = _Scan(
-            doc_by_sha=dict(zip(known_docs["content_sha256"], known_docs["source_path"])),
-            rejected_keys=set(zip(known_rejections["source_path"], known_rejections["content_sha256"])),
-            flush=lambda parsed: append_table(conn, "documents", _documents_frame(parsed, pending_batch, started_at)),
-        )
-        del known_states, known_docs, known_rejections
-
         with transaction(conn):
-
-            for f in files:
-                if (f.source_path, f.size_bytes, f.mtime_ns) in unchanged:
-                    continue
-                try:
-                    sha = _read_file(raw_folder, f, scan)
-                except FileNotFoundError:
-                    scan.reject_unread(f.source_path, "vanished", "the file disappeared while the folder was read")
-                    continue
-                except PermissionError as err:
-                    scan.reject_unread(f.source_path, "unreadable", f"permission denied ({err.strerror}); make it readable by the user running claimwire")
-                    continue
-                scan.states.append((f.source_path, f.size_bytes, f.mtime_ns, sha))
-            scan.flush_pending()
-
-            batch_key = "\n".join(sorted(scan.new_shas) + sorted(r[0] for r in scan.rejected))
-            batch_id = started_at.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(batch_key.encode()).hexdigest()[:8]
-            conn.execute("update documents set ingest_batch_id = ? where ingest_batch_id = ?", [batch_id, pending_batch])
-            rejected_frame = pl.DataFrame(scan.rejected, schema=_REJECTED_SCHEMA, orient="row").with_columns(
-                ingest_batch_id=pl.lit(batch_id)
-            )
-            if scan.states:
-                seen = pl.DataFrame(
-                    scan.states, schema=["source_path", "size_bytes", "mtime_ns", "content_sha256"], orient="row"
-                ).with_columns(seen_at=pl.lit(started_at))
-                conn.register("_seen", seen)
-                conn.execute("insert or replace into raw_file_states by name select * from _seen")
-                conn.unregister("_seen")
-            append_table(conn, "rejected_files", rejected_frame)
-            _record_current_versions(conn, scan.seen_versions, started_at)
-            if scan.new_shas or scan.rejected:
-                conn.execute(
-                    "insert into ingest_batches values (?, ?, ?, ?, ?, ?)",
-                    [batch_id, started_at, str(raw_folder.root), len(files), len(scan.new_shas), len(scan.rejected)],
-                )
+            if engine.is_spark:
+                n_files = _scan_on_spark(conn, engine, raw_folder, context.run.run_id, pending, started_at)
+            else:
+                n_files = _scan_embedded(conn, raw_folder, pending, started_at)
+            batch_id, n_new, n_new_rejected = _finish_batch(conn, raw_folder, pending, started_at, n_files)
             n_docs = record_table_version(conn, "documents", context.run.run_id)
             n_rejected = record_table_version(conn, "rejected_files", context.run.run_id)
             reasons = read_frame(conn, "select reason, count(*) as n_files from rejected_files group by reason order by reason")
             preview = read_frame(
                 conn, "select * exclude (text) from documents where ingest_batch_id = ? order by source_path limit 10", [batch_id]
             )
-    new_docs = scan.new_shas
-    rejected = scan.rejected
+            rejected_preview = read_frame(
+                conn, "select * from rejected_files where ingest_batch_id = ? order by source_path limit 10", [batch_id]
+            )
 
-    context.log.info(f"scanned {len(files)} files: {len(new_docs)} new documents, {len(rejected)} rejected")
+    context.log.info(f"scanned {n_files} files: {n_new} new documents, {n_new_rejected} rejected")
     yield MaterializeResult(
         asset_key="documents",
         metadata={
             **frame_metadata(preview, n_rows=n_docs),
-            "new_documents": MetadataValue.int(len(new_docs)),
-            "files_seen": MetadataValue.int(len(files)),
+            "new_documents": MetadataValue.int(n_new),
+            "files_seen": MetadataValue.int(n_files),
             "ingest_batch_id": MetadataValue.text(batch_id),
-            "raw_dir": MetadataValue.path(str(raw_folder.root)),
+            "raw_dir": MetadataValue.path(raw_folder.location),
+            "engine": MetadataValue.text(engine.name),
         },
     )
     yield MaterializeResult(
         asset_key="rejected_files",
         metadata={
-            **frame_metadata(rejected_frame, n_rows=n_rejected),
-            "new_rejections": MetadataValue.int(len(rejected)),
+            **frame_metadata(rejected_preview, n_rows=n_rejected),
+            "new_rejections": MetadataValue.int(n_new_rejected),
             "by_reason": MetadataValue.md(_reasons_md(reasons)),
         },
     )
+
+
+def _scan_embedded(conn, raw_folder: RawFolder, pending: str, started_at) -> int:
+    """Read new and changed files in this process; documents, rejections and file states land
+    in the warehouse under the `pending` batch id. Returns the number of files listed."""
+    files = raw_folder.list_files()
+    known_states = read_frame(conn, "select source_path, size_bytes, mtime_ns from raw_file_states")
+    known_docs = read_frame(conn, "select source_path, content_sha256 from documents")
+    known_rejections = read_frame(conn, "select source_path, content_sha256 from rejected_files")
+    unchanged = set(zip(known_states["source_path"], known_states["size_bytes"], known_states["mtime_ns"]))
+    scan = _Scan(
+        doc_by_sha=dict(zip(known_docs["content_sha256"], known_docs["source_path"])),
+        rejected_keys=set(zip(known_rejections["source_path"], known_rejections["content_sha256"])),
+        flush=lambda parsed: append_table(conn, "documents", _documents_frame(parsed, pending, started_at)),
+    )
+    del known_states, known_docs, known_rejections
+    for f in files:
+        if (f.source_path, f.size_bytes, f.mtime_ns) in unchanged:
+            continue
+        try:
+            sha = _read_file(raw_folder, f, scan)
+        except FileNotFoundError:
+            scan.reject_unread(f.source_path, "vanished", "the file disappeared while the folder was read")
+            continue
+        except PermissionError as err:
+            scan.reject_unread(f.source_path, "unreadable", f"permission denied ({err.strerror}); make it readable by the user running claimwire")
+            continue
+        scan.states.append((f.source_path, f.size_bytes, f.mtime_ns, sha))
+    scan.flush_pending()
+    if scan.states:
+        states = pl.DataFrame(
+            scan.states, schema=["source_path", "size_bytes", "mtime_ns", "content_sha256"], orient="row"
+        ).with_columns(seen_at=pl.lit(started_at))
+        append_or_replace(conn, "raw_file_states", states)
+    rejected = pl.DataFrame(scan.rejected, schema=_REJECTED_SCHEMA, orient="row").with_columns(ingest_batch_id=pl.lit(pending))
+    append_table(conn, "rejected_files", rejected)
+    if scan.seen_versions:
+        versions = pl.DataFrame(scan.seen_versions, schema=["source_path", "content_sha256"], orient="row", strict=False)
+        append_or_replace(conn, "path_versions", versions.with_columns(last_seen_at=pl.lit(started_at)))
+    return len(files)
+
+
+def _scan_on_spark(conn, engine: Engine, raw_folder: RawFolder, run_id: str, pending: str, started_at) -> int:
+    """The same scan with Spark reading and parsing the files (`pipelines.spark.ingest`, a folder
+    or an object-store URI). What is new, a copy or already rejected is decided here, in the
+    warehouse, with the embedded scan's rules and file order. Returns the number of files listed."""
+    from pipelines.spark.ingest import list_raw_files, read_raw_files
+
+    spark = engine.spark
+    listing = list_raw_files(spark, raw_folder.location)
+    known = set(conn.sql("select source_path, size_bytes, mtime_ns from raw_file_states").fetchall())
+    changed = sorted((path for path, size, mtime in listing if (path, size, mtime) not in known), key=_walk_order)
+    if not changed:
+        return len(listing)
+    empty = frozenset(path for path, size, _ in listing if size == 0)
+    parsed = read_raw_files(spark, raw_folder.location, raw_folder.max_file_bytes, changed, empty_paths=empty)
+    with engine.staging_area(run_id, "ingest") as folder:
+        for name, frame in (("files", parsed.files), ("documents", parsed.documents), ("rejections", parsed.rejections)):
+            frame.write.parquet(str(folder / name))
+        order = pl.DataFrame({"file_path": changed, "file_order": range(len(changed))})
+        conn.register("_file_order", order)
+        params = {name: str(folder / name / "*.parquet") for name in ("files", "documents", "rejections")}
+        params |= {"pending": pending, "at": started_at}
+        for statement in sql_file("classify_spark_ingest").split(";\n"):
+            if statement.strip():
+                conn.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement} or None)
+        conn.unregister("_file_order")
+    return len(listing)
+
+
+def _walk_order(source_path: str) -> list[tuple[int, str]]:
+    """The order `RawFolder.list_files` reads a folder in (os.walk: a folder's files, then its
+    subfolders, each by name), so the first of two identical files is the same on both engines."""
+    *folders, name = source_path.split("/")
+    return [(1, f) for f in folders] + [(0, name)]
+
+
+def _finish_batch(conn, raw_folder: RawFolder, pending: str, started_at, n_files: int) -> tuple[str, int, int]:
+    """Name the batch by its content, record it, and mark each path's newest content current."""
+    new_shas, new_paths, n_new, n_rejected = conn.execute(
+        """
+        select (select coalesce(string_agg(content_sha256, chr(10) order by content_sha256), '') from documents where ingest_batch_id = $p),
+               (select coalesce(string_agg(source_path, chr(10) order by source_path), '') from rejected_files where ingest_batch_id = $p),
+               (select count(*) from documents where ingest_batch_id = $p),
+               (select count(*) from rejected_files where ingest_batch_id = $p)
+        """,
+        {"p": pending},
+    ).fetchall()[0]
+    batch_key = "\n".join(part for part in (new_shas, new_paths) if part)
+    batch_id = started_at.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(batch_key.encode()).hexdigest()[:8]
+    conn.execute("update documents set ingest_batch_id = ? where ingest_batch_id = ?", [batch_id, pending])
+    conn.execute("update rejected_files set ingest_batch_id = ? where ingest_batch_id = ?", [batch_id, pending])
+    _record_current_versions(conn)
+    if n_new or n_rejected:
+        conn.execute(
+            "insert into ingest_batches values (?, ?, ?, ?, ?, ?)",
+            [batch_id, started_at, raw_folder.location, n_files, n_new, n_rejected],
+        )
+    return batch_id, n_new, n_rejected
 
 
 # Parsed text is written to the warehouse every FLUSH_CHARS characters, so a run holds one
@@ -223,18 +286,10 @@ def _read_file(raw_folder: RawFolder, f, scan: _Scan) -> str:
     return sha256_hex(data)
 
 
-def _record_current_versions(conn, seen: list[tuple[str, str]], seen_at) -> None:
+def _record_current_versions(conn) -> None:
     """The newest content seen at each path is its current version; earlier ones stay as history."""
-    conn.execute(
-        "insert or ignore into path_versions select source_path, content_sha256, ingested_at from documents"
-    )
-    if seen:
-        frame = pl.DataFrame(seen, schema=["source_path", "content_sha256"], orient="row").with_columns(
-            last_seen_at=pl.lit(seen_at)
-        )
-        conn.register("_versions", frame)
-        conn.execute("insert or replace into path_versions by name select * from _versions")
-        conn.unregister("_versions")
+    # documents from before path_versions existed count as seen when they were ingested
+    conn.execute("insert or ignore into path_versions select source_path, content_sha256, ingested_at from documents")
     conn.execute(
         """
         update documents set is_current = coalesce(documents.content_sha256 = latest.content_sha256, false)
@@ -248,11 +303,14 @@ def _record_current_versions(conn, seen: list[tuple[str, str]], seen_at) -> None
     )
 
 
-def preflight(raw_folder: RawFolder, publisher: ReleasePublisher, validation: ValidationSettings) -> None:
+def preflight(
+    raw_folder: RawFolder, publisher: ReleasePublisher, validation: ValidationSettings, engine: Engine | None = None
+) -> None:
     """Every configured path and rules file, checked before any work is done; all problems at once."""
     problems = []
+    on_spark = engine is not None and _engine_name(engine, problems) == "spark"
     checks = [
-        raw_folder.check,
+        lambda: raw_folder.check(allow_uri=on_spark),
         publisher.check,
         load_boilerplate_rules,
         load_taxonomy,
@@ -267,6 +325,14 @@ def preflight(raw_folder: RawFolder, publisher: ReleasePublisher, validation: Va
             problems.append(str(err))
     if problems:
         raise ConfigurationError("claimwire is misconfigured; nothing was done:\n- " + "\n- ".join(problems))
+
+
+def _engine_name(engine: Engine, problems: list[str]) -> str | None:
+    try:
+        return engine.name
+    except ConfigurationError as err:
+        problems.append(str(err))
+        return None
 
 
 _REJECTED_SCHEMA = {

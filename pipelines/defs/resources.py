@@ -63,16 +63,35 @@ class RawFolder(ConfigurableResource):
     max_file_bytes: int = 50_000_000
 
     @property
+    def is_uri(self) -> bool:
+        """An object-store or Hadoop URI (`s3a://bucket/raw`): only the Spark engine reads those."""
+        return "://" in (self.path or os.environ.get("CLAIMWIRE_RAW_DIR") or "")
+
+    @property
     def root(self) -> Path:
         return setting_path("CLAIMWIRE_RAW_DIR", self.path)
 
-    def check(self) -> Path:
+    @property
+    def location(self) -> str:
+        """The folder as a string: the URI as given, or the absolute local path."""
+        if self.is_uri:
+            return (self.path or os.environ["CLAIMWIRE_RAW_DIR"]).rstrip("/")
+        return str(self.root)
+
+    def check(self, allow_uri: bool = False) -> str:
+        if self.is_uri:
+            if not allow_uri:
+                raise ConfigurationError(
+                    f"raw folder {self.location} is a URI; set CLAIMWIRE_ENGINE=spark to read it, "
+                    "or point CLAIMWIRE_RAW_DIR at a local folder"
+                )
+            return self.location  # Spark reads it and names what is wrong with it
         root = self.root
         if not root.is_dir():
             raise ConfigurationError(
                 f"raw folder {root} does not exist (set CLAIMWIRE_RAW_DIR to a folder of article files)"
             )
-        return root
+        return self.location
 
     def list_files(self) -> list[RawFile]:
         """Every regular file under the folder, sorted; hidden folders (.git, .cache) are not read.
@@ -80,7 +99,8 @@ class RawFolder(ConfigurableResource):
         Hidden files are listed like any other, so a stray `.DS_Store` ends in rejected_files
         with its reason instead of vanishing unnoticed.
         """
-        root = self.check()
+        self.check()
+        root = self.root
         found = []
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -175,6 +195,16 @@ def append_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
         return
     conn.register("_frame", frame)
     conn.execute(f'insert into "{table}" by name select * from _frame')
+    conn.unregister("_frame")
+
+
+def append_or_replace(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Insert rows by name; a row whose primary key exists replaces it."""
+    _check_identifier(table)
+    if frame.is_empty():
+        return
+    conn.register("_frame", frame)
+    conn.execute(f'insert or replace into "{table}" by name select * from _frame')
     conn.unregister("_frame")
 
 

@@ -79,23 +79,31 @@ def list_raw_files(spark: SparkSession, root: str) -> list[tuple[str, int, int]]
 
 
 def read_raw_files(
-    spark: SparkSession, root: str, max_file_bytes: int = 50_000_000, source_paths: list[str] | None = None
+    spark: SparkSession,
+    root: str,
+    max_file_bytes: int = 50_000_000,
+    source_paths: list[str] | None = None,
+    empty_paths: frozenset[str] = frozenset(),
 ) -> RawFiles:
     """Read and parse the raw files under `root` (all of them, or only `source_paths`, relative).
 
     Parsing is `pipelines.lib.ingest.parse_raw_file` on each file's bytes, so documents and
     rejections are exactly the embedded path's. A file larger than `max_file_bytes` is not
-    parsed (rejected `too_large`), as in the embedded path.
+    parsed (rejected `too_large`), as in the embedded path. `empty_paths` names the files of
+    `source_paths` the listing found empty: Spark's file sources skip zero-length files, so
+    those are read through the FileSystem API on the driver and rejected as `empty`.
     """
     base, _ = _qualified_root(spark, root)
     if source_paths is None:
-        source_paths = [path for path, _, _ in list_raw_files(spark, root)]
+        listing = list_raw_files(spark, root)
+        source_paths = [path for path, _, _ in listing]
+        empty_paths = frozenset(path for path, size, _ in listing if size == 0)
     if not source_paths:
         empty = spark.createDataFrame([], spark_schema(_PARSED_SCHEMA))
         return _views(empty)
-    by_spark = [p for p in source_paths if not _skipped_by_spark(p)]
+    by_spark = [p for p in source_paths if not _skipped_by_spark(p) and p not in empty_paths]
     raw = spark.read.format("binaryFile").load([f"{base}/{path}" for path in by_spark]) if by_spark else None
-    by_name = [p for p in source_paths if _skipped_by_spark(p)]
+    by_name = [p for p in source_paths if _skipped_by_spark(p) or p in empty_paths]
     if by_name:
         # Spark's file sources drop these names even when given explicitly; they are rare (stray
         # `.DS_Store`, `_draft.txt`) and read here through the same FileSystem API
