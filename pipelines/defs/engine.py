@@ -55,7 +55,8 @@ class Engine(ConfigurableResource):
     # dagster_pyspark.LazyPySparkResource when the engine is Spark; imported then (pyspark loads
     # in about a second, which every DuckDB run and every code-location load would pay otherwise)
     _pyspark: Any = PrivateAttr(default=None)
-    _started: bool = PrivateAttr(default=False)
+    _asked: bool = PrivateAttr(default=False)
+    _owns_session: bool = PrivateAttr(default=False)
 
     @property
     def name(self) -> str:
@@ -91,16 +92,21 @@ class Engine(ConfigurableResource):
             self._pyspark = LazyPySparkResource(spark_config=session_config(self.master) | self.spark_config)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._pyspark is not None and self._started:
+        # a session that was already running (a notebook's, a test's) is left running
+        if self._owns_session:
             self._pyspark.spark_session.stop()
-            self._started = False
+        self._asked = self._owns_session = False
 
     @property
     def spark(self):
-        """The run's SparkSession (started on first use)."""
+        """The run's SparkSession: started on first use, or the process's running one."""
         if self._pyspark is None:
             raise ConfigurationError("the Spark session was asked for, but CLAIMWIRE_ENGINE is not spark")
-        self._started = True
+        if not self._asked:
+            from pyspark import SparkContext
+
+            self._owns_session = SparkContext._active_spark_context is None
+            self._asked = True
         return self._pyspark.spark_session
 
     @contextmanager
