@@ -20,7 +20,7 @@ TABLES = [
     "claims", "facts", "consistency", "quarantine",
 ]
 RUN_STAMPED = {"ingested_at", "ingest_batch_id", "seen_at"}
-GENERATED_ARTICLES = 2000
+GENERATED_ARTICLES = 3000
 
 
 def _release(cw: Claimwire) -> dict[str, list[tuple]]:
