@@ -47,3 +47,22 @@ def test_spark_ingest_equals_the_embedded_scan_on_bad_inputs_and_a_second_batch(
     assert on_spark[2] == embedded[2]
     rejected = {row[0]: row[2] for row in embedded[1]["rejected_files"]}
     assert rejected["a_sub/copy.txt"] == "duplicate_content" and rejected["again.txt"] == "duplicate_content"
+
+
+def test_a_raw_folder_uri_is_read_by_spark_and_refused_by_the_embedded_engine(claimwire, monkeypatch):
+    require_java()
+    claimwire.add_seeds()
+    monkeypatch.setenv("CLAIMWIRE_RAW_DIR", claimwire.raw.as_uri())  # file:///…: any URI Hadoop reads
+    result = claimwire.run(raise_on_error=False, select=["documents", "rejected_files"])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    error = failure.event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    assert f"raw folder {claimwire.raw.as_uri()} is a URI; set CLAIMWIRE_ENGINE=spark to read it" in error.message
+
+    monkeypatch.setenv("CLAIMWIRE_ENGINE", "spark")
+    monkeypatch.setenv("CLAIMWIRE_SPARK_MASTER", "local[2]")
+    assert claimwire.run(select=["documents", "rejected_files"]).success
+    assert claimwire.warehouse_query("select count(*), count(distinct doc_id) from documents") == [(5, 5)]
+    assert claimwire.warehouse_query("select raw_dir from ingest_batches") == [(claimwire.raw.as_uri(),)]
