@@ -260,6 +260,10 @@ def candidate_pairs(new: DataFrame, history: DataFrame, config: DedupConfig) -> 
     known_bands = known_reps.select(
         F.col("passage_id").alias("passage_id_k"), "is_new", F.posexplode("band_keys").alias("band", "key")
     )
+    # a bucket shared by more than max_bucket_size representatives yields no candidates
+    crowded = known_bands.groupBy("band", "key").count().filter(F.col("count") > config.max_bucket_size)
+    probe_bands = probe_bands.join(crowded, on=["band", "key"], how="left_anti")
+    known_bands = known_bands.join(crowded, on=["band", "key"], how="left_anti")
     # a pair of two new probes would meet twice, once from each side: keep one meeting (and
     # never a probe with itself); the set of ordered pairs is the embedded one
     one_side = ~F.col("is_new") | (F.col("passage_id") < F.col("passage_id_k"))

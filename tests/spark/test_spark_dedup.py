@@ -72,10 +72,10 @@ def _clustering_inputs(passages: pl.DataFrame) -> pl.DataFrame:
     return passages.select("passage_id", "doc_id", "char_start", "char_end", "is_boilerplate", "published_at")
 
 
-def _assert_whole_run_equal(sd, spark, passages: pl.DataFrame) -> dict[str, int]:
+def _assert_whole_run_equal(sd, spark, passages: pl.DataFrame, config: DedupConfig = CONFIG) -> dict[str, int]:
     """One batch with no history through both engines; every output compared."""
     signatures, matches = embedded.match_batch(
-        _body(passages), pl.DataFrame(schema=embedded.SIGNATURES_SCHEMA), _fetcher(passages), CONFIG
+        _body(passages), pl.DataFrame(schema=embedded.SIGNATURES_SCHEMA), _fetcher(passages), config
     )
     members, clusters = embedded.cluster_passages(_clustering_inputs(passages), matches)
     syndication = embedded.document_syndication(_clustering_inputs(passages), members)
@@ -83,7 +83,7 @@ def _assert_whole_run_equal(sd, spark, passages: pl.DataFrame) -> dict[str, int]
     texts = sd.from_polars(spark, passages.select("passage_id", "text"))
     # passages scattered over partitions: a signature must not depend on its batch-mates
     body = sd.from_polars(spark, _body(passages)).repartition(3)
-    s_signatures, s_matches = sd.match_batch(body, sd.empty_signatures(spark), texts, CONFIG)
+    s_signatures, s_matches = sd.match_batch(body, sd.empty_signatures(spark), texts, config)
     located = sd.from_polars(spark, _clustering_inputs(passages))
     s_members, s_clusters = sd.cluster_passages(located, s_matches)
     s_syndication = sd.document_syndication(located, s_members)
@@ -116,6 +116,15 @@ def generated_passages(generated_documents) -> pl.DataFrame:
 def test_generated_corpus_gives_the_embedded_results(sd, spark, generated_passages):
     counts = _assert_whole_run_equal(sd, spark, generated_passages)
     assert counts["near"] > 1000 and counts["exact"] > 0 and counts["multi_passage_clusters"] > 500
+
+
+def test_crowded_buckets_are_dropped_alike(sd, spark, generated_passages):
+    """With a cap of 5, many buckets of the generated corpus are crowded: both engines drop the same."""
+    import dataclasses
+
+    capped = _assert_whole_run_equal(sd, spark, generated_passages, dataclasses.replace(CONFIG, max_bucket_size=5))
+    uncapped = _assert_whole_run_equal(sd, spark, generated_passages, dataclasses.replace(CONFIG, max_bucket_size=10**9))
+    assert 0 < capped["near"] < uncapped["near"]
 
 
 def test_generated_corpus_incremental_batches_match_against_history(sd, spark, generated_passages):

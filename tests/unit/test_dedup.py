@@ -8,6 +8,7 @@ import pytest
 from pipelines.lib.dedup import (
     SIGNATURES_SCHEMA,
     DedupConfig,
+    candidate_pairs,
     cluster_passages,
     compute_signatures,
     document_syndication,
@@ -131,3 +132,18 @@ def test_exact_twin_links_to_history_whichever_id_is_smaller():
         history, _ = match_batch(_frame([(old_id, "d1", OTHER)]), pl.DataFrame(schema=SIGNATURES_SCHEMA), _no_history, config)
         _, matches = match_batch(_frame([(new_id, "d2", OTHER)]), history, _no_history, config)
         assert matches.select("passage_id_a", "passage_id_b", "match_kind").rows() == [("aaa-p0001", "zzz-p0001", "exact")]
+
+
+def test_a_crowded_bucket_yields_no_candidates():
+    import dataclasses
+
+    frame = _frame([("a", "d1", QUOTE), ("b", "d2", QUOTE_COPY), ("e", "d1", OTHER)])
+    config = DedupConfig()
+    signatures, _ = compute_signatures(frame, config)
+    _, lsh = candidate_pairs(signatures, pl.DataFrame(schema=SIGNATURES_SCHEMA), config)
+    assert lsh.rows() == [("a", "b")]
+    # every bucket a and b share holds two passages: over a cap of one, none of them is used
+    crowded = dataclasses.replace(config, max_bucket_size=1)
+    _, lsh = candidate_pairs(signatures, pl.DataFrame(schema=SIGNATURES_SCHEMA), crowded)
+    assert lsh.is_empty()
+    assert crowded.signature_version != config.signature_version
