@@ -151,18 +151,31 @@ def compute_signatures(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.
     Signatures carry the normalised-text hash, the shingle count and one u64 key per band.
     Passages whose normalised text is empty get no signature (they cannot be compared).
     """
-    keyed = passages.with_columns(norm=normalised_text(pl.col("text"))).filter(pl.col("norm").str.len_chars() > 0)
+    keyed = (
+        passages.select("passage_id", "doc_id", "text")
+        .with_columns(norm=normalised_text(pl.col("text")))
+        .filter(pl.col("norm").str.len_chars() > 0)
+        .sort("passage_id")
+    )
     if keyed.is_empty():
         return pl.DataFrame(schema=SIGNATURES_SCHEMA), pl.DataFrame(schema={"passage_id": pl.Utf8, "shingle": pl.UInt64})
-    shingles = shingle_hashes(keyed, config).sort("passage_id", maintain_order=True)
-    counts = shingles.group_by("passage_id", maintain_order=True).len("n_shingles")
-    digests = _minhash_digests(shingles["shingle"].to_numpy(), counts["n_shingles"].to_numpy(), config)
-    band_keys = _band_keys(digests, config)
-    signed = counts.with_columns(band_keys=pl.Series(band_keys).cast(pl.List(pl.UInt64)))
+    # A signature depends on its own passage only, so the batch is signed in chunks: the token
+    # table (a row per word) and rensa's digest rows are held for one chunk at a time.
+    signed_parts, shingle_parts = [], []
+    for chunk in keyed.iter_slices(SIGN_CHUNK_PASSAGES):
+        shingles = shingle_hashes(chunk, config).sort("passage_id", maintain_order=True)
+        counts = shingles.group_by("passage_id", maintain_order=True).len("n_shingles")
+        digests = _minhash_digests(shingles["shingle"].to_numpy(), counts["n_shingles"].to_numpy(), config)
+        signed_parts.append(counts.with_columns(band_keys=pl.Series(_band_keys(digests, config)).cast(pl.List(pl.UInt64))))
+        shingle_parts.append(shingles)
     signatures = keyed.select("passage_id", "doc_id", pl.col("norm").hash(seed=config.seed).alias("norm_hash")).join(
-        signed, on="passage_id"
+        pl.concat(signed_parts), on="passage_id"
     )
-    return signatures.select(list(SIGNATURES_SCHEMA)).cast(SIGNATURES_SCHEMA), shingles
+    return signatures.select(list(SIGNATURES_SCHEMA)).cast(SIGNATURES_SCHEMA), pl.concat(shingle_parts)
+
+
+# Passages signed per chunk (bounds the token table and the digest rows, not any result).
+SIGN_CHUNK_PASSAGES = 50_000
 
 
 def _minhash_digests(flat_hashes: np.ndarray, counts: np.ndarray, config: DedupConfig) -> np.ndarray:
