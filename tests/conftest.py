@@ -40,6 +40,15 @@ class Claimwire:
                 asset_selection=[AssetKey(name) for name in select] if select else None,
             )
 
+    @staticmethod
+    def failure_message(result) -> str:
+        """The user's error behind the run's first failed step (Dagster's wrappers unwrapped)."""
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        error = failure.event_specific_data.error
+        while error.cause is not None:
+            error = error.cause
+        return error.message
+
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         """Run SQL over the published release; `{release}` is replaced by the publish path."""
         with duckdb.connect() as conn:

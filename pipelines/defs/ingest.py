@@ -18,7 +18,6 @@ from pipelines.defs.resources import (
     RawFolder,
     ReleasePublisher,
     Warehouse,
-    append_or_replace,
     append_table,
     read_frame,
     sql_file,
@@ -142,12 +141,12 @@ def _scan_embedded(conn, raw_folder: RawFolder, pending: str, started_at) -> int
         states = pl.DataFrame(
             scan.states, schema=["source_path", "size_bytes", "mtime_ns", "content_sha256"], orient="row"
         ).with_columns(seen_at=pl.lit(started_at))
-        append_or_replace(conn, "raw_file_states", states)
+        append_table(conn, "raw_file_states", states, or_replace=True)
     rejected = pl.DataFrame(scan.rejected, schema=_REJECTED_SCHEMA, orient="row").with_columns(ingest_batch_id=pl.lit(pending))
     append_table(conn, "rejected_files", rejected)
     if scan.seen_versions:
         versions = pl.DataFrame(scan.seen_versions, schema=["source_path", "content_sha256"], orient="row", strict=False)
-        append_or_replace(conn, "path_versions", versions.with_columns(last_seen_at=pl.lit(started_at)))
+        append_table(conn, "path_versions", versions.with_columns(last_seen_at=pl.lit(started_at)), or_replace=True)
     return len(files)
 
 

@@ -189,22 +189,13 @@ def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFra
     conn.unregister("_frame")
 
 
-def append_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+def append_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, or_replace: bool = False) -> None:
+    """Insert rows by name; with `or_replace`, a row whose primary key exists replaces it."""
     _check_identifier(table)
     if frame.is_empty():
         return
     conn.register("_frame", frame)
-    conn.execute(f'insert into "{table}" by name select * from _frame')
-    conn.unregister("_frame")
-
-
-def append_or_replace(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
-    """Insert rows by name; a row whose primary key exists replaces it."""
-    _check_identifier(table)
-    if frame.is_empty():
-        return
-    conn.register("_frame", frame)
-    conn.execute(f'insert or replace into "{table}" by name select * from _frame')
+    conn.execute(f'insert {"or replace " if or_replace else ""}into "{table}" by name select * from _frame')
     conn.unregister("_frame")
 
 

@@ -107,12 +107,9 @@ def test_misconfiguration_is_named_before_any_work(claimwire, monkeypatch, tmp_p
     monkeypatch.setenv("CLAIMWIRE_RAW_DIR", str(missing))
     result = claimwire.run(raise_on_error=False)
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    error = failure.event_specific_data.error
-    while error.cause is not None:
-        error = error.cause
-    assert f"raw folder {missing} does not exist" in error.message
-    assert "nothing was done" in error.message
+    message = claimwire.failure_message(result)
+    assert f"raw folder {missing} does not exist" in message
+    assert "nothing was done" in message
     assert not claimwire.published.exists()
 
 
@@ -139,11 +136,7 @@ def test_every_misconfiguration_is_named_at_once_with_its_path(claimwire, monkey
         raise_on_error=False, run_config={"resources": {"validation": {"config": {"expectations_dir": str(suites)}}}}
     )
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    error = failure.event_specific_data.error
-    while error.cause is not None:
-        error = error.cause
-    message = error.message
+    message = claimwire.failure_message(result)
     assert "claimwire is misconfigured; nothing was done" in message
     assert f"publish folder {blocker / 'published.releases'} cannot be created" in message
     assert f"taxonomy {taxonomy}: `measures` must be a non-empty list" in message

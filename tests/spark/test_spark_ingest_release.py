@@ -55,11 +55,8 @@ def test_a_raw_folder_uri_is_read_by_spark_and_refused_by_the_embedded_engine(cl
     monkeypatch.setenv("CLAIMWIRE_RAW_DIR", claimwire.raw.as_uri())  # file:///…: any URI Hadoop reads
     result = claimwire.run(raise_on_error=False, select=["documents", "rejected_files"])
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    error = failure.event_specific_data.error
-    while error.cause is not None:
-        error = error.cause
-    assert f"raw folder {claimwire.raw.as_uri()} is a URI; set CLAIMWIRE_ENGINE=spark to read it" in error.message
+    message = claimwire.failure_message(result)
+    assert f"raw folder {claimwire.raw.as_uri()} is a URI; set CLAIMWIRE_ENGINE=spark to read it" in message
 
     monkeypatch.setenv("CLAIMWIRE_ENGINE", "spark")
     monkeypatch.setenv("CLAIMWIRE_SPARK_MASTER", "local[2]")
