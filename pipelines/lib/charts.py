@@ -24,7 +24,7 @@ def values_over_time_spec(points: pl.DataFrame, max_measures: int = 6) -> dict:
         reported_on=pl.col("reported_on").cast(pl.Utf8),
     )
     top = scoped.group_by("panel").len().sort(["len", "panel"], descending=[True, False]).head(max_measures)["panel"]
-    data = scoped.filter(pl.col("panel").is_in(top)).select(
+    data = scoped.filter(pl.col("panel").is_in(top.implode())).select(
         "panel", "reported_on", "value_low", "value_high", "source"
     ).sort("panel", "reported_on", "value_low")
     encoding_x = {"field": "reported_on", "type": "temporal", "title": "publication date"}

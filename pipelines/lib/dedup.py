@@ -54,6 +54,13 @@ class DedupConfig:
       buckets over 100 held 829,000 of 1.79 million candidate slots, one bucket 272,000). The
       cap is applied to the buckets as known when a batch is matched; pairs verified earlier
       stay.
+    - estimate_z 4: an LSH candidate goes on to exact verification only when its MinHash
+      estimate (equal digests of the num_perm) is within 4 standard deviations of the lowest
+      Jaccard at which it could still be accepted (0.5, or the Jaccard that containment 0.8
+      implies for its two sizes). Three-row bands let through pairs of one story that share a
+      quote (Jaccard 0.05–0.2): at 10,000 generated articles 485,000 candidates, 27,000 of
+      them copies. A copy is lost only when its estimate falls 4 standard deviations below its
+      mean (probability ~3·10⁻⁵).
     """
 
     shingle_size: int = 3
@@ -67,6 +74,7 @@ class DedupConfig:
     min_shingles: int = 5
     verify_slice_pairs: int = 200_000
     max_bucket_size: int = 100
+    estimate_z: float = 4.0
 
     def __post_init__(self):
         if self.bands * self.rows_per_band != self.num_perm:
@@ -77,7 +85,7 @@ class DedupConfig:
         """Changes whenever stored signatures stop being comparable with new ones."""
         return (
             f"polars-{pl.__version__}/k{self.shingle_size}/p{self.num_perm}/b{self.bands}/s{self.seed}"
-            f"/m{self.max_bucket_size}"
+            f"/m{self.max_bucket_size}/z{self.estimate_z:g}"
         )
 
 
@@ -87,6 +95,7 @@ SIGNATURES_SCHEMA = {
     "norm_hash": pl.UInt64,
     "n_shingles": pl.Int32,
     "band_keys": pl.List(pl.UInt64),
+    "minhash": pl.List(pl.Int32),
 }
 MATCHES_SCHEMA = {
     "passage_id_a": pl.Utf8,
@@ -121,34 +130,43 @@ def normalised_text(text: pl.Expr) -> pl.Expr:
 def shingle_hashes(passages: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
     """Distinct hashed word shingles per passage: `passage_id`, `shingle` (u64).
 
-    A passage shorter than one shingle is a single shingle of all its words.
+    A passage shorter than one shingle is a single shingle of all its words. Rows of one
+    passage are contiguous, in the order of `passages`.
+    """
+    return _shingles_of_normalised(
+        passages.select("passage_id", normalised_text(pl.col("text")).alias("norm")), config
+    )
+
+
+def _shingles_of_normalised(normalised: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
+    """`shingle_hashes` from `passage_id`, `norm` (normalised text).
+
+    Each word is hashed once; a shingle is the hash of its k word hashes (missing words past
+    the end of a short passage are nulls). Everything is over one flat word column: a word's
+    followers are the next rows, kept only while they belong to the same passage.
     """
     k = config.shingle_size
-    tokens = (
-        passages.select("passage_id", normalised_text(pl.col("text")).str.split(" ").alias("tok"))
-        .with_columns(n_tok=pl.col("tok").list.len())
-        .explode("tok")
-        .with_columns(pos=pl.int_range(pl.len()).over("passage_id"))
+    words = (
+        normalised.filter(pl.col("norm").str.len_chars() > 0)
+        .select("passage_id", tok=pl.col("norm").str.split(" "))
+        .with_columns(n_tok=pl.col("tok").list.len(), pos=pl.int_ranges(pl.col("tok").list.len()))
+        .explode("tok", "pos")
+        .with_columns(word=pl.col("tok").hash(seed=config.seed))
     )
-    grams = pl.concat_str([pl.col("tok").shift(-i).over("passage_id") for i in range(k)], separator=" ")
-    shingles = tokens.with_columns(gram=grams).filter(
-        (pl.col("pos") <= pl.col("n_tok") - k) | ((pl.col("n_tok") < k) & (pl.col("pos") == 0))
-    )
-    whole = tokens.filter(pl.col("n_tok") < k).group_by("passage_id").agg(pl.col("tok").str.join(" ").alias("whole"))
-    shingles = shingles.join(whole, on="passage_id", how="left").with_columns(
-        gram=pl.coalesce("whole", "gram")
-    )
+    following = [
+        pl.when(pl.col("pos") + i < pl.col("n_tok")).then(pl.col("word").shift(-i)).alias(f"w{i}") for i in range(k)
+    ]
     return (
-        shingles.filter(pl.col("gram").str.len_chars() > 0)
-        .select("passage_id", pl.col("gram").hash(seed=config.seed).alias("shingle"))
+        words.with_columns(following)
+        .filter(pl.col("pos") <= pl.max_horizontal(pl.col("n_tok") - k, pl.lit(0)))
+        .select("passage_id", pl.struct([f"w{i}" for i in range(k)]).hash(seed=config.seed).alias("shingle"))
         .unique(maintain_order=True)
     )
-
-
 def compute_signatures(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(`signatures`, `shingles`) for passages with `passage_id`, `doc_id`, `text`.
 
-    Signatures carry the normalised-text hash, the shingle count and one u64 key per band.
+    Signatures carry the normalised-text hash, the shingle count, one u64 key per band and the
+    MinHash digests themselves (their low 32 bits as i32: equal digests estimate Jaccard).
     Passages whose normalised text is empty get no signature (they cannot be compared).
     """
     keyed = (
@@ -163,10 +181,15 @@ def compute_signatures(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.
     # table (a row per word) and rensa's digest rows are held for one chunk at a time.
     signed_parts, shingle_parts = [], []
     for chunk in keyed.iter_slices(SIGN_CHUNK_PASSAGES):
-        shingles = shingle_hashes(chunk, config).sort("passage_id", maintain_order=True)
-        counts = shingles.group_by("passage_id", maintain_order=True).len("n_shingles")
+        shingles = _shingles_of_normalised(chunk, config)
+        counts = shingles["passage_id"].rle().struct.unnest().select(passage_id="value", n_shingles="len")
         digests = _minhash_digests(shingles["shingle"].to_numpy(), counts["n_shingles"].to_numpy(), config)
-        signed_parts.append(counts.with_columns(band_keys=pl.Series(_band_keys(digests, config)).cast(pl.List(pl.UInt64))))
+        signed_parts.append(
+            counts.with_columns(
+                band_keys=pl.Series(_band_keys(digests, config)).cast(pl.List(pl.UInt64)),
+                minhash=pl.Series(digests.astype(np.uint32).view(np.int32)).cast(pl.List(pl.Int32)),
+            )
+        )
         shingle_parts.append(shingles)
     signatures = keyed.select("passage_id", "doc_id", pl.col("norm").hash(seed=config.seed).alias("norm_hash")).join(
         pl.concat(signed_parts), on="passage_id"
@@ -234,27 +257,90 @@ def candidate_pairs(new: pl.DataFrame, history: pl.DataFrame, config: DedupConfi
     known_reps = pl.concat([history, new]).join(representative, on="norm_hash").filter(
         (pl.col("passage_id") == pl.col("rep")) & (pl.col("n_shingles") >= config.min_shingles)
     )
-    probe_bands = _explode_bands(probes)
-    known_bands = _explode_bands(known_reps)
-    crowded = known_bands.group_by("band", "key").len().filter(pl.col("len") > config.max_bucket_size)
-    if crowded.height:
-        probe_bands = probe_bands.join(crowded, on=["band", "key"], how="anti")
-        known_bands = known_bands.join(crowded, on=["band", "key"], how="anti")
-    lsh = _ordered_pairs(
-        probe_bands.join(known_bands, on=["band", "key"], suffix="_k").select(
-            pl.col("passage_id").alias("x"), pl.col("passage_id_k").alias("y")
+    # LSH on integer codes: a representative's code is its rank by passage id, so a pair
+    # ordered by codes is ordered by ids. One band at a time: the join holds one key per
+    # representative, and a pair is one u64 (code_a << 32 | code_b).
+    known_reps = known_reps.sort("passage_id")
+    codes = known_reps.select("passage_id").with_row_index("code")
+    is_probe = codes["passage_id"].is_in(probes["passage_id"].implode())
+    keys = known_reps["band_keys"].list.to_array(config.bands).to_numpy()
+    pair_parts = []
+    for band in range(config.bands):
+        known = pl.DataFrame({"code": codes["code"], "key": keys[:, band], "probe": is_probe})
+        sizes = known.group_by("key").len()
+        known = known.join(sizes.filter(pl.col("len") <= config.max_bucket_size), on="key", how="semi")
+        met = known.filter("probe").join(known, on="key", suffix="_k").filter(pl.col("code") != pl.col("code_k"))
+        pair_parts.append(
+            met.select(
+                pair=pl.min_horizontal("code", "code_k").cast(pl.UInt64) * (1 << 32)
+                + pl.max_horizontal("code", "code_k").cast(pl.UInt64)
+            ).unique()
         )
+    pairs = pl.concat(pair_parts).unique().sort("pair") if pair_parts else pl.DataFrame(schema={"pair": pl.UInt64})
+    coded = pairs.select(
+        passage_id_a=(pl.col("pair") // (1 << 32)).cast(pl.UInt32), passage_id_b=(pl.col("pair") % (1 << 32)).cast(pl.UInt32)
     )
+    coded = _plausible_pairs(coded, known_reps, config)
+    lsh = coded.join(codes.rename({"code": "passage_id_a", "passage_id": "id_a"}), on="passage_id_a").join(
+        codes.rename({"code": "passage_id_b", "passage_id": "id_b"}), on="passage_id_b"
+    ).select(passage_id_a="id_a", passage_id_b="id_b")
     lsh = lsh.join(exact, on=["passage_id_a", "passage_id_b"], how="anti")
     return exact, lsh
 
 
 def _explode_bands(signatures: pl.DataFrame) -> pl.DataFrame:
     return (
-        signatures.select("passage_id", pl.col("band_keys").alias("key"))
-        .with_columns(band=pl.int_ranges(pl.col("key").list.len()))
+        signatures.rename({"band_keys": "key"})
+        .with_columns(band=pl.int_ranges(pl.col("key").list.len(), dtype=pl.UInt8))
         .explode("key", "band")
     )
+
+
+# Candidate pairs whose digests are compared per slice (bounds two gathered digest rows per pair).
+ESTIMATE_SLICE_PAIRS = 50_000
+
+
+def lowest_acceptable_jaccard(n_a: pl.Expr, n_b: pl.Expr, config: DedupConfig) -> pl.Expr:
+    """The lowest Jaccard at which a pair of these shingle counts can still be accepted: the
+    Jaccard threshold, or below it the Jaccard that the containment threshold implies when
+    the smaller set is large enough (shared = c·min, Jaccard = shared / (n_a + n_b − shared))."""
+    smaller = pl.min_horizontal(n_a, n_b).cast(pl.Float64)
+    shared = config.containment_threshold * smaller
+    by_containment = shared / (n_a.cast(pl.Float64) + n_b.cast(pl.Float64) - shared)
+    return (
+        pl.when(smaller >= config.containment_min_shingles)
+        .then(pl.min_horizontal(pl.lit(config.jaccard_threshold), by_containment))
+        .otherwise(pl.lit(config.jaccard_threshold))
+    )
+
+
+def required_equal_digests(lowest_jaccard: pl.Expr, config: DedupConfig) -> pl.Expr:
+    """Equal digests (of num_perm) below which a pair is dropped: estimate_z standard
+    deviations of the binomial count under its lowest acceptable Jaccard."""
+    p = config.num_perm
+    return p * lowest_jaccard - config.estimate_z * (p * lowest_jaccard * (1.0 - lowest_jaccard)).sqrt()
+
+
+def _plausible_pairs(coded: pl.DataFrame, known_reps: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
+    """Coded pairs (`passage_id_a`, `passage_id_b` as codes into `known_reps`) whose count of
+    equal MinHash digests reaches `required_equal_digests`. Pairs come sorted by side a, so
+    the gather of side a's digests walks memory in order."""
+    if coded.is_empty():
+        return coded
+    digests = known_reps["minhash"].list.to_array(config.num_perm).to_numpy()
+    sizes = known_reps["n_shingles"]
+    equal_parts = []
+    for part in coded.iter_slices(ESTIMATE_SLICE_PAIRS):
+        a = part["passage_id_a"].to_numpy()
+        b = part["passage_id_b"].to_numpy()
+        equal_parts.append(np.count_nonzero(np.take(digests, a, axis=0) == np.take(digests, b, axis=0), axis=1))
+    scored = coded.with_columns(
+        equal=pl.Series(np.concatenate(equal_parts)),
+        n_a=sizes.gather(coded["passage_id_a"]),
+        n_b=sizes.gather(coded["passage_id_b"]),
+    )
+    needed = required_equal_digests(lowest_acceptable_jaccard(pl.col("n_a"), pl.col("n_b"), config), config)
+    return scored.filter(pl.col("equal") >= needed).select("passage_id_a", "passage_id_b")
 
 
 def verify_pairs(
@@ -267,24 +353,37 @@ def verify_pairs(
     exact_matches = exact.with_columns(
         jaccard=pl.lit(1.0), containment=pl.lit(1.0), match_kind=pl.lit("exact")
     )
-    sizes = shingles.group_by("passage_id").len("n")
-    # The overlap join has a row per candidate pair and shared-side shingle: done in slices of
-    # candidates so its peak memory is bounded by the slice, not by the whole batch.
-    overlap = pl.concat(
-        [
-            part.join(shingles, left_on="passage_id_a", right_on="passage_id")
-            .join(shingles, left_on=["passage_id_b", "shingle"], right_on=["passage_id", "shingle"])
-            .group_by("passage_id_a", "passage_id_b")
-            .len("shared")
-            for part in candidates.iter_slices(config.verify_slice_pairs)
-        ]
-        or [pl.DataFrame(schema={"passage_id_a": pl.Utf8, "passage_id_b": pl.Utf8, "shared": pl.UInt32})]
+    # Passages become integer codes (their run number) and pairs are verified in slices: the
+    # overlap join has a row per candidate pair and shingle of side a, and its build side is
+    # only the shingles of the slice's b passages. A passage's shingles are one run of rows as
+    # `shingle_hashes` writes them; other input is sorted first.
+    coded = shingles.select("passage_id", "shingle")
+    runs = coded["passage_id"].rle().struct.unnest()
+    if not runs["value"].is_unique().all():
+        coded = coded.sort("passage_id")
+        runs = coded["passage_id"].rle().struct.unnest()
+    ids = runs.select(passage_id="value", code=pl.int_range(pl.len(), dtype=pl.UInt32), n="len")
+    coded = pl.DataFrame(
+        {"code": np.repeat(ids["code"].to_numpy(), ids["n"].to_numpy()), "shingle": coded["shingle"]}
     )
+    pairs = (
+        candidates.join(ids.rename({"passage_id": "passage_id_a", "code": "a", "n": "n_a"}), on="passage_id_a")
+        .join(ids.rename({"passage_id": "passage_id_b", "code": "b", "n": "n_b"}), on="passage_id_b")
+        .with_row_index("pair")
+    )
+    shared_parts = []
+    for part in pairs.select("pair", "a", "b").iter_slices(config.verify_slice_pairs):
+        side_b = coded.filter(pl.col("code").is_in(part["b"].unique().implode())).rename({"code": "b"})
+        shared_parts.append(
+            part.join(coded, left_on="a", right_on="code")
+            .join(side_b, on=["b", "shingle"])
+            .group_by("pair")
+            .len("shared")
+        )
+    shared = pl.concat(shared_parts) if shared_parts else pl.DataFrame(schema={"pair": pl.UInt32, "shared": pl.UInt32})
     scored = (
-        candidates.join(overlap, on=["passage_id_a", "passage_id_b"], how="left")
+        pairs.join(shared, on="pair", how="left")
         .with_columns(pl.col("shared").fill_null(0))
-        .join(sizes.rename({"passage_id": "passage_id_a", "n": "n_a"}), on="passage_id_a")
-        .join(sizes.rename({"passage_id": "passage_id_b", "n": "n_b"}), on="passage_id_b")
         .with_columns(
             jaccard=pl.col("shared") / (pl.col("n_a") + pl.col("n_b") - pl.col("shared")),
             containment=pl.col("shared") / pl.min_horizontal("n_a", "n_b"),

@@ -44,6 +44,7 @@ SIGNATURES_SCHEMA = T.StructType(
         T.StructField("norm_hash", T.LongType()),
         T.StructField("n_shingles", T.IntegerType()),
         T.StructField("band_keys", T.ArrayType(T.LongType())),
+        T.StructField("minhash", T.ArrayType(T.IntegerType())),
     ]
 )
 SHINGLE_SETS_SCHEMA = T.StructType(
@@ -55,6 +56,7 @@ _ARROW_TYPES = {
     T.LongType(): pa.int64(),
     T.IntegerType(): pa.int32(),
     T.ArrayType(T.LongType()): pa.list_(pa.int64()),
+    T.ArrayType(T.IntegerType()): pa.list_(pa.int32()),
 }
 
 
@@ -110,6 +112,7 @@ def _spark_schema(schema: pa.Schema) -> T.StructType:
         pa.string(): T.StringType(), pa.large_string(): T.StringType(), pa.string_view(): T.StringType(),
         pa.int64(): T.LongType(), pa.int32(): T.IntegerType(), pa.float64(): T.DoubleType(), pa.bool_(): T.BooleanType(),
         pa.list_(pa.int64()): T.ArrayType(T.LongType()), pa.large_list(pa.int64()): T.ArrayType(T.LongType()),
+        pa.list_(pa.int32()): T.ArrayType(T.IntegerType()), pa.large_list(pa.int32()): T.ArrayType(T.IntegerType()),
     }
     fields = []
     for field in schema:
@@ -178,6 +181,7 @@ def _sign_batches(batches: Iterator[pa.RecordBatch], config: DedupConfig) -> Ite
             _signed("norm_hash"),
             "n_shingles",
             pl.col("band_keys").list.eval(pl.element().reinterpret(signed=True)),
+            "minhash",
             "shingles",
         )
         yield from signed.to_arrow().cast(target).to_batches()
@@ -271,8 +275,33 @@ def candidate_pairs(new: DataFrame, history: DataFrame, config: DedupConfig) -> 
         probe_bands.join(known_bands, on=["band", "key"])
         .filter(one_side)
         .select(F.col("passage_id").alias("x"), F.col("passage_id_k").alias("y"))
-    ).join(exact, on=["passage_id_a", "passage_id_b"], how="left_anti")
+    )
+    lsh = _plausible_pairs(lsh, known_reps, config).join(exact, on=["passage_id_a", "passage_id_b"], how="left_anti")
     return exact, lsh
+
+
+def _plausible_pairs(pairs: DataFrame, known_reps: DataFrame, config: DedupConfig) -> DataFrame:
+    """The embedded `_plausible_pairs`: a pair goes on to verification only when its count of
+    equal MinHash digests reaches `required_equal_digests` (the same double arithmetic, in
+    the same order, so the same pairs pass)."""
+    sides = known_reps.select("passage_id", "n_shingles", "minhash")
+    side_a = sides.select(F.col("passage_id").alias("passage_id_a"), F.col("n_shingles").alias("n_a"), F.col("minhash").alias("m_a"))
+    side_b = sides.select(F.col("passage_id").alias("passage_id_b"), F.col("n_shingles").alias("n_b"), F.col("minhash").alias("m_b"))
+    equal = F.aggregate(F.zip_with("m_a", "m_b", lambda x, y: (x == y).cast("int")), F.lit(0), lambda total, v: total + v)
+    smaller = F.least("n_a", "n_b").cast("double")
+    shared = F.lit(config.containment_threshold) * smaller
+    by_containment = shared / (F.col("n_a").cast("double") + F.col("n_b").cast("double") - shared)
+    lowest = F.when(smaller >= config.containment_min_shingles, F.least(F.lit(config.jaccard_threshold), by_containment)).otherwise(
+        F.lit(config.jaccard_threshold)
+    )
+    p = config.num_perm
+    needed = F.lit(p) * lowest - F.lit(config.estimate_z) * F.sqrt(F.lit(p) * lowest * (F.lit(1.0) - lowest))
+    return (
+        pairs.join(side_a, on="passage_id_a")
+        .join(side_b, on="passage_id_b")
+        .filter(equal >= needed)
+        .select("passage_id_a", "passage_id_b")
+    )
 
 
 # --- 3. verification ----------------------------------------------------------------------------

@@ -13,12 +13,14 @@ create table if not exists passages (
 );
 
 -- one row per passage that takes part in matching: its normalised hash and MinHash signature
+-- (band keys for LSH; the digests' low 32 bits, whose agreement estimates Jaccard)
 create table if not exists passage_signatures (
     passage_id  varchar primary key,
     doc_id      varchar not null,
     norm_hash   ubigint not null,
     n_shingles  integer not null,
-    band_keys   ubigint[] not null
+    band_keys   ubigint[] not null,
+    minhash     integer[] not null
 );
 
 -- one row per verified pair of copies (passage_id_a < passage_id_b)

@@ -2,6 +2,8 @@
 
 import shutil
 
+import duckdb
+
 import pytest
 
 from tests.conftest import RAW_SEEDS
@@ -58,3 +60,24 @@ def test_second_batch_copy_joins_the_existing_cluster_and_a_rerun_changes_nothin
 
 def _doc_id(cw, prefix: str) -> str:
     return cw.warehouse_query(f"select doc_id from documents where source_path like '{prefix}_%'")[0][0]
+
+
+def test_a_warehouse_signed_before_the_minhash_column_is_upgraded_and_resigned(claimwire):
+    # A warehouse built before `passage_signatures.minhash` existed: the table without the
+    # column, holding signatures under the previous signature version.
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    tables = ["passages", "passage_clusters", "claims", "facts", "doc_syndication"]
+    fresh = {t: claimwire.query(f"select * from read_parquet('{{release}}/{t}/*.parquet') order by all") for t in tables}
+    n_signed = claimwire.warehouse_query("select count(*) from passage_signatures")[0][0]
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        conn.execute("alter table passage_signatures drop column minhash")
+        conn.execute("update stage_state set version = replace(version, '/z4', '') where stage = 'dedup'")
+
+    assert claimwire.run().success
+    assert claimwire.warehouse_query(
+        "select count(*), count(*) filter (where len(minhash) = 120) from passage_signatures"
+    ) == [(n_signed, n_signed)]
+    assert claimwire.warehouse_query("select version from stage_state where stage = 'dedup'")[0][0].endswith("/z4")
+    again = {t: claimwire.query(f"select * from read_parquet('{{release}}/{t}/*.parquet') order by all") for t in tables}
+    assert again == fresh

@@ -147,3 +147,67 @@ def test_a_crowded_bucket_yields_no_candidates():
     _, lsh = candidate_pairs(signatures, pl.DataFrame(schema=SIGNATURES_SCHEMA), crowded)
     assert lsh.is_empty()
     assert crowded.signature_version != config.signature_version
+
+
+@pytest.mark.parametrize(
+    ("n_a", "n_b", "lowest", "needed"),
+    [
+        (20, 20, 0.5, 60 - 4 * 30**0.5),  # containment 0.8 of equal sizes implies Jaccard 0.67: the Jaccard rule is lower
+        (12, 100, 9.6 / 102.4, None),  # a 12-shingle passage inside a 100-shingle one: Jaccard 0.094 can still pass
+        (11, 100, 0.5, 60 - 4 * 30**0.5),  # below containment_min_shingles only the Jaccard rule applies
+        (30, 45, 24 / 51, 120 * 24 / 51 - 4 * (120 * 24 / 51 * 27 / 51) ** 0.5),
+    ],
+)
+def test_lowest_acceptable_jaccard_and_required_digests(n_a, n_b, lowest, needed):
+    from pipelines.lib.dedup import lowest_acceptable_jaccard, required_equal_digests
+
+    config = DedupConfig()
+    frame = pl.DataFrame({"n_a": [n_a], "n_b": [n_b]})
+    got = frame.select(lowest_acceptable_jaccard(pl.col("n_a"), pl.col("n_b"), config)).item()
+    assert got == pytest.approx(lowest, rel=1e-12)
+    required = frame.select(required_equal_digests(lowest_acceptable_jaccard(pl.col("n_a"), pl.col("n_b"), config), config)).item()
+    if needed is None:
+        assert required < 0  # no estimate can rule such a pair out
+    else:
+        assert required == pytest.approx(needed, rel=1e-12)
+
+
+def test_a_band_collision_far_below_the_thresholds_is_not_verified():
+    # Two passages of one story that share a long quote and nothing else: Jaccard 0.31, under
+    # both rules. With 40 bands of 3 rows they share a band; their 120 digests agree far less
+    # often than a copy's would, so the estimate drops them before exact verification.
+    import dataclasses
+
+    quote = (
+        "the ministry said the shipments of rice would continue through the winter and that the "
+        "soldiers would be paid every month in foreign currency"
+    )
+    frame = _frame(
+        [
+            (
+                "a",
+                "d1",
+                "In Seoul, officials briefed lawmakers on Tuesday about the deployment near Kursk, where units "
+                f"have trained since the autumn under Russian officers and with Russian equipment; {quote}.",
+            ),
+            (
+                "b",
+                "d2",
+                f"{quote}. In Washington, analysts warned that satellite imagery confirms none of it so far and "
+                "that every figure traces back to a single intelligence briefing.",
+            ),
+        ]
+    )
+    config = DedupConfig()
+    signatures, shingles = compute_signatures(frame, config)
+    everything = dataclasses.replace(config, estimate_z=1e9)
+    _, banded = candidate_pairs(signatures, pl.DataFrame(schema=SIGNATURES_SCHEMA), everything)
+    _, estimated = candidate_pairs(signatures, pl.DataFrame(schema=SIGNATURES_SCHEMA), config)
+    sets = shingles.group_by("passage_id").agg("shingle")
+    a, b = (set(s) for s in sets.sort("passage_id")["shingle"].to_list())
+    jaccard = len(a & b) / len(a | b)
+    assert jaccard < 0.35 and len(a & b) / min(len(a), len(b)) < 0.8
+    assert banded.rows() == [("a", "b")]
+    equal = sum(x == y for x, y in zip(*signatures.sort("passage_id")["minhash"].to_list()))
+    assert equal == 25  # of 120; a pair needs 60 − 4·√30 ≈ 38.1
+    assert estimated.is_empty()
