@@ -43,11 +43,13 @@ class Engine(ConfigurableResource):
 
     Fields left empty are read from the environment at run time: `engine` from
     CLAIMWIRE_ENGINE, `spark_master` from CLAIMWIRE_SPARK_MASTER, `staging` from
-    CLAIMWIRE_SPARK_STAGING. The Spark session is dagster-pyspark's lazy session, so a run
+    CLAIMWIRE_SPARK_STAGING, `workers` (processes for claim extraction on the embedded engine)
+    from CLAIMWIRE_WORKERS, default the machine's cores. The Spark session is dagster-pyspark's lazy session, so a run
     that has nothing new for Spark never starts one; it is stopped when the run ends.
     """
 
     engine: str = ""
+    workers: int = 0
     spark_master: str = ""
     staging: str = ""
     spark_config: dict[str, str] = {}
@@ -66,6 +68,17 @@ class Engine(ConfigurableResource):
                 f"CLAIMWIRE_ENGINE is {value!r}; it must be one of {', '.join(ENGINES)} (default duckdb)"
             )
         return value
+
+    @property
+    def n_workers(self) -> int:
+        """Processes the embedded engine may use for its pure-Python stage (claim extraction)."""
+        if self.workers:
+            value = str(self.workers)
+        else:
+            value = os.environ.get("CLAIMWIRE_WORKERS", "").strip() or str(os.cpu_count() or 1)
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigurationError(f"CLAIMWIRE_WORKERS is {value!r}; it must be a whole number of processes, 1 or more")
+        return int(value)
 
     @property
     def is_spark(self) -> bool:

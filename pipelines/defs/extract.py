@@ -19,7 +19,7 @@ from pipelines.defs.common import (
 from pipelines.defs.engine import Engine
 from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, sql_file, transaction
 from pipelines.defs.validate import ValidationSettings
-from pipelines.lib.claims import extract_claims, load_aliases, load_taxonomy
+from pipelines.lib.claims import extract_claims_in_processes, load_aliases, load_taxonomy
 from pipelines.lib.charts import values_over_time_spec
 from pipelines.lib.consistency import check_consistency, load_consistency_rules
 from pipelines.lib.facts import build_facts
@@ -74,7 +74,7 @@ def extract_and_screen_claims(
                     lambda passages: extract_claim_mentions(passages, taxonomy, aliases), "claim_mentions",
                 ).n_rows
             else:
-                mentions = extract_claims(read_frame(conn, new_passages, [todo]), taxonomy, aliases)
+                mentions = extract_claims_in_processes(read_frame(conn, new_passages, [todo]), taxonomy, aliases, engine.n_workers)
                 n_mentions = mentions.height
                 append_table(conn, "claim_mentions", mentions)
             mark_processed(conn, "claims", todo)

@@ -317,6 +317,8 @@ def preflight(
         load_consistency_rules,
         validation.all_suites,
     ]
+    if engine is not None:
+        checks.append(lambda: engine.n_workers)
     for check in checks:
         try:
             check()

@@ -678,3 +678,38 @@ def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTab
             doc.add_passage(passage["ordinal"], passage["text"].translate(SPACE_LIKE))
             rows.extend(_passage_rows(passage, doc, taxonomy))
     return pl.DataFrame(rows, schema=CLAIMS_SCHEMA).sort("doc_id", "char_start")
+
+
+# Below this many passages a batch is extracted in process: starting a worker (a fresh
+# interpreter importing Polars and this module) costs about a second.
+PARALLEL_MIN_PASSAGES = 20_000
+
+
+def extract_claims_in_processes(
+    passages: pl.DataFrame,
+    taxonomy: Taxonomy,
+    aliases: AliasTable,
+    workers: int,
+    min_passages: int | None = None,
+) -> pl.DataFrame:
+    """`extract_claims`, with whole documents shared out over `workers` processes.
+
+    Extraction is pure Python (regexes per passage), so threads would share one core. Each
+    document goes whole to one part (attribution looks back at earlier passages), the parts
+    are extracted in separate interpreters ("spawn": no fork of a process that holds DuckDB
+    and Polars threads), and the result is the one `extract_claims` gives, row for row.
+    """
+    if workers <= 1 or passages.height < (PARALLEL_MIN_PASSAGES if min_passages is None else min_passages):
+        return extract_claims(passages, taxonomy, aliases)
+    from concurrent.futures import ProcessPoolExecutor
+    from itertools import repeat
+    from multiprocessing import get_context
+
+    n_parts = 4 * workers  # smaller parts even out documents of different lengths
+    documents = passages.select("doc_id").unique().sort("doc_id").with_columns(
+        part=(pl.int_range(pl.len()) * n_parts // pl.len()).cast(pl.Int32)
+    )
+    parts = passages.join(documents, on="doc_id").partition_by("part", include_key=False)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        extracted = list(pool.map(extract_claims, parts, repeat(taxonomy), repeat(aliases)))
+    return pl.concat(extracted).sort("doc_id", "char_start", maintain_order=True)

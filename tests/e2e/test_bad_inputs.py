@@ -120,6 +120,7 @@ def test_every_misconfiguration_is_named_at_once_with_its_path(claimwire, monkey
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the publish folder's parent should be")
     monkeypatch.setenv("CLAIMWIRE_PUBLISH_DIR", str(blocker / "published"))
+    monkeypatch.setenv("CLAIMWIRE_WORKERS", "two")
     taxonomy = tmp_path / "taxonomy.json"
     taxonomy.write_text('{"fallback": "other", "measures": []}')
     aliases = tmp_path / "aliases.json"
@@ -142,6 +143,7 @@ def test_every_misconfiguration_is_named_at_once_with_its_path(claimwire, monkey
     assert f"taxonomy {taxonomy}: `measures` must be a non-empty list" in message
     assert f"aliases {aliases}" in message
     assert f"{suites / 'facts.json'}" in message and "expect_column_values_to_be_betwixt" in message
+    assert "CLAIMWIRE_WORKERS is 'two'; it must be a whole number of processes, 1 or more" in message
     assert not claimwire.warehouse.exists()  # checked before the warehouse was even opened
 
 

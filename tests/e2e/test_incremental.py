@@ -81,3 +81,41 @@ def test_a_warehouse_signed_before_the_minhash_column_is_upgraded_and_resigned(c
     assert claimwire.warehouse_query("select version from stage_state where stage = 'dedup'")[0][0].endswith("/z4")
     again = {t: claimwire.query(f"select * from read_parquet('{{release}}/{t}/*.parquet') order by all") for t in tables}
     assert again == fresh
+
+
+def test_claims_extracted_in_worker_processes_equal_the_in_process_ones(claimwire, monkeypatch, tmp_path):
+    # The run's claims step shares documents out to two spawned interpreters (the threshold is
+    # lowered so five documents qualify); the release is the one a single process gives.
+    import concurrent.futures
+
+    import pipelines.lib.claims as claims_lib
+
+    claimwire.add_seeds()
+    monkeypatch.setenv("CLAIMWIRE_WORKERS", "1")
+    assert claimwire.run().success
+    # first_seen_at falls back to the time of ingest for undated documents: it differs between two warehouses
+    tables = {"claims": "*", "facts": "* exclude (first_seen_at)", "quarantine": "*", "consistency": "*"}
+
+    def release() -> dict:
+        return {t: claimwire.query(f"select {columns} from read_parquet('{{release}}/{t}/*.parquet') order by all") for t, columns in tables.items()}
+
+    single = release()
+
+    pools = []
+
+    class CountedPool(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(kwargs.get("max_workers"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(claims_lib, "PARALLEL_MIN_PASSAGES", 0)
+    monkeypatch.setenv("CLAIMWIRE_WORKERS", "2")
+    claimwire.warehouse = tmp_path / "second" / "warehouse.duckdb"
+    claimwire.published = tmp_path / "second" / "published"
+    monkeypatch.setenv("CLAIMWIRE_WAREHOUSE", str(claimwire.warehouse))
+    monkeypatch.setenv("CLAIMWIRE_PUBLISH_DIR", str(claimwire.published))
+    assert claimwire.run().success
+    assert pools == [2]
+    assert release() == single
+    assert len(single["claims"]) > 30

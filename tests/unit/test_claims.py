@@ -371,3 +371,26 @@ def test_seed_articles_match_the_gold_file(taxonomy, aliases):
         "doc_id", "char_start", "char_end", "value_low", "value_high", "unit", "qualifier", "period", "measure", "attributed_to"
     ).rows()
     assert sorted(predicted) == sorted(gold)
+
+
+def test_extraction_in_worker_processes_gives_the_same_rows(taxonomy, aliases):
+    from pipelines.lib.claims import extract_claims_in_processes
+    from pipelines.lib.ingest import parse_raw_file
+    from pipelines.lib.passages import load_boilerplate_rules, mark_boilerplate, split_passages
+
+    documents = [
+        (part.content_sha256[:16], part.text)
+        for path in sorted(RAW_DIR.glob("*.txt"))
+        for part in parse_raw_file(path.name, path.read_bytes(), 50_000_000)
+    ]
+    passages = mark_boilerplate(
+        split_passages(pl.DataFrame(documents, schema=["doc_id", "text"], orient="row")), load_boilerplate_rules()
+    )
+    # a pronoun resolved across passages stays resolved when documents are shared out
+    extra = _passages("Wi Sung-lac spoke on Monday.", "He said 3,000 troops left.", doc_id="zz")
+    passages = pl.concat([passages.select(extra.columns).cast(extra.schema), extra])
+    expected = extract_claims(passages, taxonomy, aliases)
+    assert expected.height > 30 and "Wi Sung-lac" in expected["attributed_to"].to_list()
+    assert extract_claims_in_processes(passages, taxonomy, aliases, workers=2, min_passages=0).equals(expected)
+    # under the threshold, or with one worker, the batch is extracted in process
+    assert extract_claims_in_processes(passages, taxonomy, aliases, workers=1, min_passages=0).equals(expected)
