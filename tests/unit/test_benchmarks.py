@@ -132,3 +132,22 @@ def test_run_writes_the_expected_json(tmp_path):
     assert size["quality"]["claims"]["n_truth"] > 0
     assert "peers" not in size
     assert "30" in done.stdout  # the table names the size
+
+
+def test_memory_sampler_counts_the_processes_the_run_started():
+    # claims' worker processes and a Spark JVM hold memory the machine must have: the sampled
+    # RSS is of the whole process tree, so a child holding 300 MB shows up in it
+    from benchmarks.run import _rss_mb
+
+    before = _rss_mb()
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; block = bytearray(300 * 2**20); print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "held"
+        assert _rss_mb() - before > 280
+    finally:
+        child.kill()
+        child.wait()
+    assert _rss_mb() - before < 100
