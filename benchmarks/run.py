@@ -195,7 +195,7 @@ def run_job(job=None, run_config=None) -> dict:
             run_config=run_config or QUIET_RUN_CONFIG, instance=instance, raise_on_error=False
         )
         wall = time.perf_counter() - started
-        starts, ends, failed = {}, {}, []
+        starts, ends, failed, errors = {}, {}, [], {}
         for record in instance.all_logs(result.run_id):
             event = record.dagster_event
             if event is None or record.step_key is None:
@@ -206,6 +206,10 @@ def run_job(job=None, run_config=None) -> dict:
                 ends[record.step_key] = record.timestamp
                 if event.event_type == DagsterEventType.STEP_FAILURE:
                     failed.append(record.step_key)
+                    error = event.event_specific_data.error
+                    while error.cause is not None:  # the user's error behind Dagster's wrappers
+                        error = error.cause
+                    errors[record.step_key] = f"{error.cls_name}: {error.message}"[:2000]
     _LIVE["instance"] = None
     steps = {
         key: round(ends[key] - starts[key], 3)
@@ -217,6 +221,7 @@ def run_job(job=None, run_config=None) -> dict:
         "steps_peak_rss_mb": rss,
         "success": result.success,
         "failed_steps": failed,
+        "errors": errors,
         "wall_s": round(wall, 3),
         "steps_s": steps,
         "steps_total_s": round(sum(steps.values()), 3),
@@ -879,6 +884,9 @@ def bench_size(args, out_path: Path) -> dict:
         save()
         if incremental["success"]:
             result["quality_after_incremental"] = score_release(data / "published", truth_dir, ("raw", "holdout"))
+        else:
+            result["status"] = "incremental_failed"
+            _say(f"{n:,} articles: the incremental run failed: {incremental['errors']}")
         save()
 
         if not args.skip_peers:
