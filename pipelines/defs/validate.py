@@ -70,28 +70,67 @@ def _frame_for(conn, table: str) -> pl.DataFrame:
         kept = table_frame(conn, "claims")
         held = read_frame(conn, "select * exclude (failed_check, reason) from quarantine")
         return pl.concat([kept, held.select(kept.columns).cast(kept.schema)])
+    # texts are checked by their length here (and against the document text, chunk by chunk, in
+    # the cross-table rules): loading every text would cost the corpus's size
     if table == "passages":
-        return read_frame(conn, sql_file("select_published_passages"))
+        return read_frame(conn, f"select * exclude (text), length(text) as text_length from ({sql_file('select_published_passages')})")
     if table == "documents":
-        # the texts are checked by their length: loading every text would cost the corpus's size
         return read_frame(conn, "select * exclude (text), length(text) as text_length from documents")
     return table_frame(conn, table)
 
 
+# Documents whose texts are held at once while spans are compared with them.
+SPAN_CHECK_DOCUMENTS = 20_000
+
+
+def _document_ranges(conn, size: int = SPAN_CHECK_DOCUMENTS) -> list[tuple[str | None, str | None]]:
+    """doc_id ranges [low, high) of about `size` documents that cover every possible doc_id (the
+    first is open below, the last above), so a row whose document is missing still falls in one."""
+    ids = read_frame(conn, "select doc_id from documents order by doc_id")["doc_id"]
+    bounds = ids.gather_every(size).to_list()[1:]
+    return list(zip([None, *bounds], [*bounds, None]))
+
+
+def _in_range(low: str | None, high: str | None) -> pl.Expr:
+    return (pl.lit(True) if low is None else pl.col("doc_id") >= low) & (pl.lit(True) if high is None else pl.col("doc_id") < high)
+
+
+def _documents_in(conn, low: str | None, high: str | None) -> pl.DataFrame:
+    return read_frame(
+        conn,
+        "select doc_id, text from documents where ($low is null or doc_id >= $low) and ($high is null or doc_id < $high)",
+        {"low": low, "high": high},
+    )
+
+
 def _cross_table_failures(conn, table: str) -> pl.DataFrame | None:
     """Rules that span tables: claims point at real passages and documents, and every span
-    (claim quote, passage text) is the document text at its offsets."""
+    (claim quote, passage text) is the document text at its offsets. Spans are compared one
+    range of documents at a time, so the texts held at once are a chunk's, not the corpus's."""
     if table not in {"claims", "passages"}:
         return None
-    documents = read_frame(conn, "select doc_id, text from documents")
-    passages = read_frame(conn, sql_file("select_published_passages"))
+    published = f"({sql_file('select_published_passages')})"
+    ranges = _document_ranges(conn)
     if table == "passages":
-        return check_passage_offsets(passages, documents)
+        return pl.concat(
+            [
+                check_passage_offsets(
+                    read_frame(
+                        conn,
+                        f"select passage_id, doc_id, char_start, char_end, text from {published} "
+                        "where ($low is null or doc_id >= $low) and ($high is null or doc_id < $high) order by doc_id, char_start",
+                        {"low": low, "high": high},
+                    ),
+                    _documents_in(conn, low, high),
+                )
+                for low, high in ranges
+            ]
+        )
     claims = table_frame(conn, "claims")
-    return pl.concat(
-        [check_claim_references(claims, passages, documents), check_quote_offsets(claims, documents)],
-        how="diagonal_relaxed",
-    )
+    passages = read_frame(conn, f"select passage_id, doc_id, char_start, char_end, cluster_id from {published}")
+    references = check_claim_references(claims, passages, read_frame(conn, "select doc_id from documents"))
+    quotes = [check_quote_offsets(claims.filter(_in_range(low, high)), _documents_in(conn, low, high)) for low, high in ranges]
+    return pl.concat([references, *quotes], how="diagonal_relaxed")
 
 
 def build_check(table: str) -> AssetChecksDefinition:

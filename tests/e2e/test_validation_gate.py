@@ -67,13 +67,13 @@ def test_mostly_failing_extractor_blocks_the_release(claimwire, monkeypatch):
     assert claimwire.run().success
     before_id, before_claims = _release_id(claimwire), _release_rows(claimwire, "claims")
 
-    real_extract = extract_defs.extract_claims
+    real_extract = extract_defs.extract_claims_in_processes
 
     def inflated(*args, **kwargs):
         # every value a million times too large: most claims break a plausible range
         return real_extract(*args, **kwargs).with_columns(pl.col("value_low", "value_high") * 1e6)
 
-    monkeypatch.setattr(extract_defs, "extract_claims", inflated)
+    monkeypatch.setattr(extract_defs, "extract_claims_in_processes", inflated)
     monkeypatch.setenv("CLAIMWIRE_WAREHOUSE", str(claimwire.root / "second" / "warehouse.duckdb"))
     result = claimwire.run(raise_on_error=False)
     assert not result.success

@@ -130,7 +130,7 @@ def clean_passages() -> pl.DataFrame:
             "ordinal": [1, 2, 1],
             "char_start": [0, 40, 0],
             "char_end": [33, 60, 5],
-            "text": ["Soldiers are paid $2,000 a month.", "Donate now", "Hello"],
+            "text_length": [33, 10, 5],  # the check validates the text by its length
             "is_boilerplate": [False, True, False],
             "boilerplate_reason": [None, "donation_appeal", None],
             "cluster_id": ["k1", "k2", "k3"],
@@ -272,6 +272,8 @@ STRUCTURAL_CASES = [
      "expect_column_values_to_not_be_null:boilerplate_reason", (1,)),
     ("passages", lambda df: with_row(df, 2, boilerplate_reason="byline"),  # only boilerplate has one
      "expect_column_values_to_be_null:boilerplate_reason", (2,)),
+    ("passages", lambda df: with_row(df, 1, text_length=0),  # text not empty
+     "expect_column_values_to_be_between:text_length", (1,)),
     ("passages", lambda df: with_row(df, 0, is_boilerplate=None),  # is_boilerplate never unknown
      "expect_column_values_to_not_be_null:is_boilerplate", (0,)),
     ("passage_clusters", lambda df: with_row(df, 2, cluster_id="k1"),  # cluster_id unique
