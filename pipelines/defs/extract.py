@@ -107,6 +107,13 @@ def extract_and_screen_claims(
     )
 
 
+# what facts are built from: no texts (quotes and sentences stay in the warehouse)
+FACT_INPUT_CLAIMS = (
+    "select claim_id, doc_id, cluster_id, measure, unit, period, value_low, value_high, qualifier, attributed_to from claims"
+)
+FACT_INPUT_DOCUMENTS = "select doc_id, outlet, published_at, ingested_at from documents"
+
+
 @asset(
     deps=["claims", "documents"],
     group_name="extract",
@@ -128,18 +135,14 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) 
                 engine.run_stage(
                     conn, context.run.run_id, "facts",
                     {
-                        "claims": (
-                            "select claim_id, doc_id, cluster_id, measure, unit, period, value_low, value_high, "
-                            "qualifier, attributed_to from claims",
-                            None,
-                        ),
-                        "documents": ("select doc_id, outlet, published_at, ingested_at from documents", None),
+                        "claims": (FACT_INPUT_CLAIMS, None),
+                        "documents": (FACT_INPUT_DOCUMENTS, None),
                     },
                     build_facts_on_spark, "facts", replace=True,
                 )
                 built = table_frame(conn, "facts")
             else:
-                built = build_facts(table_frame(conn, "claims"), table_frame(conn, "documents"))
+                built = build_facts(read_frame(conn, FACT_INPUT_CLAIMS), read_frame(conn, FACT_INPUT_DOCUMENTS))
                 replace_table(conn, "facts", built)
             n_rows = record_table_version(conn, "facts", context.run.run_id)
         points = read_frame(conn, sql_file("select_reported_values"))

@@ -181,12 +181,42 @@ def read_frame(conn: duckdb.DuckDBPyConnection, query: str, params: list | None 
 
 
 def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
-    """Replace a derived table's rows with `frame` (columns matched by name)."""
+    """Make a derived table's rows those of `frame` (columns matched by name).
+
+    Only the difference is written when the table has a primary key: rows whose key is gone
+    are deleted, rows that are new or changed (compared on every column of `frame`) are
+    replaced. A batch that changes a few clusters of a large warehouse then writes a few rows,
+    and the transaction holds those, not a second copy of the table (which DuckDB keeps in
+    memory until commit). A table without a key is emptied and refilled.
+    """
     _check_identifier(table)
+    key = _primary_key(conn, table)
     conn.register("_frame", frame)
-    conn.execute(f'delete from "{table}"')
-    conn.execute(f'insert into "{table}" by name select * from _frame')
-    conn.unregister("_frame")
+    try:
+        if not key:
+            conn.execute(f'delete from "{table}"')
+            conn.execute(f'insert into "{table}" by name select * from _frame')
+            return
+        columns = ", ".join(f'"{c}"' for c in frame.columns)
+        same_key = " and ".join(f'f."{k}" = t."{k}"' for k in key)
+        conn.execute(f'delete from "{table}" as t where not exists (select 1 from _frame as f where {same_key})')
+        conn.execute(
+            f"create or replace temp table _changed as select {columns} from _frame except select {columns} from \"{table}\""
+        )
+        conn.execute(f'delete from "{table}" as t where exists (select 1 from _changed as f where {same_key})')
+        conn.execute(f'insert into "{table}" by name select * from _changed')
+        conn.execute("drop table _changed")
+    finally:
+        conn.unregister("_frame")
+
+
+def _primary_key(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = conn.execute(
+        "select constraint_column_names from duckdb_constraints() "
+        "where table_name = ? and constraint_type = 'PRIMARY KEY' and schema_name = 'main'",
+        [table],
+    ).fetchall()
+    return list(rows[0][0]) if rows else []
 
 
 def append_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, or_replace: bool = False) -> None:
