@@ -79,29 +79,48 @@ def extract_and_screen_claims(
                 append_table(conn, "claim_mentions", mentions)
             mark_processed(conn, "claims", todo)
 
-            current = read_frame(conn, sql_file("select_claims"))
-            report = validate_frame(current, suite)
-            passed, failed = split_rows(current, report)
-            replace_table(conn, "claims", passed)
-            replace_table(conn, "quarantine", failed)
+            # Screened rows stay where they are; only what changed is written. Rows of document
+            # versions that are no longer current go, rows whose cluster changed (a new copy can
+            # make an old passage a syndicated one) are relabelled, and the mentions not screened
+            # yet are checked row by row and added to `claims` or `quarantine`.
+            for table in ("claims", "quarantine"):
+                conn.execute(f"delete from {table} where claim_id not in (select claim_id from current_claim_labels)")
+                conn.execute(
+                    f"""
+                    update {table} as t set cluster_id = l.cluster_id, is_syndicated_copy = l.is_syndicated_copy
+                    from current_claim_labels as l
+                    where t.claim_id = l.claim_id
+                      and (t.cluster_id <> l.cluster_id or t.is_syndicated_copy <> l.is_syndicated_copy)
+                    """
+                )
+            unscreened = read_frame(conn, sql_file("select_unscreened_claims"))
+            report = validate_frame(unscreened, suite)
+            passed, failed = split_rows(unscreened, report)
+            append_table(conn, "claims", passed)
+            append_table(conn, "quarantine", failed)
             n_claims = record_table_version(conn, "claims", context.run.run_id)
             n_quarantined = record_table_version(conn, "quarantine", context.run.run_id)
+            top_values = _top_values(read_frame(conn, "select measure, value_low, value_high, unit, period, doc_id, attributed_to from claims"))
+            claims_preview = read_frame(conn, "select * from claims order by doc_id, char_start, claim_id limit 10")
+            quarantine_preview = read_frame(conn, "select * from quarantine order by doc_id, char_start, claim_id limit 10")
+            by_measure = read_frame(
+                conn, "select measure, unit, count(*) as n_claims from claims group by all order by n_claims desc, measure, unit"
+            )
     yield MaterializeResult(
         asset_key=AssetKey("claims"),
         metadata={
-            **frame_metadata(passed, n_rows=n_claims),
+            **frame_metadata(claims_preview, n_rows=n_claims),
             "new_mentions": MetadataValue.int(n_mentions),
+            "newly_screened": MetadataValue.int(unscreened.height),
             "engine": MetadataValue.text(engine.name),
-            "top_values": MetadataValue.md(markdown_table(_top_values(passed))),
-            "by_measure": MetadataValue.md(
-                markdown_table(passed.group_by("measure", "unit").len("n_claims").sort("n_claims", "measure", descending=[True, False]))
-            ),
+            "top_values": MetadataValue.md(markdown_table(top_values)),
+            "by_measure": MetadataValue.md(markdown_table(by_measure)),
         },
     )
     yield MaterializeResult(
         asset_key=AssetKey("quarantine"),
         metadata={
-            **frame_metadata(failed, n_rows=n_quarantined),
+            **frame_metadata(quarantine_preview, n_rows=n_quarantined),
             "quarantined_share": MetadataValue.float(n_quarantined / max(1, n_claims + n_quarantined)),
         },
     )

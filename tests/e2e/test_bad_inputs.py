@@ -71,7 +71,19 @@ def _write_corpus(raw):
     return expected
 
 
-def test_every_file_is_a_document_or_a_rejection_with_its_reason(claimwire):
+@pytest.mark.parametrize("parse_in_workers", [False, True], ids=["in_process", "worker_processes"])
+def test_every_file_is_a_document_or_a_rejection_with_its_reason(claimwire, monkeypatch, parse_in_workers):
+    # with worker processes (the threshold lowered to this small folder) the files are still
+    # recorded in their order: the copy of crlf.txt is the duplicate, feeds and oversized files
+    # are read in their turn, and every outcome is the same
+    import concurrent.futures
+
+    import pipelines.defs.ingest as ingest_defs
+
+    pools = []
+    monkeypatch.setattr(ingest_defs, "ProcessPoolExecutor", lambda **kw: pools.append(kw) or concurrent.futures.ProcessPoolExecutor(**kw))
+    monkeypatch.setenv("CLAIMWIRE_WORKERS", "2" if parse_in_workers else "1")
+    monkeypatch.setattr(ingest_defs, "PARALLEL_MIN_FILES", 0)
     expected = _write_corpus(claimwire.raw)
     result = claimwire.run(run_config={"resources": {"raw_folder": {"config": {"max_file_bytes": MAX_FILE_BYTES}}}})
     assert result.success
@@ -79,6 +91,7 @@ def test_every_file_is_a_document_or_a_rejection_with_its_reason(claimwire):
     rejected = claimwire.query("select source_path, 'rejected_files', reason from read_parquet('{release}/rejected_files/*.parquet')")
     outcome = {path: (table, detail) for path, table, detail in documents + rejected}
     assert outcome == expected
+    assert [p["max_workers"] for p in pools] == ([2] if parse_in_workers else [])
     files_on_disk = {p.name for p in claimwire.raw.iterdir()}
     assert {path.split("#")[0] for path in outcome} == files_on_disk
     details = dict(claimwire.query("select source_path, detail from read_parquet('{release}/rejected_files/*.parquet')"))
