@@ -43,9 +43,10 @@ class Engine(ConfigurableResource):
 
     Fields left empty are read from the environment at run time: `engine` from
     CLAIMWIRE_ENGINE, `spark_master` from CLAIMWIRE_SPARK_MASTER, `staging` from
-    CLAIMWIRE_SPARK_STAGING, `workers` (processes for claim extraction on the embedded engine)
-    from CLAIMWIRE_WORKERS, default the machine's cores. The Spark session is dagster-pyspark's lazy session, so a run
-    that has nothing new for Spark never starts one; it is stopped when the run ends.
+    CLAIMWIRE_SPARK_STAGING, `workers` (processes for the embedded engine's pure-Python work:
+    parsing raw files and extracting claims) from CLAIMWIRE_WORKERS, default the machine's
+    cores. The Spark session is dagster-pyspark's lazy session, so a run that has nothing new
+    for Spark never starts one; it is stopped when the run ends.
     """
 
     engine: str = ""
