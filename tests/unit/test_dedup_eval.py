@@ -222,7 +222,7 @@ def test_verbatim_and_light_edit_copies_are_clustered(generated_scores, kind):
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "cut_half copies are missed (recall 0.88 here, 0.91 on the 1,500-base eval set): a half of a "
+        "cut_half copies are missed (recall 0.90 here, 0.93 on the 1,500-base eval set): a half of a "
         "one-sentence passage has fewer than containment_min_shingles=12 shingles and Jaccard 0.41-0.45 "
         "< 0.5, so verification rejects it; a multi-sentence passage cut to its first sentence has "
         "Jaccard 0.33-0.40, and 40 bands of 3 rows make it a candidate with probability only 0.78-0.93 "
