@@ -72,7 +72,7 @@ class Engine(ConfigurableResource):
 
     @property
     def n_workers(self) -> int:
-        """Processes the embedded engine may use for its pure-Python stage (claim extraction)."""
+        """Processes the embedded engine may use for its pure-Python work (parsing raw files, extracting claims)."""
         if self.workers:
             value = str(self.workers)
         else:

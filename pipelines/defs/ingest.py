@@ -38,7 +38,6 @@ from pipelines.lib.ingest import (
     doc_id_for,
     iter_jsonl,
     parse_raw_file,
-    sha256_hex,
     too_large_detail,
 )
 from pipelines.lib.passages import load_boilerplate_rules
@@ -311,12 +310,12 @@ def _parsed_whole(raw_folder: RawFolder, f) -> bool:
 
 
 def _read_and_parse(raw_folder: RawFolder, f, parse):
-    """("parsed", future of the parts, sha), or ("unread", reason, detail) when the file cannot be read."""
+    """("parsed", future of the parts), or ("unread", reason, detail) when the file cannot be read."""
     try:
         data = raw_folder.read_bytes(f.source_path)
     except OSError as err:
         return _unread(err)
-    return ("parsed", parse(f.source_path, data, raw_folder.max_file_bytes), sha256_hex(data))
+    return ("parsed", parse(f.source_path, data, raw_folder.max_file_bytes))
 
 
 def _read_in_place(raw_folder: RawFolder, f, scan: _Scan):
@@ -352,9 +351,10 @@ def _record(scan: _Scan, f, outcome: tuple) -> None:
         scan.reject_unread(f.source_path, *rest)
         return
     if kind == "parsed":
-        future, sha = rest
-        for part in future.result():
+        parts = rest[0].result()
+        for part in parts:
             scan.add(part)
+        sha = parts[0].content_sha256  # a file read whole is one document or one rejection, with its hash
     else:
         (sha,) = rest
     scan.states.append((f.source_path, f.size_bytes, f.mtime_ns, sha))

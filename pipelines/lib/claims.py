@@ -282,8 +282,6 @@ def _alias_matcher(aliases: AliasTable) -> _AliasMatcher:
             (exact if _is_case_sensitive(variant) else folded).append(variant)
 
     def alternation(variants: list[str], fold: bool) -> str:
-        if not variants:
-            return r"(?!x)x"
         tokens = {_variant_tokens(v, fold) for v in variants}
         return r"(?<![\w\-])" + trie_alternation(tokens, _render_token) + r"(?![\w])"
 
