@@ -138,17 +138,19 @@ def shingle_hashes(passages: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
     )
 
 
-def _shingles_of_normalised(normalised: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
-    """`shingle_hashes` from `passage_id`, `norm` (normalised text).
+def _shingles_of_normalised(normalised: pl.DataFrame, config: DedupConfig, key: str = "passage_id") -> pl.DataFrame:
+    """`shingle_hashes` from `key` (a passage's id or code) and `norm` (normalised text).
 
     Each word is hashed once; a shingle is the hash of its k word hashes (missing words past
     the end of a short passage are nulls). Everything is over one flat word column: a word's
-    followers are the next rows, kept only while they belong to the same passage.
+    followers are the next rows, kept only while they belong to the same passage. Repeated
+    shingles are dropped per passage (a grouped `unique`, in first-seen order: a flat unique
+    over (key, shingle) pairs costs twenty times as much).
     """
     k = config.shingle_size
     words = (
         normalised.filter(pl.col("norm").str.len_chars() > 0)
-        .select("passage_id", tok=pl.col("norm").str.split(" "))
+        .select(key, tok=pl.col("norm").str.split(" "))
         .with_columns(n_tok=pl.col("tok").list.len(), pos=pl.int_ranges(pl.col("tok").list.len()))
         .explode("tok", "pos")
         .with_columns(word=pl.col("tok").hash(seed=config.seed))
@@ -159,42 +161,60 @@ def _shingles_of_normalised(normalised: pl.DataFrame, config: DedupConfig) -> pl
     return (
         words.with_columns(following)
         .filter(pl.col("pos") <= pl.max_horizontal(pl.col("n_tok") - k, pl.lit(0)))
-        .select("passage_id", pl.struct([f"w{i}" for i in range(k)]).hash(seed=config.seed).alias("shingle"))
-        .unique(maintain_order=True)
+        .select(key, pl.struct([f"w{i}" for i in range(k)]).hash(seed=config.seed).alias("shingle"))
+        .group_by(key, maintain_order=True)
+        .agg(pl.col("shingle").unique(maintain_order=True))
+        .explode("shingle")
     )
+
+
 def compute_signatures(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(`signatures`, `shingles`) for passages with `passage_id`, `doc_id`, `text`.
 
     Signatures carry the normalised-text hash, the shingle count, one u64 key per band and the
     MinHash digests themselves (their low 32 bits as i32: equal digests estimate Jaccard).
     Passages whose normalised text is empty get no signature (they cannot be compared).
+    Signatures are sorted by `passage_id`; `shingles` (`passage_id`, `shingle`) in the same order.
     """
+    signatures, coded = _signatures_and_coded_shingles(passages, config)
+    return signatures, coded.select(
+        passage_id=signatures["passage_id"].gather(coded["code"]), shingle="shingle"
+    )
+
+
+def _signatures_and_coded_shingles(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`compute_signatures` with shingles keyed by `code` (u32), the row of their passage's
+    signature: 12 bytes a shingle instead of a repeated id string."""
     keyed = (
-        passages.select("passage_id", "doc_id", "text")
-        .with_columns(norm=normalised_text(pl.col("text")))
+        passages.select("passage_id", "doc_id", norm=normalised_text(pl.col("text")))
         .filter(pl.col("norm").str.len_chars() > 0)
         .sort("passage_id")
+        .with_row_index("code")
     )
     if keyed.is_empty():
-        return pl.DataFrame(schema=SIGNATURES_SCHEMA), pl.DataFrame(schema={"passage_id": pl.Utf8, "shingle": pl.UInt64})
+        return pl.DataFrame(schema=SIGNATURES_SCHEMA), pl.DataFrame(schema={"code": pl.UInt32, "shingle": pl.UInt64})
     # A signature depends on its own passage only, so the batch is signed in chunks: the token
-    # table (a row per word) and rensa's digest rows are held for one chunk at a time.
+    # table (a row per word) and rensa's digest rows are held for one chunk at a time. Every
+    # passage left has at least one word, hence at least one shingle: one run per chunk row.
     signed_parts, shingle_parts = [], []
     for chunk in keyed.iter_slices(SIGN_CHUNK_PASSAGES):
-        shingles = _shingles_of_normalised(chunk, config)
-        counts = shingles["passage_id"].rle().struct.unnest().select(passage_id="value", n_shingles="len")
-        digests = _minhash_digests(shingles["shingle"].to_numpy(), counts["n_shingles"].to_numpy(), config)
+        shingles = _shingles_of_normalised(chunk, config, key="code")
+        counts = shingles["code"].rle().struct.field("len")
+        if counts.len() != chunk.height:
+            raise AssertionError("every signed passage must have one run of shingles")
+        digests = _minhash_digests(shingles["shingle"].to_numpy(), counts.to_numpy(), config)
         signed_parts.append(
-            counts.with_columns(
+            chunk.select(
+                "passage_id",
+                "doc_id",
+                norm_hash=pl.col("norm").hash(seed=config.seed),
+                n_shingles=pl.Series(counts).cast(pl.Int32),
                 band_keys=pl.Series(_band_keys(digests, config)).cast(pl.List(pl.UInt64)),
                 minhash=pl.Series(digests.astype(np.uint32).view(np.int32)).cast(pl.List(pl.Int32)),
             )
         )
         shingle_parts.append(shingles)
-    signatures = keyed.select("passage_id", "doc_id", pl.col("norm").hash(seed=config.seed).alias("norm_hash")).join(
-        pl.concat(signed_parts), on="passage_id"
-    )
-    return signatures.select(list(SIGNATURES_SCHEMA)).cast(SIGNATURES_SCHEMA), pl.concat(shingle_parts)
+    return pl.concat(signed_parts).cast(SIGNATURES_SCHEMA), pl.concat(shingle_parts)
 
 
 # Passages signed per chunk (bounds the token table and the digest rows, not any result).
@@ -234,10 +254,15 @@ def candidate_pairs(new: pl.DataFrame, history: pl.DataFrame, config: DedupConfi
     Both frames hold signatures. An exact twin links to the smallest passage id with the
     same normalised hash; only passages without an earlier twin go through LSH.
     """
-    universe = pl.concat([history.select("passage_id", "norm_hash"), new.select("passage_id", "norm_hash")])
+    # Twins and representatives are found on the slim columns; the band keys and digests of
+    # the representatives are gathered once, straight into arrays (no frame copies of them).
+    slim = ["passage_id", "norm_hash", "n_shingles"]
+    slim_history = history.select(slim).with_columns(source=pl.lit(0, pl.UInt8), row=pl.int_range(pl.len(), dtype=pl.UInt32))
+    slim_new = new.select(slim).with_columns(source=pl.lit(1, pl.UInt8), row=pl.int_range(pl.len(), dtype=pl.UInt32))
+    universe = pl.concat([slim_history, slim_new])
     representative = universe.group_by("norm_hash").agg(pl.col("passage_id").min().alias("rep"))
-    history_rep = history.group_by("norm_hash").agg(pl.col("passage_id").min().alias("history_rep"))
-    new_rep = new.join(representative, on="norm_hash").join(history_rep, on="norm_hash", how="left")
+    history_rep = slim_history.group_by("norm_hash").agg(pl.col("passage_id").min().alias("history_rep"))
+    new_rep = slim_new.join(representative, on="norm_hash").join(history_rep, on="norm_hash", how="left")
     # Each new twin links to its group's representative; a new representative also links to
     # the history's, which earlier batches already linked to every older twin.
     exact = _ordered_pairs(
@@ -254,16 +279,18 @@ def candidate_pairs(new: pl.DataFrame, history: pl.DataFrame, config: DedupConfi
     probes = new_rep.filter(
         (pl.col("passage_id") == pl.col("rep")) & (pl.col("n_shingles") >= config.min_shingles)
     )
-    known_reps = pl.concat([history, new]).join(representative, on="norm_hash").filter(
-        (pl.col("passage_id") == pl.col("rep")) & (pl.col("n_shingles") >= config.min_shingles)
-    )
     # LSH on integer codes: a representative's code is its rank by passage id, so a pair
     # ordered by codes is ordered by ids. One band at a time: the join holds one key per
     # representative, and a pair is one u64 (code_a << 32 | code_b).
-    known_reps = known_reps.sort("passage_id")
+    known_reps = (
+        universe.join(representative, on="norm_hash")
+        .filter((pl.col("passage_id") == pl.col("rep")) & (pl.col("n_shingles") >= config.min_shingles))
+        .sort("passage_id")
+        .select("passage_id", "n_shingles", "source", "row")
+    )
     codes = known_reps.select("passage_id").with_row_index("code")
     is_probe = codes["passage_id"].is_in(probes["passage_id"].implode())
-    keys = known_reps["band_keys"].list.to_array(config.bands).to_numpy()
+    keys = _gathered_lists((history, new), "band_keys", config.bands, np.uint64, known_reps)
     pair_parts = []
     for band in range(config.bands):
         known = pl.DataFrame({"code": codes["code"], "key": keys[:, band], "probe": is_probe})
@@ -276,16 +303,37 @@ def candidate_pairs(new: pl.DataFrame, history: pl.DataFrame, config: DedupConfi
                 + pl.max_horizontal("code", "code_k").cast(pl.UInt64)
             ).unique()
         )
+    del keys
     pairs = pl.concat(pair_parts).unique().sort("pair") if pair_parts else pl.DataFrame(schema={"pair": pl.UInt64})
     coded = pairs.select(
         passage_id_a=(pl.col("pair") // (1 << 32)).cast(pl.UInt32), passage_id_b=(pl.col("pair") % (1 << 32)).cast(pl.UInt32)
     )
-    coded = _plausible_pairs(coded, known_reps, config)
+    if not coded.is_empty():
+        digests = _gathered_lists((history, new), "minhash", config.num_perm, np.int32, known_reps)
+        coded = _plausible_pairs(coded, digests, known_reps["n_shingles"], config)
     lsh = coded.join(codes.rename({"code": "passage_id_a", "passage_id": "id_a"}), on="passage_id_a").join(
         codes.rename({"code": "passage_id_b", "passage_id": "id_b"}), on="passage_id_b"
     ).select(passage_id_a="id_a", passage_id_b="id_b")
     lsh = lsh.join(exact, on=["passage_id_a", "passage_id_b"], how="anti")
     return exact, lsh
+
+
+def _gathered_lists(
+    frames: tuple[pl.DataFrame, ...], column: str, width: int, dtype, rows: pl.DataFrame
+) -> np.ndarray:
+    """A (len(rows), width) array of the fixed-width list `column`, row i taken from
+    `frames[rows.source[i]]` at row `rows.row[i]`: one frame's list values at a time."""
+    out = np.empty((rows.height, width), dtype=dtype)
+    source = rows["source"].to_numpy()
+    row = rows["row"].to_numpy()
+    for index, frame in enumerate(frames):
+        at = np.flatnonzero(source == index)
+        if len(at) == 0:
+            continue
+        flat = frame[column].list.explode().to_numpy().reshape(frame.height, width)
+        out[at] = flat[row[at]]
+        del flat
+    return out
 
 
 def _explode_bands(signatures: pl.DataFrame) -> pl.DataFrame:
@@ -321,14 +369,10 @@ def required_equal_digests(lowest_jaccard: pl.Expr, config: DedupConfig) -> pl.E
     return p * lowest_jaccard - config.estimate_z * (p * lowest_jaccard * (1.0 - lowest_jaccard)).sqrt()
 
 
-def _plausible_pairs(coded: pl.DataFrame, known_reps: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
-    """Coded pairs (`passage_id_a`, `passage_id_b` as codes into `known_reps`) whose count of
-    equal MinHash digests reaches `required_equal_digests`. Pairs come sorted by side a, so
-    the gather of side a's digests walks memory in order."""
-    if coded.is_empty():
-        return coded
-    digests = known_reps["minhash"].list.to_array(config.num_perm).to_numpy()
-    sizes = known_reps["n_shingles"]
+def _plausible_pairs(coded: pl.DataFrame, digests: np.ndarray, sizes: pl.Series, config: DedupConfig) -> pl.DataFrame:
+    """Coded pairs (`passage_id_a`, `passage_id_b` as rows of `digests` and `sizes`) whose
+    count of equal MinHash digests reaches `required_equal_digests`. Pairs come sorted by
+    side a, so the gather of side a's digests walks memory in order."""
     equal_parts = []
     for part in coded.iter_slices(ESTIMATE_SLICE_PAIRS):
         a = part["passage_id_a"].to_numpy()
@@ -350,13 +394,8 @@ def verify_pairs(
 
     `shingles` must hold the shingles of every passage named in `candidates`.
     """
-    exact_matches = exact.with_columns(
-        jaccard=pl.lit(1.0), containment=pl.lit(1.0), match_kind=pl.lit("exact")
-    )
-    # Passages become integer codes (their run number) and pairs are verified in slices: the
-    # overlap join has a row per candidate pair and shingle of side a, and its build side is
-    # only the shingles of the slice's b passages. A passage's shingles are one run of rows as
-    # `shingle_hashes` writes them; other input is sorted first.
+    # Passages become integer codes (their run number). A passage's shingles are one run of
+    # rows as `shingle_hashes` writes them; other input is sorted first.
     coded = shingles.select("passage_id", "shingle")
     runs = coded["passage_id"].rle().struct.unnest()
     if not runs["value"].is_unique().all():
@@ -365,6 +404,21 @@ def verify_pairs(
     ids = runs.select(passage_id="value", code=pl.int_range(pl.len(), dtype=pl.UInt32), n="len")
     coded = pl.DataFrame(
         {"code": np.repeat(ids["code"].to_numpy(), ids["n"].to_numpy()), "shingle": coded["shingle"]}
+    )
+    return _verify_coded(exact, candidates, ids, coded, config)
+
+
+def _verify_coded(
+    exact: pl.DataFrame, candidates: pl.DataFrame, ids: pl.DataFrame, coded: pl.DataFrame, config: DedupConfig
+) -> pl.DataFrame:
+    """`verify_pairs` over coded shingles: `ids` (`passage_id`, `code`, `n` shingles) and
+    `coded` (`code`, `shingle`, a passage's rows contiguous).
+
+    Pairs are verified in slices: the overlap join has a row per candidate pair and shingle of
+    side a, and its build side is only the shingles of the slice's b passages.
+    """
+    exact_matches = exact.with_columns(
+        jaccard=pl.lit(1.0), containment=pl.lit(1.0), match_kind=pl.lit("exact")
     )
     pairs = (
         candidates.join(ids.rename({"passage_id": "passage_id_a", "code": "a", "n": "n_a"}), on="passage_id_a")
@@ -414,13 +468,25 @@ def match_batch(
     called once, only for history passages that are candidates. Returns (signatures of the
     new passages, verified matches that involve at least one new passage).
     """
-    new_signatures, new_shingles = compute_signatures(new_passages, config)
+    new_signatures, new_shingles = _signatures_and_coded_shingles(new_passages, config)
     exact, candidates = candidate_pairs(new_signatures, history_signatures, config)
-    new_ids = set(new_signatures["passage_id"].to_list())
-    involved = pl.concat([candidates["passage_id_a"], candidates["passage_id_b"]]).unique().to_list()
-    old_ids = sorted(set(involved) - new_ids)
-    old_shingles = shingle_hashes(fetch_texts(old_ids), config) if old_ids else new_shingles.clear()
-    matches = verify_pairs(exact, candidates, pl.concat([new_shingles, old_shingles]), config)
+    involved = pl.concat([candidates["passage_id_a"], candidates["passage_id_b"]]).unique()
+    old_ids = involved.filter(~involved.is_in(new_signatures["passage_id"].implode())).sort().to_list()
+    # History passages are coded after the new ones; their texts are shingled again here.
+    old = fetch_texts(old_ids) if old_ids else pl.DataFrame(schema={"passage_id": pl.Utf8, "text": pl.Utf8})
+    old = old.select("passage_id", norm=normalised_text(pl.col("text"))).filter(pl.col("norm").str.len_chars() > 0)
+    old = old.sort("passage_id").with_row_index("code", offset=new_signatures.height)
+    old_shingles = _shingles_of_normalised(old, config, key="code")
+    ids = pl.concat(
+        [
+            new_signatures.select("passage_id", code=pl.int_range(pl.len(), dtype=pl.UInt32), n=pl.col("n_shingles")),
+            old.select("passage_id", "code").join(
+                old_shingles["code"].rle().struct.unnest().select(code="value", n="len"), on="code", maintain_order="left"
+            ),
+        ],
+        how="vertical_relaxed",
+    ).cast({"code": pl.UInt32, "n": pl.UInt32})
+    matches = _verify_coded(exact, candidates, ids, pl.concat([new_shingles, old_shingles]), config)
     return new_signatures, matches
 
 
