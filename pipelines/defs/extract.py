@@ -93,11 +93,15 @@ def extract_and_screen_claims(
                       and (t.cluster_id <> l.cluster_id or t.is_syndicated_copy <> l.is_syndicated_copy)
                     """
                 )
+            # Row-level results do not depend on the other rows, so the suite screens a slice at
+            # a time: the pandas copy Great Expectations needs is held for one slice only.
             unscreened = read_frame(conn, sql_file("select_unscreened_claims"))
-            report = validate_frame(unscreened, suite)
-            passed, failed = split_rows(unscreened, report)
-            append_table(conn, "claims", passed)
-            append_table(conn, "quarantine", failed)
+            for part in unscreened.iter_slices(SCREEN_SLICE_ROWS):
+                passed, failed = split_rows(part, validate_frame(part, suite))
+                append_table(conn, "claims", passed)
+                append_table(conn, "quarantine", failed)
+            n_unscreened = unscreened.height
+            del unscreened
             n_claims = record_table_version(conn, "claims", context.run.run_id)
             n_quarantined = record_table_version(conn, "quarantine", context.run.run_id)
             top_values = _top_values(read_frame(conn, "select measure, value_low, value_high, unit, period, doc_id, attributed_to from claims"))
@@ -111,7 +115,7 @@ def extract_and_screen_claims(
         metadata={
             **frame_metadata(claims_preview, n_rows=n_claims),
             "new_mentions": MetadataValue.int(n_mentions),
-            "newly_screened": MetadataValue.int(unscreened.height),
+            "newly_screened": MetadataValue.int(n_unscreened),
             "engine": MetadataValue.text(engine.name),
             "top_values": MetadataValue.md(markdown_table(top_values)),
             "by_measure": MetadataValue.md(markdown_table(by_measure)),
@@ -125,6 +129,9 @@ def extract_and_screen_claims(
         },
     )
 
+
+# Unscreened claim rows checked by one Great Expectations run (bounds its pandas copy).
+SCREEN_SLICE_ROWS = 200_000
 
 # what facts are built from: no texts (quotes and sentences stay in the warehouse)
 FACT_INPUT_CLAIMS = (

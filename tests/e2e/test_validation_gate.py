@@ -62,6 +62,22 @@ def test_one_implausible_claim_is_quarantined_and_the_rest_published(claimwire):
     assert claimwire.query("select count(*) from read_parquet('{release}/documents/*.parquet')") == [(6,)]
 
 
+def test_screening_in_slices_quarantines_the_same_rows(claimwire, monkeypatch):
+    # 4 rows a slice: the seeds' claims are screened by many Great Expectations runs, and the
+    # implausible claim lands in a slice of its own neighbours only
+    monkeypatch.setattr(extract_defs, "SCREEN_SLICE_ROWS", 4)
+    claimwire.add_seeds()
+    (claimwire.raw / "005_implausible_pay.txt").write_text(IMPLAUSIBLE_PAY, encoding="utf-8")
+    assert claimwire.run().success
+    assert claimwire.query("select quote, failed_check from read_parquet('{release}/quarantine/*.parquet')") == [
+        ("$2 billion", "expect_column_values_to_be_between:value_high")
+    ]
+    # every other mention is published, once
+    published = claimwire.query("select count(*), count(distinct claim_id) from read_parquet('{release}/claims/*.parquet')")
+    (n_mentions,) = claimwire.warehouse_query("select count(*) from claim_mentions")[0]
+    assert n_mentions > 8 and published == [(n_mentions - 1, n_mentions - 1)]
+
+
 def test_mostly_failing_extractor_blocks_the_release(claimwire, monkeypatch):
     claimwire.add_seeds()
     assert claimwire.run().success
