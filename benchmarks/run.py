@@ -64,12 +64,33 @@ def _say(message: str) -> None:
     print(f"{PROGRESS} {datetime.now():%H:%M:%S} {message}", file=sys.stderr, flush=True)
 
 
-def _peak_rss_mb() -> float:
-    """The larger of this process's own peak and the sampled peak of its process tree."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+def _peak_rss_mb(since: float = 0.0) -> float:
+    """The larger of this process's own peak and the sampled peak of its process tree, both
+    since `since` (a `time.time()`) when the own peak was reset then (`_reset_peak`)."""
+    own = _own_peak_mb()
     watch = _LIVE.get("watch")
-    sampled = max((r for _, r in watch.samples), default=0.0) if watch is not None else 0.0
+    sampled = max((r for t, r in watch.samples if t >= since), default=0.0) if watch is not None else 0.0
     return max(own, sampled)
+
+
+def _own_peak_mb() -> float:
+    """This process's peak RSS: VmHWM, which `_reset_peak` can reset (ru_maxrss cannot)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.MULTILINE)
+        if found:
+            return int(found.group(1)) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _reset_peak() -> float:
+    """Reset this process's peak RSS to its current RSS (Linux: 5 to /proc/self/clear_refs), so
+    a later run's peak is its own and not an earlier run's; returns the time of the reset."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # not Linux, or not allowed: the peak stays the process's lifetime peak
+    return time.time()
 
 
 _LIVE: dict = {"instance": None, "watch": None}
@@ -854,8 +875,9 @@ def bench_size(args, out_path: Path) -> dict:
 
         _say(f"{n:,} articles: full run")
         watch.start_clock()
+        since = _reset_peak()
         full = run_job()
-        full["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        full["peak_rss_mb"] = round(_peak_rss_mb(since), 1)
         full["documents_per_s"] = round(n / full["wall_s"], 1)
         full["mb_per_s"] = round(stats.n_bytes / 1e6 / full["wall_s"], 3)
         full["stages_s"] = stage_summary(full["steps_s"])
@@ -876,8 +898,9 @@ def bench_size(args, out_path: Path) -> dict:
             target = raw / path.relative_to(work / "corpus" / "holdout")
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(path, target)
+        since = _reset_peak()
         incremental = run_job()
-        incremental["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+        incremental["peak_rss_mb"] = round(_peak_rss_mb(since), 1)
         incremental["stages_s"] = stage_summary(incremental["steps_s"])
         incremental["share_of_full_run"] = round(incremental["wall_s"] / full["wall_s"], 4)
         result["incremental_run"] = incremental

@@ -151,3 +151,16 @@ def test_memory_sampler_counts_the_processes_the_run_started():
         child.kill()
         child.wait()
     assert _rss_mb() - before < 100
+
+
+def test_a_runs_peak_is_its_own_after_a_reset():
+    # the incremental run's peak must not be the full run's: the own peak (VmHWM) is reset
+    # before each run, and only samples taken after the reset count
+    script = (
+        "from benchmarks.run import _own_peak_mb, _reset_peak\n"
+        "block = bytearray(400 * 2**20); block[::4096] = b'x' * len(block[::4096]); del block\n"
+        "before = _own_peak_mb(); _reset_peak(); print(round(before), round(_own_peak_mb()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
+    before, after = map(int, out.stdout.split())
+    assert before > 400 and after < before - 300
