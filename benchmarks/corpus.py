@@ -258,28 +258,53 @@ FIGURES = {"money": _money_figure, "troops": _troop_figure, "goods": _goods_figu
 # Sentence templates. {F:kind} is a figure, {P} a person with role, {S} a person named earlier
 # ("Wi said"), {O} an organisation, {L}/{L2} places, {W} a time, {A} adjective, {N} noun,
 # {T}/{T2} topic words, {V} a verb of saying, {Y} a year (a number that is not a claim).
+# [a|b|c] is a choice of wording, made per sentence: unrelated stories must not share long runs
+# of words, or at 100,000 articles their paragraphs start to look like copies of one another
+# (real copy is not written from twenty fixed skeletons).
 TEMPLATES = (
-    "{P}, {R}, {V} that {T} had sent {F:troops} to {L} {W}.",
-    "According to {O}, {F:troops} are now stationed near {L}, where {A} {N} has slowed the {A2} {N2}.",
-    "{S} said each soldier would be paid {F:money}, a figure that points to {A} {N} in {T2}.",
-    "{T} is expected to receive {F:goods} in exchange, {O} {V}, citing {A} {N} since {Y}.",
-    "The deal could bring {T} {F:money}, {S} {V}, adding that {A} {N} would follow in {L}.",
-    "{O} {V} {W} that {F:troops} had been moved from {L} to {L2} amid {A} {N}.",
-    "Officials in {L} counted {F:goods} passing through the port {W}, a sign of {A} {N}.",
-    "Prices in {L} rose {F:rate} {W}, the fastest pace since {Y}, as {A} {N} weighed on {T}.",
-    "{S} warned that {A} {N} could cost {T} {F:money} and strain {N2} with {T2}.",
-    "Analysts say {T} still faces {A} {N}, and that {T2} has offered little beyond {A2} {N2}.",
-    "The {A} {N} in {L} has drawn comparisons with earlier {N2} involving {T2}.",
-    "{P}, {R}, said {F:troops} had completed training in {L} and that {F:troops} were waiting near {L2}.",
-    "{O} estimated that {T} would need {F:goods} to cover {A} {N} before winter.",
-    "Satellite images reviewed by {O} show {A} {N} at a base outside {L} and new {N2} near {L2}.",
-    "“The {N} is {A}, and {T} knows it,” {S} said, pointing to {A2} {N2} in {L}.",
-    "{T} has denied the reports, calling them {A} {N} spread by {T2}.",
-    "Unemployment in {L} fell to {F:rate} {W}, {O} {V}, despite {A} {N}.",
-    "A {A} shipment of {F:goods} left {L} for {L2} {W}, according to {O}.",
-    "{S} told {O} that the arrangement had been under discussion since {Y} and involved {A} {N}.",
-    "Total payments could reach {F:money}, {P}, {R}, {V}, with {A} {N} adding to the bill.",
+    "{P}, {R}, {V} that {T} had [sent|dispatched|deployed|moved] {F:troops} to {L} {W}.",
+    "[According to|Citing|As reported by] {O}, {F:troops} are [now stationed|based|deployed|quartered] near {L}, "
+    "where {A} {N} has [slowed|stalled|complicated|disrupted] the {A2} {N2}.",
+    "{S} said each [soldier|recruit|conscript|fighter] would [be paid|receive|earn|get] {F:money}, "
+    "[a figure that points to|a sum that suggests|an amount consistent with|which hints at] {A} {N} in {T2}.",
+    "{T} is [expected|set|likely|due] to [receive|get|obtain|be sent] {F:goods} in [exchange|return], {O} {V}, "
+    "[citing|pointing to|noting] {A} {N} since {Y}.",
+    "The [deal|arrangement|agreement|pact] could [bring|earn|yield|be worth] {T} {F:money}, {S} {V}, "
+    "[adding that|noting that|and said] {A} {N} would [follow|come|be felt] in {L}.",
+    "{O} {V} {W} that {F:troops} had been [moved|transferred|shifted|relocated] from {L} to {L2} "
+    "[amid|during|despite] {A} {N}.",
+    "[Officials|Inspectors|Port workers|Customs officers] in {L} counted {F:goods} [passing through|moving through|"
+    "unloaded at] the [port|terminal|rail yard|depot] {W}, [a sign of|evidence of|pointing to] {A} {N}.",
+    "Prices in {L} [rose|climbed|jumped|increased] {F:rate} {W}, the [fastest|sharpest|steepest] [pace|rise|increase] "
+    "since {Y}, as {A} {N} [weighed on|hurt|hit] {T}.",
+    "{S} warned that {A} {N} could cost {T} {F:money} and [strain|test|damage|complicate] {N2} with {T2}.",
+    "[Analysts|Observers|Diplomats|Experts] say {T} still faces {A} {N}, and that {T2} has offered little "
+    "[beyond|besides|other than] {A2} {N2}.",
+    "The {A} {N} in {L} has [drawn comparisons with|revived memories of|been likened to] [earlier|past|previous] "
+    "{N2} involving {T2}.",
+    "{P}, {R}, said {F:troops} had [completed|finished|begun] training in {L} and that {F:troops} were "
+    "[waiting|massing|gathering|stationed] near {L2}.",
+    "{O} [estimated|calculated|reckoned|projected] that {T} would need {F:goods} to [cover|offset|make up for] "
+    "{A} {N} [before winter|by spring|this year|before the harvest].",
+    "[Satellite images|Commercial imagery|Photographs] reviewed by {O} show {A} {N} at a [base|camp|site|depot] "
+    "[outside|near|north of|south of] {L} and new {N2} near {L2}.",
+    "“The {N} is {A}, and {T} knows it,” {S} said, [pointing to|citing|referring to] {A2} {N2} in {L}.",
+    "{T} has [denied|rejected|dismissed] the reports, calling them {A} {N} [spread|invented|pushed] by {T2}.",
+    "Unemployment in {L} [fell|dropped|slipped|eased] to {F:rate} {W}, {O} {V}, despite {A} {N}.",
+    "A {A} [shipment|consignment|cargo|convoy] of {F:goods} left {L} for {L2} {W}, according to {O}.",
+    "{S} told {O} that the [arrangement|deal|plan|scheme|agreement] had been [under discussion|in the works|"
+    "negotiated|discussed quietly] since {Y} and [involved|included|required] {A} {N}.",
+    "Total [payments|costs|transfers|outlays] could reach {F:money}, {P}, {R}, {V}, with {A} {N} "
+    "[adding to the bill|raising the cost|on top of that].",
 )
+TITLES = (
+    "{T} [faces|confronts|weighs|braces for] {A} {N} over {N2} in {L}",
+    "{A} {N} [in|near|around] {L} [tests|strains|worries] {T}",
+    "{O} [warns of|reports|flags] {A} {N} [as|while] {T} [weighs|plans|prepares] {N2}",
+    "[Inside|Behind] {T}'s {A} {N}: {N2} [from|near] {L} to {L2}",
+    "{T} and {T2} [trade|exchange] {N} [amid|after|over] {A} {N2} in {L}",
+)
+_CHOICE = re.compile(r"\[([^\[\]]*)\]")
 _SLOT = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
 
@@ -314,6 +339,7 @@ def _fill_sentence(rng: random.Random, template: str, names: list) -> Sentence:
         "T": rng.choice(TOPIC_WORDS), "T2": rng.choice(TOPIC_WORDS), "V": rng.choice(VERBS_SAY),
         "R": rng.choice(ROLES), "Y": str(rng.randrange(2011, 2024)),
     }
+    template = _CHOICE.sub(lambda m: rng.choice(m.group(1).split("|")), template)
     if template.endswith(".") and rng.random() < 0.8:
         clause = rng.choice(CLAUSES).format(
             A=rng.choice(ADJECTIVES), N=rng.choice(NOUNS), X=rng.choice(TOWNS), X2=rng.choice(TOWNS)
@@ -358,8 +384,7 @@ def _new_story(rng: random.Random, story_id: int, published_at: datetime) -> Sto
     for _ in range(n_paragraphs):
         n_sentences = rng.choices((2, 3, 4), weights=(5, 4, 1))[0]
         paragraphs.append([_fill_sentence(rng, rng.choice(TEMPLATES), names) for _ in range(n_sentences)])
-    title = f"{rng.choice(TOPIC_WORDS)} faces {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} over {rng.choice(NOUNS)} in {rng.choice(PLACES)}"
-    title = title[0].upper() + title[1:]
+    title = "".join(value for _, value in _fill_sentence(rng, rng.choice(TITLES), names).segments)
     n_copies = 1 if rng.random() < 0.4 else rng.randint(2, 7)
     return Story(story_id, title, paragraphs, published_at, rng.choice(WIRES), n_copies)
 
