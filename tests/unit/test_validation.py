@@ -166,7 +166,8 @@ def clean_facts() -> pl.DataFrame:
             "n_independent_sources": [2, 1],
             "attributed_to": [["NIS"], []],
             "first_seen_at": [datetime(2024, 11, 4), None],
-            "claim_ids": [["c1", "c2", "c3"], ["c4"]],
+            # the check sees a fact's claim_ids as their count (pipelines.defs.validate._frame_for)
+            "n_claim_ids": [3, 1],
             "conflicts_with": [[], []],
         },
         schema_overrides={"attributed_to": pl.List(pl.Utf8), "conflicts_with": pl.List(pl.Utf8)},
@@ -292,6 +293,8 @@ STRUCTURAL_CASES = [
      "expect_column_pair_values_a_to_be_greater_than_b:n_documents,n_independent_sources", (0,)),
     ("facts", lambda df: with_row(df, 0, n_documents=4, n_independent_sources=2),  # documents <= mentions
      "expect_column_pair_values_a_to_be_greater_than_b:n_mentions,n_documents", (0,)),
+    ("facts", lambda df: with_row(df, 0, n_claim_ids=2),  # every mention's claim id is listed
+     "expect_column_pair_values_to_be_equal:n_claim_ids,n_mentions", (0,)),
     ("facts", lambda df: with_row(df, 1, unit="soldiers"),  # soldiers are unit person
      "expect_column_values_to_not_be_in_set:unit", (1,)),
     ("rejected_files", lambda df: with_row(df, 0, reason="Not Text"),  # reason is a snake_case code
