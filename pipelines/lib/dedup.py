@@ -210,7 +210,7 @@ def _signatures_and_coded_shingles(passages: pl.DataFrame, config: DedupConfig) 
                 norm_hash=pl.col("norm").hash(seed=config.seed),
                 n_shingles=pl.Series(counts).cast(pl.Int32),
                 band_keys=pl.Series(_band_keys(digests, config)).cast(pl.List(pl.UInt64)),
-                minhash=pl.Series(digests.astype(np.uint32).view(np.int32)).cast(pl.List(pl.Int32)),
+                minhash=pl.Series(digests.view(np.int32)).cast(pl.List(pl.Int32)),
             )
         )
         shingle_parts.append(shingles)
@@ -228,13 +228,15 @@ def _minhash_digests(flat_hashes: np.ndarray, counts: np.ndarray, config: DedupC
     matrix = RMinHash.digest_matrix_from_flat_token_hashes(
         flat_hashes.astype(np.uint64), offsets, config.num_perm, config.seed
     )
-    return np.asarray(matrix.to_rows(), dtype=np.uint64).reshape(len(counts), config.num_perm)
+    # RMinHash digests are u32; building the array as u32 from rensa's rows (its only export)
+    # is a third faster than as u64.
+    return np.array(matrix.to_rows(), dtype=np.uint32).reshape(len(counts), config.num_perm)
 
 
 def _band_keys(digests: np.ndarray, config: DedupConfig) -> np.ndarray:
     """Fold each band's rows into one 64-bit key; the band number is mixed in so equal values
     in different bands never collide."""
-    bands = digests.reshape(len(digests), config.bands, config.rows_per_band)
+    bands = digests.astype(np.uint64).reshape(len(digests), config.bands, config.rows_per_band)
     with np.errstate(over="ignore"):
         key = np.arange(config.bands, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)
         for r in range(config.rows_per_band):
