@@ -42,7 +42,7 @@ Decisions that shape the rows (and the gold file `tests/data/claims_gold_seeds.j
 import hashlib
 import json
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -227,9 +227,12 @@ def load_aliases(path: Path | str | None = None) -> AliasTable:
     return AliasTable(sources=tuple(sources), fuzzy_threshold=float(threshold))
 
 
+_NON_WORD_RE = re.compile(r"[^\w]+")
+
+
 def _alias_key(name: str) -> str:
     """Case-, hyphen- and spacing-blind form of a name: "Wi Sung-lac" and "wi sung lac" share one key."""
-    return " ".join(re.sub(r"[^\w]+", " ", name.replace("’", "'").replace("'s ", " ")).lower().split())
+    return " ".join(_NON_WORD_RE.sub(" ", name.replace("’", "'").replace("'s ", " ")).lower().split())
 
 
 def _is_case_sensitive(variant: str) -> bool:
@@ -462,7 +465,7 @@ class _DocumentContext:
 
     def resolve(self, phrase: str, ordinal: int, position: int) -> str | None:
         """Canonical source for a phrase that names one, or None."""
-        phrase = re.sub(r"(?<=[a-z]{2})\.$", "", phrase.strip(" \t'\"“”’‘-"))
+        phrase = _FINAL_PERIOD_RE.sub("", phrase.strip(" \t'\"“”’‘-"))
         if not phrase:
             return None
         matches = _alias_matches(phrase, self.matcher)
@@ -471,15 +474,21 @@ class _DocumentContext:
         words = phrase.split()
         if words[0].lower() in PRONOUNS and len(words) <= 2:
             return self.latest_person(ordinal, position)
-        key = _alias_key(re.sub(r"^(?:the|former|representative|rep\.?)\s+", "", phrase, flags=re.IGNORECASE))
+        key = _alias_key(_TITLE_WORD_RE.sub("", phrase))
         if len(key) >= 6:
             best = process.extractOne(key, self.matcher.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=self.aliases.fuzzy_threshold)
             if best is not None:
                 return self.matcher.canonical_by_key[best[0]]
-        bare = re.sub(r"[’']s$", "", re.sub(r"^the\s+", "", phrase, flags=re.IGNORECASE))
+        bare = _POSSESSIVE_END_RE.sub("", _LEADING_THE_RE.sub("", phrase))
         if NAME_RE.fullmatch(bare) and bare.split()[0].lower() not in NOT_NAMES:
             return bare
         return None
+
+
+_FINAL_PERIOD_RE = re.compile(r"(?<=[a-z]{2})\.$")
+_TITLE_WORD_RE = re.compile(r"^(?:the|former|representative|rep\.?)\s+", re.IGNORECASE)
+_LEADING_THE_RE = re.compile(r"^the\s+", re.IGNORECASE)
+_POSSESSIVE_END_RE = re.compile(r"[’']s$")
 
 
 def _source_in(text: str, lo: int, hi: int, doc: _DocumentContext, ordinal: int) -> str | None:
@@ -490,10 +499,12 @@ def _source_in(text: str, lo: int, hi: int, doc: _DocumentContext, ordinal: int)
         if found:
             return found
     candidates = []
+    boundaries = None  # ends of the clause starts, found once: a verb's clause opens at the last one before it
     for match in SUBJECT_VERB_RE.finditer(segment):
-        clause_start = 0
-        for boundary in CLAUSE_START_RE.finditer(segment, 0, match.start()):
-            clause_start = boundary.end()
+        if boundaries is None:
+            boundaries = [boundary.end() for boundary in CLAUSE_START_RE.finditer(segment)]
+        before = bisect_right(boundaries, match.start())
+        clause_start = boundaries[before - 1] if before else 0
         candidates.append((match.start(), segment[clause_start:match.start()]))
     for match in INVERTED_RE.finditer(segment):
         candidates.append((match.start("src"), match.group("src")))
@@ -561,8 +572,11 @@ def _period(text: str, claim: _Claim, left_bound: int, right_bound: int) -> str 
     return None
 
 
+_CURRENCY_CODE_RE = re.compile(r"[A-Z]{3}")
+
+
 def _measure(taxonomy: Taxonomy, unit: str, period: str | None, scopes: dict[str, str]) -> tuple[str, str | None]:
-    is_money = bool(re.fullmatch(r"[A-Z]{3}", unit))
+    is_money = bool(_CURRENCY_CODE_RE.fullmatch(unit))
     for measure in taxonomy.measures:
         for rule in measure.rules:
             if rule.units is not None and unit not in rule.units and not (is_money and "money" in rule.units):
@@ -607,12 +621,13 @@ def _passage_claims(text: str) -> tuple[list[_Claim], list[tuple[int, int]]]:
 # Spaces the web writes that the patterns must read as a plain space: no-break, narrow no-break,
 # figure and thin spaces, and the zero-width characters pasted between words. Each becomes one
 # plain space, so every offset stays the same; quotes and sentences are cut from the stored text.
-SPACE_LIKE = str.maketrans({c: " " for c in "\u00a0\u202f\u2007\u2009\u200a\u200b\u200c\u200d\u2060\ufeff"})
+SPACE_LIKE_CHARACTERS = "\u00a0\u202f\u2007\u2009\u200a\u200b\u200c\u200d\u2060\ufeff"
 
 
 def _passage_rows(passage: dict, doc: _DocumentContext, taxonomy: Taxonomy) -> list[dict]:
-    stored, ordinal = passage["text"], passage["ordinal"]
-    text = stored.translate(SPACE_LIKE)
+    """Claim rows of one passage: `passage` holds the stored `text` and `spaced`, the same text
+    with space-like characters made plain spaces (same length, so offsets are shared)."""
+    stored, text, ordinal = passage["text"], passage["spaced"], passage["ordinal"]
     claims, sentences = _passage_claims(text)
     if not claims:
         return []
@@ -668,13 +683,21 @@ def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTab
     if missing:
         raise ValueError(f"extract_claims: passages lack columns {missing}")
     matcher = _alias_matcher(aliases)
-    body = passages.filter(~pl.col("is_boilerplate").fill_null(False)).sort("doc_id", "ordinal")
+    # One pass over the rows in (doc_id, ordinal) order; a new document starts a new context.
+    # Space-like characters are replaced for all passages at once (one character for one, so
+    # offsets hold).
+    body = (
+        passages.filter(~pl.col("is_boilerplate").fill_null(False))
+        .sort("doc_id", "ordinal")
+        .select(*PASSAGE_COLUMNS, spaced=pl.col("text").str.replace_all(f"[{SPACE_LIKE_CHARACTERS}]", " "))
+    )
     rows: list[dict] = []
-    for (_doc_id,), doc_passages in body.group_by("doc_id", maintain_order=True):
-        doc = _DocumentContext(matcher, aliases)
-        for passage in doc_passages.iter_rows(named=True):
-            doc.add_passage(passage["ordinal"], passage["text"].translate(SPACE_LIKE))
-            rows.extend(_passage_rows(passage, doc, taxonomy))
+    doc, doc_id = None, None
+    for passage in body.iter_rows(named=True):
+        if doc is None or passage["doc_id"] != doc_id:
+            doc, doc_id = _DocumentContext(matcher, aliases), passage["doc_id"]
+        doc.add_passage(passage["ordinal"], passage["spaced"])
+        rows.extend(_passage_rows(passage, doc, taxonomy))
     return pl.DataFrame(rows, schema=CLAIMS_SCHEMA).sort("doc_id", "char_start")
 
 
