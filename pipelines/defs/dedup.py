@@ -22,7 +22,8 @@ from pipelines.lib.dedup import (
     DedupConfig,
     cluster_passages,
     document_syndication,
-    match_batch,
+    match_signed,
+    sign_batch,
 )
 from pipelines.lib.passages import load_boilerplate_rules, mark_boilerplate, split_passages
 
@@ -170,13 +171,15 @@ ALL_PASSAGES = """
 
 def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[int, int]:
     """Sign the new batch and verify its copies against all history, in process (Polars + rensa)."""
-    new = read_frame(conn, NEW_BODY_PASSAGES, [todo])
+    # the batch's texts are let go once signed: matching holds signatures and shingles only
+    signed = sign_batch(read_frame(conn, NEW_BODY_PASSAGES, [todo]), config)
     history = read_frame(conn, "select * from passage_signatures")
 
     def fetch_texts(ids: list[str]) -> pl.DataFrame:
         return read_frame(conn, "select passage_id, text from passages where list_contains(?, passage_id)", [ids])
 
-    signatures, matches = match_batch(new, history, fetch_texts, config)
+    signatures, matches = match_signed(*signed, history, fetch_texts, config)
+    del signed
     append_table(conn, "passage_signatures", signatures)
     append_table(conn, "passage_matches", matches)
     return signatures.height, matches.height

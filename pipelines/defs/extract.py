@@ -58,8 +58,10 @@ def extract_and_screen_claims(
     taxonomy, aliases = load_taxonomy(), load_aliases()
     version = hashlib.sha256(repr((taxonomy, aliases)).encode()).hexdigest()[:16]
     suite = validation.suite("claims")
+    # boilerplate yields no claims and names no speakers (extract_claims drops it): not read
     new_passages = (
-        "select passage_id, doc_id, ordinal, char_start, text, is_boilerplate from passages where list_contains(?, doc_id)"
+        "select passage_id, doc_id, ordinal, char_start, text, is_boilerplate from passages "
+        "where list_contains(?, doc_id) and not coalesce(is_boilerplate, false) order by doc_id, ordinal"
     )
     with warehouse.get_connection() as conn:
         with transaction(conn):
@@ -77,6 +79,7 @@ def extract_and_screen_claims(
                 mentions = extract_claims_in_processes(read_frame(conn, new_passages, [todo]), taxonomy, aliases, engine.n_workers)
                 n_mentions = mentions.height
                 append_table(conn, "claim_mentions", mentions)
+                del mentions
             mark_processed(conn, "claims", todo)
 
             # Screened rows stay where they are; only what changed is written. Rows of document

@@ -727,10 +727,18 @@ def extract_claims_in_processes(
     from multiprocessing import get_context
 
     n_parts = 4 * workers  # smaller parts even out documents of different lengths
-    documents = passages.select("doc_id").unique().sort("doc_id").with_columns(
-        part=(pl.int_range(pl.len()) * n_parts // pl.len()).cast(pl.Int32)
-    )
-    parts = passages.join(documents, on="doc_id").partition_by("part", include_key=False)
+    # Parts are slices (views, no copies) of the passages in doc_id order, cut at document
+    # boundaries; each part's rows come back sorted, so the parts concatenate in order.
+    if not passages["doc_id"].is_sorted():
+        passages = passages.sort("doc_id", "ordinal")
+    starts = passages["doc_id"].rle().struct.field("len").cum_sum().to_numpy()  # end row of each document
+    cuts = [0]
+    for i in range(1, n_parts):
+        end = int(starts[min(len(starts) - 1, len(starts) * i // n_parts)])
+        if end > cuts[-1]:
+            cuts.append(end)
+    cuts.append(passages.height)
+    parts = [passages.slice(lo, hi - lo) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         extracted = list(pool.map(extract_claims, parts, repeat(taxonomy), repeat(aliases)))
-    return pl.concat(extracted).sort("doc_id", "char_start", maintain_order=True)
+    return pl.concat(extracted)

@@ -470,7 +470,23 @@ def match_batch(
     called once, only for history passages that are candidates. Returns (signatures of the
     new passages, verified matches that involve at least one new passage).
     """
-    new_signatures, new_shingles = _signatures_and_coded_shingles(new_passages, config)
+    return match_signed(*sign_batch(new_passages, config), history_signatures, fetch_texts, config)
+
+
+def sign_batch(new_passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The first half of `match_batch`: (signatures, shingles keyed by signature row). A caller
+    that lets go of the passages' texts before `match_signed` holds less while pairs are found."""
+    return _signatures_and_coded_shingles(new_passages, config)
+
+
+def match_signed(
+    new_signatures: pl.DataFrame,
+    new_shingles: pl.DataFrame,
+    history_signatures: pl.DataFrame,
+    fetch_texts: Callable[[list[str]], pl.DataFrame],
+    config: DedupConfig,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The second half of `match_batch`, from `sign_batch`'s output."""
     exact, candidates = candidate_pairs(new_signatures, history_signatures, config)
     involved = pl.concat([candidates["passage_id_a"], candidates["passage_id_b"]]).unique()
     old_ids = involved.filter(~involved.is_in(new_signatures["passage_id"].implode())).sort().to_list()

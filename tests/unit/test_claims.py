@@ -392,5 +392,8 @@ def test_extraction_in_worker_processes_gives_the_same_rows(taxonomy, aliases):
     expected = extract_claims(passages, taxonomy, aliases)
     assert expected.height > 30 and "Wi Sung-lac" in expected["attributed_to"].to_list()
     assert extract_claims_in_processes(passages, taxonomy, aliases, workers=2, min_passages=0).equals(expected)
+    # passages already in doc_id order are cut into slices at document boundaries, not sorted
+    ordered = passages.sort("doc_id", "ordinal")
+    assert extract_claims_in_processes(ordered, taxonomy, aliases, workers=2, min_passages=0).equals(expected)
     # under the threshold, or with one worker, the batch is extracted in process
     assert extract_claims_in_processes(passages, taxonomy, aliases, workers=1, min_passages=0).equals(expected)
