@@ -61,3 +61,12 @@ def test_number_reader_spans_and_values(text):
         assert text[mention.start:mention.end] == mention.text
         assert math.isfinite(mention.value_low) and math.isfinite(mention.value_high)
         assert mention.value_low <= mention.value_high
+
+
+@SETTINGS
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F) | st.characters(blacklist_categories=("Cs",)), max_size=300))
+def test_control_character_count_is_every_c0_control_but_tab_and_line_breaks(text):
+    from pipelines.lib.ingest import _CONTROLS_RE
+
+    dropped = {c: None for c in range(32) if chr(c) not in "\t\n\r\f"}
+    assert len(_CONTROLS_RE.findall(text)) == len(text) - len(text.translate(dropped))
