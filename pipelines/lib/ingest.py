@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 import polars as pl
 
@@ -123,10 +124,89 @@ def _repair_mojibake(text: str) -> str:
 
     Only the encoding fix is applied — no quote uncurling or normalisation — so clean text is
     left byte-for-byte alone; the repaired text is what is stored, so offsets stay honest.
+    ftfy returns a text unchanged unless its badness test finds mojibake, and that test is
+    run here only around the text's non-ASCII characters (`looks_mojibaked`).
     """
+    if not looks_mojibaked(text):
+        return text
     import ftfy
 
     return ftfy.fix_encoding(text)
+
+
+def looks_mojibaked(text: str) -> bool:
+    """ftfy's `is_bad(text)`, searched only near non-ASCII characters.
+
+    ftfy's badness regex matches at most `_BADNESS_WIDTH` characters, every match holds a
+    non-ASCII character, and its only anchor is the start of the text (all three checked from
+    the regex itself at import; when they cannot be shown, the whole text is searched). So a
+    match lies within `_BADNESS_WIDTH` characters of a non-ASCII one, and searching those
+    stretches gives the same answer as searching everything, several times faster on news
+    copy, where most characters are ASCII.
+    """
+    from ftfy.badness import BADNESS_RE
+
+    width = _badness_width()
+    if width is None:
+        return BADNESS_RE.search(text) is not None
+    low = high = -1
+    for found in _NON_ASCII_RE.finditer(text):
+        at = found.start()
+        if at - (width - 1) > high:
+            if high >= 0 and BADNESS_RE.search(text, low, high):
+                return True
+            low = max(0, at - (width - 1))
+        high = at + width
+    return high >= 0 and BADNESS_RE.search(text, low, high) is not None
+
+
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
+
+
+@lru_cache(maxsize=1)
+def _badness_width() -> int | None:
+    """The longest match of ftfy's badness regex, when every match must hold a non-ASCII
+    character and the only anchor is the text's start; None when that cannot be shown."""
+    try:
+        from re import _constants as sre
+        from re import _parser as sre_parse
+
+        from ftfy.badness import BADNESS_RE
+
+        parsed = sre_parse.parse(BADNESS_RE.pattern, BADNESS_RE.flags)
+    except Exception:  # another Python or ftfy: search the whole text
+        return None
+
+    def non_ascii_only(op, av) -> bool:
+        if op == sre.LITERAL:
+            return av >= 128
+        if op == sre.IN:
+            return all((o == sre.LITERAL and a >= 128) or (o == sre.RANGE and a[0] >= 128) for o, a in av)
+        return False
+
+    def anchors(items) -> set:
+        found = set()
+        for op, av in items:
+            if op == sre.AT:
+                found.add(av)
+            elif op == sre.BRANCH:
+                for branch in av[1]:
+                    found |= anchors(branch.data)
+            elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+                found |= anchors(av[2].data)
+            elif op in (sre.SUBPATTERN, sre.ATOMIC_GROUP):
+                found |= anchors(av[-1].data)
+            elif op in (sre.ASSERT, sre.ASSERT_NOT, sre.GROUPREF, sre.GROUPREF_EXISTS):
+                found.add(op)
+        return found
+
+    top = parsed.data
+    branches = [b.data for b in top[0][1][1]] if len(top) == 1 and top[0][0] == sre.BRANCH else [top]
+    every_match_non_ascii = all(any(non_ascii_only(op, av) for op, av in branch) for branch in branches)
+    width = parsed.getwidth()[1]
+    if not every_match_non_ascii or anchors(top) - {sre.AT_BEGINNING} or width >= sre.MAXREPEAT:
+        return None
+    return width
 
 
 # --- provenance the text states about itself ---------------------------------------------

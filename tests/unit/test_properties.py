@@ -70,3 +70,21 @@ def test_control_character_count_is_every_c0_control_but_tab_and_line_breaks(tex
 
     dropped = {c: None for c in range(32) if chr(c) not in "\t\n\r\f"}
     assert len(_CONTROLS_RE.findall(text)) == len(text) - len(text.translate(dropped))
+
+
+# ASCII, the characters ftfy's badness regex is made of (mojibake pieces: Ã, â, €, ™, ¦, Greek,
+# Cyrillic, box drawing) and other non-ASCII text
+_MOJIBAKE_ALPHABET = st.sampled_from(list("aZ ,.\n’“”—€™ÃÂâ¦ªº©®«»¿¡ßàéñæøœšžαωаяЖ│┌▀░µ÷≈№¶§") + ["\u00a0", "\u0080", "\u009d"])
+
+
+@SETTINGS
+@given(st.text(alphabet=_MOJIBAKE_ALPHABET | st.characters(blacklist_categories=("Cs",)), max_size=200))
+def test_mojibake_test_near_non_ascii_characters_equals_ftfys(text):
+    import ftfy
+    from ftfy.badness import is_bad
+
+    from pipelines.lib.ingest import _badness_width, _repair_mojibake, looks_mojibaked
+
+    assert _badness_width() is not None  # the shortcut is in use with this ftfy
+    assert looks_mojibaked(text) == is_bad(text)
+    assert _repair_mojibake(text) == ftfy.fix_encoding(text)
