@@ -293,9 +293,15 @@ def candidate_pairs(new: pl.DataFrame, history: pl.DataFrame, config: DedupConfi
     codes = known_reps.select("passage_id").with_row_index("code")
     is_probe = codes["passage_id"].is_in(probes["passage_id"].implode())
     keys = _gathered_lists((history, new), "band_keys", config.bands, np.uint64, known_reps)
+    # A small batch meets only the buckets its probes fall in: those buckets' members are
+    # found first (their sizes are the same), so a batch of 1,000 articles does not group the
+    # whole history's keys 40 times.
+    few_probes = int(is_probe.sum()) < FEW_PROBES_SHARE * len(is_probe)
     pair_parts = []
     for band in range(config.bands):
         known = pl.DataFrame({"code": codes["code"], "key": keys[:, band], "probe": is_probe})
+        if few_probes:
+            known = known.join(known.filter("probe").select("key").unique(), on="key", how="semi")
         sizes = known.group_by("key").len()
         known = known.join(sizes.filter(pl.col("len") <= config.max_bucket_size), on="key", how="semi")
         met = known.filter("probe").join(known, on="key", suffix="_k").filter(pl.col("code") != pl.col("code_k"))
@@ -311,8 +317,16 @@ def candidate_pairs(new: pl.DataFrame, history: pl.DataFrame, config: DedupConfi
         passage_id_a=(pl.col("pair") // (1 << 32)).cast(pl.UInt32), passage_id_b=(pl.col("pair") % (1 << 32)).cast(pl.UInt32)
     )
     if not coded.is_empty():
-        digests = _gathered_lists((history, new), "minhash", config.num_perm, np.int32, known_reps)
-        coded = _plausible_pairs(coded, digests, known_reps["n_shingles"], config)
+        # digests of the pairs' passages only (rows in code order, so pairs stay sorted by side a)
+        involved = np.unique(np.concatenate([coded["passage_id_a"].to_numpy(), coded["passage_id_b"].to_numpy()]))
+        rows = known_reps[involved]
+        digests = _gathered_lists((history, new), "minhash", config.num_perm, np.int32, rows)
+        local = coded.select(
+            passage_id_a=pl.Series(np.searchsorted(involved, coded["passage_id_a"].to_numpy()).astype(np.uint32)),
+            passage_id_b=pl.Series(np.searchsorted(involved, coded["passage_id_b"].to_numpy()).astype(np.uint32)),
+        )
+        keep = _plausible_pairs(local.with_row_index("i"), digests, rows["n_shingles"], config)["i"]
+        coded = coded[keep]
     lsh = coded.join(codes.rename({"code": "passage_id_a", "passage_id": "id_a"}), on="passage_id_a").join(
         codes.rename({"code": "passage_id_b", "passage_id": "id_b"}), on="passage_id_b"
     ).select(passage_id_a="id_a", passage_id_b="id_b")
@@ -345,6 +359,10 @@ def _explode_bands(signatures: pl.DataFrame) -> pl.DataFrame:
         .explode("key", "band")
     )
 
+
+# Below this share of probes among the known representatives, each band first keeps only the
+# buckets a probe falls in (the same pairs, far less grouping for a small batch).
+FEW_PROBES_SHARE = 0.25
 
 # Candidate pairs whose digests are compared per slice (bounds two gathered digest rows per pair).
 ESTIMATE_SLICE_PAIRS = 50_000
@@ -386,7 +404,7 @@ def _plausible_pairs(coded: pl.DataFrame, digests: np.ndarray, sizes: pl.Series,
         n_b=sizes.gather(coded["passage_id_b"]),
     )
     needed = required_equal_digests(lowest_acceptable_jaccard(pl.col("n_a"), pl.col("n_b"), config), config)
-    return scored.filter(pl.col("equal") >= needed).select("passage_id_a", "passage_id_b")
+    return scored.filter(pl.col("equal") >= needed).drop("equal", "n_a", "n_b")
 
 
 def verify_pairs(

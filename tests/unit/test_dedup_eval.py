@@ -251,3 +251,25 @@ def test_the_digest_estimate_loses_no_verified_copy(article_bases):
     _, banded = candidate_pairs(signatures, no_history, dataclasses.replace(config, estimate_z=1e9))
     assert estimated.height < banded.height / 2
     assert verify_pairs(exact, estimated, shingles, config).equals(verify_pairs(exact, banded, shingles, config))
+
+
+@pytest.mark.parametrize("new_share", [0.05, 0.5])
+def test_a_small_batch_meets_the_same_buckets_as_a_large_one(article_bases, monkeypatch, new_share):
+    # a batch with few probes keeps only the buckets its probes fall in before counting bucket
+    # sizes; with the shortcut forced on or off, the candidates are the same
+    import pipelines.lib.dedup as dedup
+    from pipelines.lib.dedup import candidate_pairs, compute_signatures
+
+    passages, _ = generate_eval_set(7, 600, article_bases)
+    config = DedupConfig(max_bucket_size=4)  # small buckets, so the size cap takes part
+    signatures, _ = compute_signatures(passages, config)
+    n_history = int(signatures.height * (1 - new_share))
+    history, new = signatures.head(n_history), signatures.tail(signatures.height - n_history)
+    results = []
+    for share in (0.0, 2.0):  # never, always
+        monkeypatch.setattr(dedup, "FEW_PROBES_SHARE", share)
+        results.append(candidate_pairs(new, history, config))
+    (exact_off, lsh_off), (exact_on, lsh_on) = results
+    assert lsh_off.height > 20
+    assert exact_on.sort(exact_on.columns).equals(exact_off.sort(exact_off.columns))
+    assert lsh_on.sort(lsh_on.columns).equals(lsh_off.sort(lsh_off.columns))
