@@ -52,7 +52,7 @@ def _fail(*args, **kwargs):
     [
         (ingest_defs, "parse_raw_file"),
         (dedup_defs, "split_passages"),
-        (dedup_defs, "match_batch"),
+        (dedup_defs, "match_signed"),
         (extract_defs, "extract_claims_in_processes"),
         (extract_defs, "build_facts"),
         (publish_defs, "_write_table"),
