@@ -176,21 +176,29 @@ def compute_signatures(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.
     Passages whose normalised text is empty get no signature (they cannot be compared).
     Signatures are sorted by `passage_id`; `shingles` (`passage_id`, `shingle`) in the same order.
     """
-    signatures, coded = _signatures_and_coded_shingles(passages, config)
+    signatures, coded = sign_batch(passages, config)
     return signatures, coded.select(
         passage_id=signatures["passage_id"].gather(coded["code"]), shingle="shingle"
     )
 
 
-def _signatures_and_coded_shingles(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """`compute_signatures` with shingles keyed by `code` (u32), the row of their passage's
-    signature: 12 bytes a shingle instead of a repeated id string."""
-    keyed = (
-        passages.select("passage_id", "doc_id", norm=normalised_text(pl.col("text")))
+def _coded_normalised(passages: pl.DataFrame, columns: list[str], offset: int = 0) -> pl.DataFrame:
+    """`columns`, `norm` and `code` (u32 row number from `offset`, in passage_id order) of the
+    passages whose normalised text is not empty: the only ones that have shingles."""
+    return (
+        passages.select(*columns, norm=normalised_text(pl.col("text")))
         .filter(pl.col("norm").str.len_chars() > 0)
         .sort("passage_id")
-        .with_row_index("code")
+        .with_row_index("code", offset=offset)
     )
+
+
+def sign_batch(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`compute_signatures` with shingles keyed by `code` (u32), the row of their passage's
+    signature: 12 bytes a shingle instead of a repeated id string. The first half of
+    `match_batch`: a caller that lets go of the passages' texts before `match_signed` holds
+    less while pairs are found."""
+    keyed = _coded_normalised(passages, ["passage_id", "doc_id"])
     if keyed.is_empty():
         return pl.DataFrame(schema=SIGNATURES_SCHEMA), pl.DataFrame(schema={"code": pl.UInt32, "shingle": pl.UInt64})
     # A signature depends on its own passage only, so the batch is signed in chunks: the token
@@ -491,12 +499,6 @@ def match_batch(
     return match_signed(*sign_batch(new_passages, config), history_signatures, fetch_texts, config)
 
 
-def sign_batch(new_passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The first half of `match_batch`: (signatures, shingles keyed by signature row). A caller
-    that lets go of the passages' texts before `match_signed` holds less while pairs are found."""
-    return _signatures_and_coded_shingles(new_passages, config)
-
-
 def match_signed(
     new_signatures: pl.DataFrame,
     new_shingles: pl.DataFrame,
@@ -510,8 +512,7 @@ def match_signed(
     old_ids = involved.filter(~involved.is_in(new_signatures["passage_id"].implode())).sort().to_list()
     # History passages are coded after the new ones; their texts are shingled again here.
     old = fetch_texts(old_ids) if old_ids else pl.DataFrame(schema={"passage_id": pl.Utf8, "text": pl.Utf8})
-    old = old.select("passage_id", norm=normalised_text(pl.col("text"))).filter(pl.col("norm").str.len_chars() > 0)
-    old = old.sort("passage_id").with_row_index("code", offset=new_signatures.height)
+    old = _coded_normalised(old, ["passage_id"], offset=new_signatures.height)
     old_shingles = _shingles_of_normalised(old, config, key="code")
     ids = pl.concat(
         [
