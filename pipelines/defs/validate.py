@@ -6,7 +6,9 @@ Data Docs, and fails â€” blocking everything downstream, publication included â€
 structural expectation fails or a row-level one fails for more than its `mostly` share.
 """
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import polars as pl
@@ -20,7 +22,7 @@ from dagster import (
     asset_check,
 )
 
-from pipelines.defs.common import markdown_table, table_frame, utc_now
+from pipelines.defs.common import markdown_table, reset_stage_if_changed, utc_now
 from pipelines.defs.resources import PROJECT_ROOT, Warehouse, read_frame, setting_path, sql_file, transaction
 from pipelines.lib.validation import (
     Suite,
@@ -28,6 +30,9 @@ from pipelines.lib.validation import (
     check_passage_offsets,
     check_quote_offsets,
     load_suite,
+    merge_table_wide,
+    table_wide_counts,
+    table_wide_rules,
     validate_frame,
 )
 
@@ -50,6 +55,16 @@ class ValidationSettings(ConfigurableResource):
 
     expectations_dir: str = ""
     data_docs_dir: str = ""
+    # which rows the checks of document tables validate: "new" (rows written since the table
+    # last passed; keys and row-level shares still over the whole table) or "all"; empty reads
+    # CLAIMWIRE_CHECK_SCOPE at run time, default "new"
+    scope: str = ""
+
+    def scope_mode(self) -> str:
+        mode = self.scope or os.environ.get("CLAIMWIRE_CHECK_SCOPE") or "new"
+        if mode not in SCOPE_MODES:
+            raise ValueError(f"check scope {mode!r} is not one of {SCOPE_MODES} (validation.scope or CLAIMWIRE_CHECK_SCOPE)")
+        return mode
 
     def suite(self, table: str) -> Suite:
         return load_suite(Path(self.expectations_dir or EXPECTATIONS_DIR) / f"{table}.json")
@@ -63,23 +78,76 @@ class ValidationSettings(ConfigurableResource):
         return base / table
 
 
-def _frame_for(conn, table: str) -> pl.DataFrame:
+# The relation each suite validates, as SQL. Texts are checked by their length here (and against
+# the document text, chunk by chunk, in the cross-table rules): loading every text would cost the
+# corpus's size.
+def _relation(table: str) -> str:
     if table == "claims":
         # The share that row-level rules allow to fail is a share of every extracted claim:
         # validate kept and quarantined rows together.
-        kept = table_frame(conn, "claims")
-        held = read_frame(conn, "select * exclude (failed_check, reason) from quarantine")
-        return pl.concat([kept, held.select(kept.columns).cast(kept.schema)])
-    # texts are checked by their length here (and against the document text, chunk by chunk, in
-    # the cross-table rules): loading every text would cost the corpus's size
+        return "select * from claims union all by name select * exclude (failed_check, reason) from quarantine"
     if table == "passages":
-        return read_frame(conn, f"select * exclude (text), length(text) as text_length from ({sql_file('select_published_passages')})")
+        return f"select * exclude (text), length(text) as text_length from ({sql_file('select_published_passages')})"
     if table == "documents":
-        return read_frame(conn, "select * exclude (text), length(text) as text_length from documents")
+        return "select * exclude (text), length(text) as text_length from documents"
     if table == "facts":
         # a fact's claim ids (every mention of it) are checked by their count
-        return read_frame(conn, "select * exclude (claim_ids), len(claim_ids) as n_claim_ids from facts")
-    return table_frame(conn, table)
+        return "select * exclude (claim_ids), len(claim_ids) as n_claim_ids from facts"
+    return f'select * from "{table}"'
+
+
+# Tables whose rows belong to a document and are validated by scope: the stage that writes them
+# (None: rows are written once, at ingest). Other tables are small or rewritten whole.
+SCOPED_TABLES = {"documents": None, "passages": "passages", "claims": "claims", "quarantine": "claims"}
+# columns later stages rewrite on earlier documents' rows: their rules are counted over the table
+MUTABLE_COLUMNS = {
+    "claims": frozenset({"cluster_id", "is_syndicated_copy"}),
+    "quarantine": frozenset({"cluster_id", "is_syndicated_copy"}),
+    "passages": frozenset({"cluster_id"}),
+}
+IN_SCOPE = "doc_id in (select doc_id from _check_scope)"
+SCOPE_MODES = ("new", "all")
+
+
+def _check_stage(table: str) -> str:
+    return f"check:{table}"
+
+
+def _open_scope(conn, table: str, suite: Suite, mode: str) -> int:
+    """Fill the temporary table `_check_scope` with the documents whose rows in `table` the check
+    validates, and return how many. `new`: those the writer stage (re)wrote since the check last
+    passed on them, all of them after the suite changed; `all`: every document."""
+    stage = _check_stage(table)
+    reset_stage_if_changed(conn, stage, _suite_version(suite))
+    writer = SCOPED_TABLES[table]
+    if mode == "all":
+        # a row whose document is missing is in scope too, to be reported
+        query = f"select doc_id from documents union select distinct doc_id from ({_relation(table)})"
+    elif writer is None:
+        query = f"select doc_id from documents anti join (select doc_id from stage_progress where stage = '{stage}') using (doc_id)"
+    else:
+        query = f"""
+            select w.doc_id from stage_progress as w
+            left join stage_progress as c on c.stage = '{stage}' and c.doc_id = w.doc_id
+            where w.stage = '{writer}' and (c.processed_at is null or c.processed_at < w.processed_at)"""
+    conn.execute(f"create or replace temp table _check_scope as {query}")
+    return conn.sql("select count(*) from _check_scope").fetchall()[0][0]
+
+
+def _suite_version(suite: Suite) -> str:
+    return hashlib.sha256(Path(suite.path).read_bytes()).hexdigest()[:16]
+
+
+def _record_scope_passed(conn, table: str) -> None:
+    """The scope's documents passed: the next check starts after them."""
+    conn.execute(
+        "insert or replace into stage_progress select ?, doc_id, ? from _check_scope", [_check_stage(table), utc_now()]
+    )
+
+
+def _frame_for(conn, table: str, scoped: bool) -> pl.DataFrame:
+    where = f" where {IN_SCOPE}" if scoped else ""
+    return read_frame(conn, f"select * from ({_relation(table)}){where}")
 
 
 # Documents whose texts are held at once while spans are compared with them.
@@ -87,29 +155,30 @@ SPAN_CHECK_DOCUMENTS = 20_000
 
 
 def _document_ranges(conn, size: int = SPAN_CHECK_DOCUMENTS) -> list[tuple[str | None, str | None]]:
-    """doc_id ranges [low, high) of about `size` documents that cover every possible doc_id (the
-    first is open below, the last above), so a row whose document is missing still falls in one."""
-    ids = read_frame(conn, "select doc_id from documents order by doc_id")["doc_id"]
+    """doc_id ranges [low, high) of about `size` documents of the scope that cover every possible
+    doc_id (the first is open below, the last above), so a row whose document is missing still
+    falls in one."""
+    ids = read_frame(conn, "select doc_id from _check_scope order by doc_id")["doc_id"]
     bounds = ids.gather_every(size).to_list()[1:]
     return list(zip([None, *bounds], [*bounds, None]))
 
 
-def _in_range(low: str | None, high: str | None) -> pl.Expr:
-    return (pl.lit(True) if low is None else pl.col("doc_id") >= low) & (pl.lit(True) if high is None else pl.col("doc_id") < high)
+def _in_range(low: str | None, high: str | None) -> str:
+    return f"{IN_SCOPE} and ($low is null or doc_id >= $low) and ($high is null or doc_id < $high)"
 
 
 def _documents_in(conn, low: str | None, high: str | None) -> pl.DataFrame:
-    return read_frame(
-        conn,
-        "select doc_id, text from documents where ($low is null or doc_id >= $low) and ($high is null or doc_id < $high)",
-        {"low": low, "high": high},
-    )
+    return read_frame(conn, f"select doc_id, text from documents where {_in_range(low, high)}", {"low": low, "high": high})
 
 
 def _cross_table_failures(conn, table: str) -> pl.DataFrame | None:
     """Rules that span tables: claims point at real passages and documents, and every span
-    (claim quote, passage text) is the document text at its offsets. Spans are compared one
-    range of documents at a time, so the texts held at once are a chunk's, not the corpus's."""
+    (claim quote, passage text) is the document text at its offsets.
+
+    References are checked for every claim (a claim's cluster changes when new copies of its
+    passage arrive); spans for the scope's documents, whose texts and spans were written together
+    and never change after. Spans are compared one range of documents at a time, so the texts
+    held at once are a chunk's, not the corpus's."""
     if table not in {"claims", "passages"}:
         return None
     published = f"({sql_file('select_published_passages')})"
@@ -121,7 +190,7 @@ def _cross_table_failures(conn, table: str) -> pl.DataFrame | None:
                     read_frame(
                         conn,
                         f"select passage_id, doc_id, char_start, char_end, text from {published} "
-                        "where ($low is null or doc_id >= $low) and ($high is null or doc_id < $high) order by doc_id, char_start",
+                        f"where {_in_range(low, high)} order by doc_id, char_start",
                         {"low": low, "high": high},
                     ),
                     _documents_in(conn, low, high),
@@ -129,10 +198,22 @@ def _cross_table_failures(conn, table: str) -> pl.DataFrame | None:
                 for low, high in ranges
             ]
         )
-    claims = table_frame(conn, "claims")
-    passages = read_frame(conn, f"select passage_id, doc_id, char_start, char_end, cluster_id from {published}")
-    references = check_claim_references(claims, passages, read_frame(conn, "select doc_id from documents"))
-    quotes = [check_quote_offsets(claims.filter(_in_range(low, high)), _documents_in(conn, low, high)) for low, high in ranges]
+    references = check_claim_references(
+        read_frame(conn, "select claim_id, doc_id, passage_id, char_start, char_end, cluster_id from claims"),
+        read_frame(conn, f"select passage_id, doc_id, char_start, char_end, cluster_id from {published}"),
+        read_frame(conn, "select doc_id from documents"),
+    )
+    quotes = [
+        check_quote_offsets(
+            read_frame(
+                conn,
+                f"select claim_id, doc_id, char_start, char_end, quote from claims where {_in_range(low, high)}",
+                {"low": low, "high": high},
+            ),
+            _documents_in(conn, low, high),
+        )
+        for low, high in ranges
+    ]
     return pl.concat([references, *quotes], how="diagonal_relaxed")
 
 
@@ -149,14 +230,29 @@ def build_check(table: str) -> AssetChecksDefinition:
     )
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse, validation: ValidationSettings) -> AssetCheckResult:
         suite = validation.suite(table)
+        mode = validation.scope_mode()
         with warehouse.get_connection() as conn:
-            frame = _frame_for(conn, table)
+            rules = table_wide_rules(suite, MUTABLE_COLUMNS.get(table, frozenset())) if table in SCOPED_TABLES else None
+            scoped = rules is not None
+            # a suite that needs every row in Great Expectations checks every document's spans too
+            n_documents = _open_scope(conn, table, suite, mode if scoped else "all") if table in SCOPED_TABLES else None
+            frame = _frame_for(conn, table, scoped)
             cross = _cross_table_failures(conn, table)
             report = validate_frame(frame, suite, data_docs_dir=validation.docs_dir(table))
+            n_table_rows = frame.height
+            if scoped:
+                report = merge_table_wide(report, suite, rules, table_wide_counts(conn, _relation(table), rules, IN_SCOPE))
+                n_table_rows = conn.sql(f"select count(*) from ({_relation(table)})").fetchall()[0][0]
             n_cross = 0 if cross is None else cross.height
             passed = report.success and n_cross == 0
             rows = report.to_metadata_rows()
             n_failed = report.failing_rows["row_index"].n_unique() if report.failing_rows.height else 0
+            scope = {
+                "mode": mode if scoped else "all",
+                "n_documents": n_documents if scoped else None,
+                "n_rows_validated": report.n_rows,
+                "n_rows_in_table": n_table_rows,
+            }
             with transaction(conn):
                 conn.execute(
                     "insert into validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -164,12 +260,20 @@ def build_check(table: str) -> AssetChecksDefinition:
                         table, report.suite_name, utc_now(), context.run.run_id, passed, report.n_rows,
                         n_failed + n_cross,
                         str(report.data_docs_index) if report.data_docs_index else None,
-                        json.dumps({"expectations": rows, "cross_table_failures": n_cross}, default=str),
+                        json.dumps({"expectations": rows, "cross_table_failures": n_cross, "scope": scope}, default=str),
                     ],
                 )
+                if passed and table in SCOPED_TABLES:
+                    _record_scope_passed(conn, table)
         metadata = {
             "suite": MetadataValue.text(report.suite_name),
             "rows_validated": MetadataValue.int(report.n_rows),
+            "rows_in_table": MetadataValue.int(n_table_rows),
+            "scope": MetadataValue.text(
+                f"rows of {n_documents} documents written since the last pass ({mode}); keys and row-level shares over the whole table"
+                if scoped
+                else "every row"
+            ),
             "rows_failing_row_level_rules": MetadataValue.int(n_failed),
             "expectations": MetadataValue.md(markdown_table(pl.DataFrame(rows)) if rows else "_none_"),
             "sample_failing_rows": MetadataValue.md(_failing_sample(frame, report.failing_rows)),

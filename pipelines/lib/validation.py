@@ -541,3 +541,234 @@ def _stack_failures(joined: pl.DataFrame, rules, keep: list[str] | None = None) 
         for k, (condition, name, reason) in enumerate(rules)
     ]
     return pl.concat(parts).sort("_order", "_rule").drop("_order", "_rule")
+
+
+# --- validating the rows a run wrote ----------------------------------------------------------
+#
+# A check on a large table validates the rows its writer added or rewrote since the table last
+# passed (its scope) with Great Expectations, and states in DuckDB SQL, over the whole table, the
+# rules whose outcome depends on other rows: key uniqueness and the `mostly` share of row-level
+# rules. Every other expectation is row-local (a row passes or fails on its own values), so rows
+# that passed before and were not rewritten still pass.
+
+# expectation types whose outcome for a row depends on that row alone (row_condition included)
+ROW_LOCAL_TYPES = frozenset(
+    {
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_null",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_not_be_in_set",
+        "expect_column_values_to_match_regex",
+        "expect_column_value_lengths_to_be_between",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "expect_column_pair_values_to_be_equal",
+    }
+)
+# about the frame's columns, which a scope frame has like the table
+SCHEMA_TYPES = frozenset({"expect_table_columns_to_match_set"})
+# keys: their uniqueness is counted over the whole table in SQL
+UNIQUENESS_TYPES = frozenset({"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"})
+# row-level types whose share of failures is counted over the whole table in SQL
+SHARE_TYPES = frozenset({"expect_column_values_to_be_between", "expect_column_pair_values_a_to_be_greater_than_b"})
+
+
+@dataclass(frozen=True)
+class TableWideRule:
+    """A rule counted over the whole table in SQL: `checked` and `failed` are boolean SQL
+    expressions on one row (uniqueness rules leave them empty and are counted by their key)."""
+
+    index: int
+    spec: ExpectationSpec
+    checked: str = ""
+    failed: str = ""
+
+
+def table_wide_rules(suite: Suite, mutable_columns: frozenset[str] = frozenset()) -> tuple[TableWideRule, ...] | None:
+    """The rules a scoped validation of `suite` must count over the whole table, or None when
+    some expectation needs the whole table in Great Expectations (then validate every row).
+
+    `mutable_columns` are columns a later stage may rewrite on rows outside the scope (a claim's
+    cluster when new copies of its passage arrive): rules on them are counted over the table too.
+    """
+    rules = []
+    for i, spec in enumerate(suite.expectations):
+        try:
+            if spec.type in UNIQUENESS_TYPES:
+                rules.append(TableWideRule(i, spec))
+            elif spec.level == "row":
+                if spec.type not in SHARE_TYPES:
+                    return None
+                rules.append(TableWideRule(i, spec, *_share_sql(spec)))
+            elif spec.type not in ROW_LOCAL_TYPES | SCHEMA_TYPES:
+                return None
+            elif set(spec.columns) & mutable_columns:
+                rules.append(TableWideRule(i, spec, *_null_sql(spec)))
+        except ValueError:
+            return None
+    return tuple(rules)
+
+
+def _null_sql(spec: ExpectationSpec) -> tuple[str, str]:
+    """(rows considered, rows failing) of a structural null rule, as SQL."""
+    kw = spec.kwargs
+    if set(kw) - {"column", "row_condition", "condition_parser"}:
+        raise ValueError(f"{spec.check_name}: kwargs have no SQL form")
+    condition = row_condition_sql(kw["row_condition"]) if kw.get("row_condition") else "true"
+    col = _quoted(kw["column"])
+    if spec.type == "expect_column_values_to_not_be_null":
+        return f"({condition})", f"({condition}) and {col} is null"
+    if spec.type == "expect_column_values_to_be_null":
+        return f"({condition})", f"({condition}) and {col} is not null"
+    raise ValueError(f"{spec.check_name} has no SQL form")
+
+
+def _share_sql(spec: ExpectationSpec) -> tuple[str, str]:
+    """(rows the rule considers, rows that fail it) as SQL, as GX counts them for `mostly`: a
+    column rule considers the non-null values where the row condition holds; a pair rule every
+    row where the condition holds and not both values are null (GX's default `ignore_row_if`)."""
+    kw = spec.kwargs
+    known = {"column", "column_A", "column_B", "min_value", "max_value", "or_equal", "mostly", "row_condition", "condition_parser"}
+    if set(kw) - known:
+        raise ValueError(f"{spec.check_name}: kwargs {sorted(set(kw) - known)} have no SQL form")
+    condition = row_condition_sql(kw["row_condition"]) if kw.get("row_condition") else "true"
+    if spec.type == "expect_column_values_to_be_between":
+        col = _quoted(kw["column"])
+        bounds = [f"{col} >= {_literal(kw['min_value'])}"] if kw.get("min_value") is not None else []
+        bounds += [f"{col} <= {_literal(kw['max_value'])}"] if kw.get("max_value") is not None else []
+        checked = f"({condition}) and {col} is not null"
+        return checked, f"{checked} and not ({' and '.join(bounds) or 'true'})"
+    a, b = _quoted(kw["column_A"]), _quoted(kw["column_B"])
+    op = ">=" if kw.get("or_equal") else ">"
+    checked = f"({condition}) and not ({a} is null and {b} is null)"
+    return checked, f"{checked} and not coalesce({a} {op} {b}, false)"
+
+
+_SQL_COMPARISONS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+
+
+def row_condition_sql(condition: str) -> str:
+    """A pandas `row_condition` as a DuckDB SQL predicate that is never null, like pandas'
+    (`==`, `!=`, `<`…, `in [...]`, `not in [...]`, joined by `and` / `or`; a null value matches
+    only `!=` and `not in`). Raises ValueError for anything else."""
+
+    def node(n: ast.AST) -> str:
+        if isinstance(n, ast.BoolOp):
+            joiner = " and " if isinstance(n.op, ast.And) else " or "
+            return "(" + joiner.join(node(v) for v in n.values) + ")"
+        if isinstance(n, ast.Compare) and len(n.ops) == 1 and isinstance(n.left, ast.Name):
+            col, op, right = _quoted(n.left.id), n.ops[0], n.comparators[0]
+            if isinstance(op, (ast.In, ast.NotIn)):
+                if not isinstance(right, (ast.List, ast.Tuple)) or not right.elts:
+                    raise ValueError(f"row_condition {condition!r}: `in` needs a non-empty list")
+                values = ", ".join(_literal(_constant(e)) for e in right.elts)
+                inside = f"coalesce({col} in ({values}), false)"
+                return inside if isinstance(op, ast.In) else f"not {inside}"
+            value = _literal(_constant(right))
+            if isinstance(op, ast.Eq):
+                return f"({col} is not distinct from {value})"
+            if isinstance(op, ast.NotEq):
+                return f"({col} is distinct from {value})"
+            if type(op) in _SQL_COMPARISONS:
+                return f"coalesce({col} {_SQL_COMPARISONS[type(op)]} {value}, false)"
+        raise ValueError(f"row_condition {condition!r}: {ast.dump(n)[:60]} has no SQL form here")
+
+    return node(ast.parse(condition, mode="eval").body)
+
+
+def _constant(n: ast.AST) -> Any:
+    if isinstance(n, ast.Constant) and isinstance(n.value, (str, int, float, bool)):
+        return n.value
+    raise ValueError(f"{ast.dump(n)[:60]} is not a literal")
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise ValueError(f"{value!r} has no SQL literal here")
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def table_wide_counts(conn, relation: str, rules: tuple[TableWideRule, ...], in_scope: str) -> dict[int, dict[str, int]]:
+    """Count each rule over the whole `relation` (a SQL query) in DuckDB: for a uniqueness rule the
+    rows whose key another row shares (`failed`, GX's count), for a share rule the rows it
+    considers and fails, over the table and within the scope (`in_scope`, a SQL predicate)."""
+    counts: dict[int, dict[str, int]] = {}
+    shares = [r for r in rules if r.checked]
+    if shares:
+        parts = []
+        for r in shares:
+            parts += [
+                f"count(*) filter (where {r.checked})",
+                f"count(*) filter (where {r.failed})",
+                f"count(*) filter (where ({in_scope}) and {r.failed})",
+            ]
+        row = conn.sql(f"select {', '.join(parts)} from ({relation})").fetchall()[0]
+        for k, r in enumerate(shares):
+            counts[r.index] = {"checked": row[3 * k], "failed": row[3 * k + 1], "failed_in_scope": row[3 * k + 2]}
+    for r in rules:
+        if r.checked:
+            continue
+        key = ", ".join(_quoted(c) for c in r.spec.columns)
+        present = " and ".join(f"{_quoted(c)} is not null" for c in r.spec.columns)
+        if r.spec.type == "expect_compound_columns_to_be_unique":
+            # GX skips a row only when every key column is null
+            present = " or ".join(f"{_quoted(c)} is not null" for c in r.spec.columns)
+        n = conn.sql(
+            f"select coalesce(sum(n), 0), (select count(*) from ({relation})) from "
+            f"(select count(*) as n from ({relation}) where {present} group by {key} having count(*) > 1)"
+        ).fetchall()[0]
+        counts[r.index] = {"failed": int(n[0]), "checked": int(n[1])}
+    return counts
+
+
+def merge_table_wide(
+    report: ValidationReport, suite: Suite, rules: tuple[TableWideRule, ...], counts: dict[int, dict[str, int]]
+) -> ValidationReport:
+    """The report of a scoped validation, with each table-wide rule judged on its whole-table
+    counts. A share rule's failures within the scope must be the ones GX found there: if SQL and
+    GX disagree, the SQL form is wrong and the validation raises instead of guessing."""
+    by_index = {r.index: r for r in rules}
+    results = list(report.results)
+    for i, result in enumerate(results):
+        rule = by_index.get(i)
+        if rule is None:
+            continue
+        c = counts[i]
+        if rule.checked:
+            if result.n_failed is not None and c["failed_in_scope"] != result.n_failed:
+                raise ValidationRunError(
+                    f"suite {suite.name!r}: {result.check_name} fails {result.n_failed} rows of the scope in Great "
+                    f"Expectations but {c['failed_in_scope']} in its SQL form; cannot judge it over the table"
+                )
+        if rule.spec.level == "row":
+            mostly = float(rule.spec.kwargs["mostly"])
+            success = c["checked"] == 0 or (c["checked"] - c["failed"]) / c["checked"] >= mostly
+        else:
+            success = result.success and c["failed"] == 0
+        results[i] = ExpectationResult(
+            expectation_type=result.expectation_type,
+            columns=result.columns,
+            level=result.level,
+            rule=result.rule,
+            success=success,
+            n_checked=c["checked"],
+            n_failed=c["failed"],
+            failing_values=result.failing_values,
+            failing_row_indices=result.failing_row_indices,
+        )
+    return ValidationReport(
+        suite_name=report.suite_name,
+        success=all(r.success for r in results),
+        n_rows=report.n_rows,
+        results=tuple(results),
+        failing_rows=report.failing_rows,
+        data_docs_index=report.data_docs_index,
+    )

@@ -137,3 +137,91 @@ def test_invalid_suite_fails_the_check_loudly(claimwire, tmp_path):
     with pytest.raises(SuiteError, match=r"facts\.json.*expect_column_values_to_be_betwixt"):
         ValidationSettings(expectations_dir=str(suites)).suite("facts")
     assert Warehouse  # the same resource class the checks use is importable alongside
+
+
+# --- the checks validate what a run wrote ------------------------------------------------------
+
+SECOND_ARTICLE = (
+    "Outlet Y\n\n"
+    "More troops head to Kursk\n\n"
+    "Seoul says at least 3,000 more soldiers were sent last month, and each is paid $2,000 a month.\n"
+)
+
+
+def _latest_scopes(cw) -> dict[str, dict]:
+    rows = cw.warehouse_query(
+        "select table_name, results_json from validation_results "
+        "qualify row_number() over (partition by table_name order by validated_at desc) = 1"
+    )
+    return {table: json.loads(results)["scope"] for table, results in rows}
+
+
+def test_a_second_run_validates_the_new_document_and_counts_keys_and_shares_over_the_table(claimwire, monkeypatch):
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    first = _latest_scopes(claimwire)
+    assert {t: s["n_documents"] for t, s in first.items() if s["n_documents"] is not None} == {
+        "documents": 5, "passages": 5, "claims": 5, "quarantine": 5,
+    }
+    assert first["claims"]["n_rows_validated"] == first["claims"]["n_rows_in_table"] > 8
+
+    (claimwire.raw / "005_second.txt").write_text(SECOND_ARTICLE, encoding="utf-8")
+    result = claimwire.run()
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    second = _latest_scopes(claimwire)
+    (new_doc,) = claimwire.warehouse_query("select doc_id from documents where source_path = '005_second.txt'")[0]
+    (n_new_claims,) = claimwire.warehouse_query(f"select count(*) from claims where doc_id = '{new_doc}'")[0]
+    (n_new_passages,) = claimwire.warehouse_query(f"select count(*) from passages where doc_id = '{new_doc}'")[0]
+    assert n_new_claims == 2 and n_new_passages == 3
+    assert second["claims"] == {
+        "mode": "new", "n_documents": 1, "n_rows_validated": n_new_claims,
+        "n_rows_in_table": first["claims"]["n_rows_in_table"] + n_new_claims,
+    }
+    assert (second["passages"]["n_documents"], second["passages"]["n_rows_validated"]) == (1, n_new_passages)
+    assert (second["documents"]["n_documents"], second["documents"]["n_rows_validated"]) == (1, 1)
+    # small tables and tables rewritten whole are validated whole
+    assert second["facts"]["mode"] == second["passage_clusters"]["mode"] == "all"
+
+    # the whole table again, on request
+    monkeypatch.setenv("CLAIMWIRE_CHECK_SCOPE", "all")
+    assert claimwire.run().success
+    assert _latest_scopes(claimwire)["claims"]["n_documents"] == 6
+    monkeypatch.setenv("CLAIMWIRE_CHECK_SCOPE", "everything")
+    result = claimwire.run(raise_on_error=False)
+    assert not result.success
+    assert "check scope 'everything' is not one of ('new', 'all')" in claimwire.failure_message(result)
+
+
+def test_a_blocked_batch_is_validated_again_until_it_passes(claimwire, monkeypatch):
+    real_extract = extract_defs.extract_claims_in_processes
+
+    def inflated(*args, **kwargs):
+        return real_extract(*args, **kwargs).with_columns(pl.col("value_low", "value_high") * 1e6)
+
+    claimwire.add_seeds()
+    monkeypatch.setattr(extract_defs, "extract_claims_in_processes", inflated)
+    assert not claimwire.run(raise_on_error=False).success
+    monkeypatch.setattr(extract_defs, "extract_claims_in_processes", real_extract)
+    # nothing new to extract, but the claims check has not passed on these documents: it looks
+    # at them again and blocks again
+    result = claimwire.run(raise_on_error=False)
+    assert not result.success
+    assert {e.check_name for e in result.get_asset_check_evaluations() if not e.passed} == {"claims_expectations"}
+    assert _latest_scopes(claimwire)["claims"]["n_documents"] == 5
+
+
+def test_an_old_quote_edited_in_place_is_found_by_a_whole_table_check(claimwire, monkeypatch):
+    import duckdb
+
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        conn.execute("update claims set quote = 'tampered' where claim_id = (select min(claim_id) from claims)")
+    # a run with nothing new does not look at old rows again
+    assert claimwire.run().success
+    monkeypatch.setenv("CLAIMWIRE_CHECK_SCOPE", "all")
+    result = claimwire.run(raise_on_error=False)
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["claims_expectations"]
+    assert failed[0].metadata["cross_table_failures"].value == 1

@@ -1,0 +1,222 @@
+"""Unit tests for validating a scope of rows: Great Expectations on the rows a run wrote, keys and
+row-level shares counted over the whole table in DuckDB SQL (pipelines.lib.validation).
+
+The SQL forms are held to Great Expectations itself: with the whole table in scope, a merged
+report must equal GX's own, expectation by expectation.
+"""
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.lib.validation import (
+    DEFAULT_SUITES_DIR,
+    ValidationRunError,
+    load_suites,
+    merge_table_wide,
+    row_condition_sql,
+    table_wide_counts,
+    table_wide_rules,
+    validate_frame,
+)
+from tests.unit.test_validation import CLEAN_CLAIM_ROWS, PAY_HIGH, PAY_LOW, claims_frame, clean_passages, with_row
+
+IN_SCOPE = "doc_id in (select doc_id from scope)"
+CLAIMS_MUTABLE = frozenset({"cluster_id", "is_syndicated_copy"})
+
+
+@pytest.fixture(scope="module")
+def suites():
+    return load_suites(DEFAULT_SUITES_DIR)
+
+
+def scoped_report(frame: pl.DataFrame, suite, scope_docs: list[str], mutable=CLAIMS_MUTABLE):
+    """Validate the scope's rows of `frame` as the check does, against `frame` as the table."""
+    rules = table_wide_rules(suite, mutable)
+    assert rules is not None
+    conn = duckdb.connect()
+    conn.register("t", frame)
+    conn.register("scope", pl.DataFrame({"doc_id": scope_docs}, schema={"doc_id": pl.Utf8}))
+    scope_rows = frame.filter(pl.col("doc_id").is_in(scope_docs))
+    report = validate_frame(scope_rows, suite)
+    return merge_table_wide(report, suite, rules, table_wide_counts(conn, "select * from t", rules, IN_SCOPE))
+
+
+def outcomes(report) -> list[tuple]:
+    return [(r.check_name, r.success, r.n_failed) for r in report.results]
+
+
+# --- the SQL form of a row condition ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("condition", "sql"),
+    [
+        ("measure == 'pay'", '("measure" is not distinct from \'pay\')'),
+        ("is_boilerplate == True", '("is_boilerplate" is not distinct from true)'),
+        ("n_passages == 1", '("n_passages" is not distinct from 1)'),
+        ("unit != 'USD'", '("unit" is distinct from \'USD\')'),
+        ("n >= 2.5", 'coalesce("n" >= 2.5, false)'),
+        ("measure in ['a', \"o'b\"]", "coalesce(\"measure\" in ('a', 'o''b'), false)"),
+        ("measure not in ['a']", "not coalesce(\"measure\" in ('a'), false)"),
+        (
+            "measure == 'a' and unit == 'USD' or period == 'month'",
+            '((("measure" is not distinct from \'a\') and ("unit" is not distinct from \'USD\'))'
+            ' or ("period" is not distinct from \'month\'))',
+        ),
+    ],
+)
+def test_row_condition_sql(condition, sql):
+    assert row_condition_sql(condition) == sql
+
+
+@pytest.mark.parametrize(
+    "condition",
+    ["not measure == 'a'", "measure == unit", "measure.str.len() > 2", "measure in []", "1 == measure", "a < b < c", "m == None"],
+)
+def test_row_condition_without_an_sql_form_is_refused(condition):
+    with pytest.raises(ValueError, match="has no SQL form|is not a literal|non-empty list"):
+        row_condition_sql(condition)
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("measure == 'pay'", [True, False, False]),
+        ("measure != 'pay'", [False, True, True]),  # pandas: a null is not equal to anything
+        ("measure in ['pay', 'bonus']", [True, True, False]),
+        ("measure not in ['pay']", [False, True, True]),
+        ("n > 1", [True, False, False]),
+        ("measure == 'pay' or n < 2", [True, True, False]),
+    ],
+)
+def test_row_condition_sql_selects_the_rows_pandas_query_selects(condition, expected):
+    frame = pl.DataFrame({"measure": ["pay", "bonus", None], "n": [2, 1, None]})
+    assert frame.to_pandas().eval(condition).fillna(False).tolist() == expected
+    conn = duckdb.connect()
+    conn.register("t", frame)
+    assert [r[0] for r in conn.sql(f"select {row_condition_sql(condition)} from t").fetchall()] == expected
+
+
+# --- which suites can be validated by scope ---------------------------------------------------
+
+
+def test_every_document_table_suite_has_a_scoped_form(suites):
+    for table in ("documents", "passages", "claims", "quarantine"):
+        assert table_wide_rules(suites[table], CLAIMS_MUTABLE) is not None, table
+    rules = table_wide_rules(suites["claims"], CLAIMS_MUTABLE)
+    counted = sorted({r.spec.check_name for r in rules})
+    assert counted == sorted(
+        {
+            "expect_column_values_to_be_unique:claim_id",
+            "expect_column_values_to_not_be_null:cluster_id",
+            "expect_column_values_to_not_be_null:is_syndicated_copy",
+            "expect_column_pair_values_a_to_be_greater_than_b:value_high,value_low",
+            "expect_column_values_to_be_between:value_low",
+            "expect_column_values_to_be_between:value_high",
+        }
+    )
+    assert sum(r.spec.level == "row" for r in rules) == 14
+
+
+def test_a_suite_with_a_whole_table_expectation_is_validated_whole(suites):
+    # the release suite counts the table's rows: no scope can answer that
+    assert table_wide_rules(suites["release"]) is None
+
+
+# --- a whole-table scope gives GX's own answer -------------------------------------------------
+
+
+def mixed_claims() -> pl.DataFrame:
+    """Claims of three documents where several rules fail, some beyond their `mostly`."""
+    rows = [dict(r, doc_id="d1") for r in CLEAN_CLAIM_ROWS]
+    rows += [{"doc_id": "d2", "value_low": 50.0, "value_high": 50.0}] * 3  # monthly pay < 100 USD
+    rows += [{"doc_id": "d2", "value_low": 3000.0, "value_high": 30000.0}] * 2  # pay > 20,000
+    rows += [{"doc_id": "d3", "measure": "bonus", "period": "one_time", "value_low": 10.0, "value_high": 10.0}] * 3
+    rows += [{"doc_id": "d3", "measure": "other", "unit": "shell", "value_low": 5.0, "value_high": 4.0}]  # reversed
+    return claims_frame(rows)
+
+
+def test_scope_of_every_document_equals_great_expectations(suites):
+    frame = with_row(mixed_claims(), 4, claim_id="c00")  # and a duplicate key
+    whole = validate_frame(frame, suites["claims"])
+    merged = scoped_report(frame, suites["claims"], ["d1", "d2", "d3"])
+    assert outcomes(merged) == outcomes(whole)
+    assert merged.success is whole.success is False
+    failed = {r.check_name for r in merged.results if not r.success}
+    # bonus: 3 of 3 below 100 USD; pay high: 2 of 20 monthly-USD pay rows... within 0.5
+    assert failed == {"expect_column_values_to_be_unique:claim_id", "expect_column_values_to_be_between:value_low"}
+    assert merged.failing_rows.equals(whole.failing_rows)
+
+
+@pytest.mark.parametrize("n_bad", [9, 10, 11])
+def test_mostly_threshold_is_judged_exactly_as_great_expectations_judges_it(suites, n_bad):
+    # 20 monthly pay rows, mostly = 0.5: 10 bad passes, 11 blocks
+    frame = claims_frame([{"doc_id": "d1"}] * (20 - n_bad) + [{"doc_id": "d2", "value_low": 50.0, "value_high": 50.0}] * n_bad)
+    whole = validate_frame(frame, suites["claims"])
+    merged = scoped_report(frame, suites["claims"], ["d1", "d2"])
+    assert outcomes(merged) == outcomes(whole)
+    assert merged.success is (n_bad <= 10)
+
+
+# --- a scope of new documents -------------------------------------------------------------------
+
+
+def test_shares_count_the_rows_outside_the_scope(suites):
+    # the new document's one monthly pay figure is implausible: 1 of 1 in the scope, 1 of 20 in
+    # the table. The table's share decides: it passes, and the row is still found
+    frame = claims_frame([{"doc_id": "old"}] * 19 + [{"doc_id": "new", "value_low": 50.0, "value_high": 50.0}])
+    alone = validate_frame(frame.filter(pl.col("doc_id") == "new"), suites["claims"])
+    assert alone.success is False
+    merged = scoped_report(frame, suites["claims"], ["new"])
+    assert merged.success is True
+    assert merged.n_rows == 1
+    assert merged.failing_rows.rows() == alone.failing_rows.rows() == [(0, PAY_LOW, alone.failing_rows["reason"][0])]
+    pay_low = next(r for r in merged.results if r.check_name == PAY_LOW and r.rule.startswith("monthly pay"))
+    assert (pay_low.n_checked, pay_low.n_failed) == (20, 1)
+
+
+def test_a_bad_batch_blocks_even_when_the_old_rows_are_fine_if_it_tips_the_share(suites):
+    frame = claims_frame([{"doc_id": "old"}] * 4 + [{"doc_id": "new", "value_low": 3000.0, "value_high": 90000.0}] * 5)
+    merged = scoped_report(frame, suites["claims"], ["new"])
+    assert merged.success is False
+    assert [(r.check_name, r.n_checked, r.n_failed) for r in merged.blocking_failures] == [(PAY_HIGH, 9, 5)]
+
+
+def test_a_new_key_that_repeats_an_old_one_fails(suites):
+    frame = claims_frame([{"doc_id": "old"}, {"doc_id": "new"}])
+    frame = with_row(frame, 1, claim_id="c00")
+    merged = scoped_report(frame, suites["claims"], ["new"])
+    unique = next(r for r in merged.results if r.check_name == "expect_column_values_to_be_unique:claim_id")
+    assert (unique.success, unique.n_failed) == (False, 2)
+    assert merged.success is False
+
+
+def test_a_rewritten_column_is_checked_on_old_rows(suites):
+    # a later stage sets cluster_id on old rows: its rule is counted over the table
+    frame = with_row(claims_frame([{"doc_id": "old"}, {"doc_id": "new"}]), 0, cluster_id=None)
+    merged = scoped_report(frame, suites["claims"], ["new"])
+    cluster = next(r for r in merged.results if r.check_name == "expect_column_values_to_not_be_null:cluster_id")
+    assert (cluster.success, cluster.n_failed) == (False, 1)
+    # a row-local rule on a column nothing rewrites is the scope's alone
+    frame = with_row(claims_frame([{"doc_id": "old"}, {"doc_id": "new"}]), 0, quote="")
+    assert scoped_report(frame, suites["claims"], ["new"]).success is True
+
+
+def test_compound_keys_across_the_scope(suites):
+    passages = with_row(clean_passages(), 2, doc_id="d1", ordinal=2, passage_id="d1-p0003")
+    merged = scoped_report(passages, suites["passages"], ["d9"], frozenset({"cluster_id"}))
+    compound = next(r for r in merged.results if r.check_name == "expect_compound_columns_to_be_unique:doc_id,ordinal")
+    assert (compound.success, compound.n_failed, merged.n_rows) == (False, 2, 0)
+
+
+def test_sql_that_disagrees_with_great_expectations_raises(suites):
+    frame = claims_frame([{"doc_id": "new", "value_low": 50.0, "value_high": 50.0}])
+    suite = suites["claims"]
+    rules = table_wide_rules(suite, CLAIMS_MUTABLE)
+    report = validate_frame(frame, suite)
+    conn = duckdb.connect()
+    conn.register("t", frame.with_columns(value_low=pl.lit(500.0), value_high=pl.lit(500.0)))  # the table SQL sees differs
+    conn.register("scope", pl.DataFrame({"doc_id": ["new"]}))
+    with pytest.raises(ValidationRunError, match="fails 1 rows of the scope in Great Expectations but 0 in its SQL form"):
+        merge_table_wide(report, suite, rules, table_wide_counts(conn, "select * from t", rules, IN_SCOPE))
