@@ -86,12 +86,15 @@ def extract_and_screen_claims(
             # versions that are no longer current go, rows whose cluster changed (a new copy can
             # make an old passage a syndicated one) are relabelled, and the mentions not screened
             # yet are checked row by row and added to `claims` or `quarantine`.
+            # The labels are computed once (a join of every mention with the clusters) and read
+            # by the four statements below and the unscreened rows' query.
+            conn.execute("create or replace temp table claim_labels_now as select * from current_claim_labels")
             for table in ("claims", "quarantine"):
-                conn.execute(f"delete from {table} where claim_id not in (select claim_id from current_claim_labels)")
+                conn.execute(f"delete from {table} where claim_id not in (select claim_id from claim_labels_now)")
                 conn.execute(
                     f"""
                     update {table} as t set cluster_id = l.cluster_id, is_syndicated_copy = l.is_syndicated_copy
-                    from current_claim_labels as l
+                    from claim_labels_now as l
                     where t.claim_id = l.claim_id
                       and (t.cluster_id <> l.cluster_id or t.is_syndicated_copy <> l.is_syndicated_copy)
                     """
@@ -105,9 +108,10 @@ def extract_and_screen_claims(
                 append_table(conn, "quarantine", failed)
             n_unscreened = unscreened.height
             del unscreened
+            conn.execute("drop table claim_labels_now")
             n_claims = record_table_version(conn, "claims", context.run.run_id)
             n_quarantined = record_table_version(conn, "quarantine", context.run.run_id)
-            top_values = _top_values(read_frame(conn, "select measure, value_low, value_high, unit, period, doc_id, attributed_to from claims"))
+            top_values = read_frame(conn, TOP_VALUES)
             claims_preview = read_frame(conn, "select * from claims order by doc_id, char_start, claim_id limit 10")
             quarantine_preview = read_frame(conn, "select * from quarantine order by doc_id, char_start, claim_id limit 10")
             by_measure = read_frame(
@@ -217,15 +221,12 @@ def consistency(context: AssetExecutionContext, warehouse: Warehouse) -> Materia
     )
 
 
-def _top_values(claims: pl.DataFrame, n: int = 10) -> pl.DataFrame:
-    """The figures stated most often: a preview of what `facts` will hold."""
-    return (
-        claims.group_by("measure", "value_low", "value_high", "unit", "period")
-        .agg(
-            n_mentions=pl.len(),
-            n_documents=pl.col("doc_id").n_unique(),
-            attributed_to=pl.col("attributed_to").drop_nulls().unique().sort(),
-        )
-        .sort(["n_documents", "n_mentions", "measure"], descending=[True, True, False])
-        .head(n)
-    )
+# The figures stated most often: a preview of what `facts` will hold.
+TOP_VALUES = """
+    select measure, value_low, value_high, unit, period, count(*) as n_mentions, count(distinct doc_id) as n_documents,
+           list_sort(coalesce(list(distinct attributed_to) filter (where attributed_to is not null), [])) as attributed_to
+    from claims
+    group by measure, value_low, value_high, unit, period
+    order by n_documents desc, n_mentions desc, measure, value_low, value_high, unit, period
+    limit 10
+"""
