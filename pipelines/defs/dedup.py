@@ -15,6 +15,7 @@ from pipelines.defs.common import (
     reset_stage_if_changed,
     table_frame,
     unprocessed_doc_ids,
+    utc_now,
 )
 from pipelines.defs.engine import Engine, load_parquet
 from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, transaction
@@ -116,16 +117,20 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
             todo = unprocessed_doc_ids(conn, "dedup")
             if engine.is_spark and todo:
                 n_signatures, n_matches = _match_and_cluster_on_spark(conn, engine, context.run.run_id, todo, config)
+                n_reclustered = None
+                _record_clustering(conn, config)
                 clusters = read_frame(conn, "select * from passage_clusters order by cluster_id limit 10")
                 syndication = read_frame(conn, "select * from doc_syndication order by all limit 10")
             else:
-                n_signatures, n_matches = _match_batch_embedded(conn, todo, config)
-                all_passages = read_frame(conn, ALL_PASSAGES)
-                members, clusters = cluster_passages(all_passages, table_frame(conn, "passage_matches"))
-                syndication = document_syndication(all_passages, members)
-                replace_table(conn, "passage_cluster_members", members)
-                replace_table(conn, "passage_clusters", clusters)
-                replace_table(conn, "doc_syndication", syndication)
+                n_signatures, new_matches = _match_batch_embedded(conn, todo, config)
+                n_matches = new_matches.height
+                if _clustering_is_current(conn, config):
+                    n_reclustered = _recluster_touched(conn, new_matches)
+                else:
+                    n_reclustered = _recluster_all(conn, config)
+                del new_matches
+                clusters = read_frame(conn, "select * from passage_clusters order by cluster_id limit 10")
+                syndication = read_frame(conn, "select * from doc_syndication order by all limit 10")
             mark_processed(conn, "dedup", todo)
             n_clusters = record_table_version(conn, "passage_clusters", context.run.run_id)
             n_pairs = record_table_version(conn, "doc_syndication", context.run.run_id)
@@ -153,6 +158,7 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
             **frame_metadata(clusters, n_rows=n_clusters),
             "new_signatures": MetadataValue.int(n_signatures),
             "new_verified_pairs": MetadataValue.int(n_matches),
+            "reclustered_passages": MetadataValue.int(n_reclustered) if n_reclustered is not None else MetadataValue.text("on spark: all"),
             "multi_passage_clusters": MetadataValue.int(n_multi),
             "engine": MetadataValue.text(engine.name),
             "largest_clusters": MetadataValue.md(markdown_table(largest, max_chars=120)),
@@ -169,7 +175,112 @@ ALL_PASSAGES = """
 """
 
 
-def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[int, int]:
+def _clustering_version(conn, config: DedupConfig) -> str:
+    """What the clusters were computed from: the passage rules' version and the signatures'."""
+    passages_version = conn.sql("select version from stage_state where stage = 'passages'").fetchall()
+    return f"{passages_version[0][0] if passages_version else '-'}/{config.signature_version}"
+
+
+def _clustering_is_current(conn, config: DedupConfig) -> bool:
+    stored = conn.sql("select version from stage_state where stage = 'clustering'").fetchall()
+    return bool(stored) and stored[0][0] == _clustering_version(conn, config)
+
+
+def _record_clustering(conn, config: DedupConfig) -> None:
+    conn.execute("insert or replace into stage_state values ('clustering', ?, ?)", [_clustering_version(conn, config), utc_now()])
+
+
+def _recluster_all(conn, config: DedupConfig) -> int:
+    """Every cluster from every passage and verified pair (first run, or after the passage rules
+    or the signatures changed)."""
+    all_passages = read_frame(conn, ALL_PASSAGES)
+    members, clusters = cluster_passages(all_passages, table_frame(conn, "passage_matches"))
+    replace_table(conn, "passage_cluster_members", members)
+    replace_table(conn, "passage_clusters", clusters)
+    replace_table(conn, "doc_syndication", document_syndication(all_passages, members))
+    _record_clustering(conn, config)
+    return all_passages.height
+
+
+# Passages whose cluster may change in this run: new passages (no cluster yet), the ends of the
+# new matches, and every passage of a cluster those belong to. Clusters are the connected
+# components of the verified pairs, so this set is closed: a pair with one end in it has both.
+RECLUSTERED = """
+    create or replace temp table _touched as
+    select passage_id from passages anti join passage_cluster_members using (passage_id)
+    union select passage_id_a from _new_matches
+    union select passage_id_b from _new_matches;
+
+    create or replace temp table _reclustered as
+    select passage_id from _touched
+    union
+    select passage_id from passage_cluster_members
+    where cluster_id in (select cluster_id from passage_cluster_members where passage_id in (select passage_id from _touched));
+
+    create or replace temp table _old_clusters as
+    select distinct cluster_id from passage_cluster_members where passage_id in (select passage_id from _reclustered);
+
+    create or replace temp table _syndicated_docs as
+    select distinct doc_id from passages where passage_id in (select passage_id from _reclustered);
+"""
+
+# Documents whose syndication rows are recomputed from: the documents of reclustered passages
+# and every document that shares a cluster with one of them (for its body length).
+SYNDICATION_DOCS = """
+    select distinct p.doc_id
+    from passages p join passage_cluster_members m using (passage_id)
+    where not p.is_boilerplate and m.cluster_id in (
+        select m2.cluster_id
+        from passage_cluster_members m2 join passages p2 using (passage_id)
+        where not p2.is_boilerplate and p2.doc_id in (select doc_id from _syndicated_docs)
+    )
+    union select doc_id from _syndicated_docs
+"""
+
+
+def _recluster_touched(conn, new_matches: pl.DataFrame) -> int:
+    """Relabel only the clusters this run's passages and matches touch; the rest stay as they are.
+
+    The same rows as `_recluster_all`: a cluster is named by its smallest passage id and its
+    canonical passage depends on its own members only, so a cluster no new pair reaches keeps
+    its name and row; a document pair's syndication changes only when one of them has a
+    reclustered passage. `tests/e2e/test_incremental.py` compares both after every batch.
+    """
+    conn.register("_new_matches", new_matches.select("passage_id_a", "passage_id_b"))
+    try:
+        conn.execute(RECLUSTERED)
+    finally:
+        conn.unregister("_new_matches")
+    in_scope = "passage_id in (select passage_id from _reclustered)"
+    touched = read_frame(conn, f"select * from ({ALL_PASSAGES}) where {in_scope}")
+    matches = read_frame(
+        conn, "select * from passage_matches where passage_id_a in (select passage_id from _reclustered)"
+    )
+    members, clusters = cluster_passages(touched, matches)
+    conn.execute("delete from passage_clusters where cluster_id in (select cluster_id from _old_clusters)")
+    append_table(conn, "passage_clusters", clusters, or_replace=True)
+    append_table(conn, "passage_cluster_members", members, or_replace=True)
+
+    docs = f"doc_id in ({SYNDICATION_DOCS})"
+    around = read_frame(conn, f"select * from ({ALL_PASSAGES}) where {docs}")
+    around_members = read_frame(
+        conn, f"select * from passage_cluster_members where passage_id in (select passage_id from passages where {docs})"
+    )
+    changed = read_frame(conn, "select doc_id from _syndicated_docs")["doc_id"]
+    syndication = document_syndication(around, around_members).filter(
+        pl.col("doc_id_a").is_in(changed) | pl.col("doc_id_b").is_in(changed)
+    )
+    conn.execute(
+        "delete from doc_syndication where doc_id_a in (select doc_id from _syndicated_docs) "
+        "or doc_id_b in (select doc_id from _syndicated_docs)"
+    )
+    append_table(conn, "doc_syndication", syndication)
+    for table in ("_touched", "_reclustered", "_old_clusters", "_syndicated_docs"):
+        conn.execute(f"drop table {table}")
+    return touched.height
+
+
+def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[int, pl.DataFrame]:
     """Sign the new batch and verify its copies against all history, in process (Polars + rensa)."""
     # the batch's texts are let go once signed: matching holds signatures and shingles only
     signed = sign_batch(read_frame(conn, NEW_BODY_PASSAGES, [todo]), config)
@@ -182,7 +293,7 @@ def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[i
     del signed
     append_table(conn, "passage_signatures", signatures)
     append_table(conn, "passage_matches", matches)
-    return signatures.height, matches.height
+    return signatures.height, matches
 
 
 def _match_and_cluster_on_spark(conn, engine: Engine, run_id: str, todo: list[str], config: DedupConfig) -> tuple[int, int]:

@@ -119,3 +119,46 @@ def test_claims_extracted_in_worker_processes_equal_the_in_process_ones(claimwir
     assert pools == [2]
     assert release() == single
     assert len(single["claims"]) > 30
+
+
+def _from_scratch(cw) -> dict[str, list[tuple]]:
+    """The cluster tables recomputed from every passage and match in the warehouse."""
+    from pipelines.defs.dedup import ALL_PASSAGES
+    from pipelines.lib.dedup import cluster_passages, document_syndication
+
+    with duckdb.connect(str(cw.warehouse), read_only=True) as conn:
+        passages = conn.sql(ALL_PASSAGES).pl()
+        members, clusters = cluster_passages(passages, conn.sql("select * from passage_matches").pl())
+    syndication = document_syndication(passages, members)
+    return {
+        name: sorted(frame.rows())
+        for name, frame in (("passage_cluster_members", members), ("passage_clusters", clusters), ("doc_syndication", syndication))
+    }
+
+
+def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scratch(claimwire):
+    # one document at a time: 002 copies a quote of 000, 003 and 004 share passages with earlier ones
+    n_reclustered = []
+    for prefix in ("000", "001", "002", "003", "004"):
+        _copy(claimwire, prefix)
+        result = claimwire.run()
+        assert result.success
+        expected = _from_scratch(claimwire)
+        for table in ("passage_cluster_members", "passage_clusters", "doc_syndication"):
+            assert sorted(claimwire.warehouse_query(f"select * from {table}")) == expected[table], (prefix, table)
+        (materialization,) = [
+            m for m in result.get_asset_materialization_events() if m.asset_key.path == ["passage_clusters"]
+        ]
+        n_reclustered.append(materialization.materialization.metadata["reclustered_passages"].value)
+    n_passages = [
+        claimwire.warehouse_query(f"select count(*) from passages p join documents d using (doc_id) where d.source_path like '{p}_%'")[0][0]
+        for p in ("000", "001", "002", "003", "004")
+    ]
+    # the first run clusters everything; later ones the new document's passages and the clusters they join
+    assert n_reclustered[0] == n_passages[0]
+    assert all(n_passages[i] <= n_reclustered[i] < sum(n_passages[: i + 1]) for i in range(1, 5))
+    assert n_reclustered[2] > n_passages[2]  # 002's copy joined 000's passage
+    # a run with nothing new relabels nothing
+    result = claimwire.run()
+    (materialization,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["passage_clusters"]]
+    assert materialization.materialization.metadata["reclustered_passages"].value == 0
