@@ -138,15 +138,18 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
             largest = read_frame(
                 conn,
                 """
+                with largest as (
+                    select * from passage_clusters where n_passages > 1
+                    order by n_documents desc, n_passages desc, cluster_id limit 10
+                )
                 select c.cluster_id, c.n_passages, c.n_documents, c.match_kind,
                        round(c.min_similarity, 3) as min_similarity,
                        string_agg(distinct d.source_path, ', ' order by d.source_path) as documents,
                        any_value(p.text) filter (where p.passage_id = c.canonical_passage_id) as canonical_text
-                from passage_clusters c
+                from largest c
                 join passage_cluster_members m using (cluster_id)
                 join passages p using (passage_id)
                 join documents d using (doc_id)
-                where c.n_passages > 1
                 group by all
                 order by c.n_documents desc, c.n_passages desc, c.cluster_id
                 limit 10
@@ -199,6 +202,8 @@ def _recluster_all(conn, config: DedupConfig) -> int:
     replace_table(conn, "passage_clusters", clusters)
     replace_table(conn, "doc_syndication", document_syndication(all_passages, members))
     _record_clustering(conn, config)
+    # every document's clusters were written again: its progress says so (the checks read it)
+    conn.execute("update stage_progress set processed_at = ? where stage = 'dedup'", [utc_now()])
     return all_passages.height
 
 

@@ -23,7 +23,7 @@ SCHEMA_VERSION = "1"
 RELEASE_TABLES = {
     "documents": "select * from documents order by doc_id",
     "rejected_files": "select * from rejected_files order by source_path, seen_at",
-    "passages": sql_file("select_published_passages"),
+    "passages": f"{sql_file('select_published_passages')} order by doc_id, ordinal",
     "passage_clusters": "select * from passage_clusters order by cluster_id",
     "doc_syndication": "select * from doc_syndication order by doc_id_a, doc_id_b",
     "claims": "select * from claims order by doc_id, char_start, claim_id",

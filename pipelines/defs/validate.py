@@ -96,9 +96,14 @@ def _relation(table: str) -> str:
     return f'select * from "{table}"'
 
 
-# Tables whose rows belong to a document and are validated by scope: the stage that writes them
-# (None: rows are written once, at ingest). Other tables are small or rewritten whole.
-SCOPED_TABLES = {"documents": None, "passages": "passages", "claims": "claims", "quarantine": "claims"}
+# Tables validated by scope: the stage whose per-document progress says which rows it (re)wrote
+# (None: rows are written once, at ingest). A cluster belongs to the documents of its passages:
+# the dedup stage rewrites a cluster only when a new document's passage joins it, and touches
+# every document's progress when it clusters everything again. Other tables are small or
+# rewritten whole.
+SCOPED_TABLES = {
+    "documents": None, "passages": "passages", "passage_clusters": "dedup", "claims": "claims", "quarantine": "claims",
+}
 # columns later stages rewrite on earlier documents' rows: their rules are counted over the table
 MUTABLE_COLUMNS = {
     "claims": frozenset({"cluster_id", "is_syndicated_copy"}),
@@ -106,6 +111,16 @@ MUTABLE_COLUMNS = {
     "passages": frozenset({"cluster_id"}),
 }
 IN_SCOPE = "doc_id in (select doc_id from _check_scope)"
+
+
+def _in_scope(table: str) -> str:
+    """The SQL predicate that picks the scope's rows of `table`."""
+    if table == "passage_clusters":
+        return (
+            "cluster_id in (select m.cluster_id from passage_cluster_members m join passages p using (passage_id) "
+            "where p.doc_id in (select doc_id from _check_scope))"
+        )
+    return IN_SCOPE
 SCOPE_MODES = ("new", "all")
 
 
@@ -122,7 +137,8 @@ def _open_scope(conn, table: str, suite: Suite, mode: str) -> int:
     writer = SCOPED_TABLES[table]
     if mode == "all":
         # a row whose document is missing is in scope too, to be reported
-        query = f"select doc_id from documents union select distinct doc_id from ({_relation(table)})"
+        rows = "passages" if table == "passage_clusters" else f"({_relation(table)})"
+        query = f"select doc_id from documents union select distinct doc_id from {rows}"
     elif writer is None:
         query = f"select doc_id from documents anti join (select doc_id from stage_progress where stage = '{stage}') using (doc_id)"
     else:
@@ -146,7 +162,7 @@ def _record_scope_passed(conn, table: str) -> None:
 
 
 def _frame_for(conn, table: str, scoped: bool) -> pl.DataFrame:
-    where = f" where {IN_SCOPE}" if scoped else ""
+    where = f" where {_in_scope(table)}" if scoped else ""
     return read_frame(conn, f"select * from ({_relation(table)}){where}")
 
 
@@ -232,8 +248,9 @@ def build_check(table: str) -> AssetChecksDefinition:
         suite = validation.suite(table)
         mode = validation.scope_mode()
         with warehouse.get_connection() as conn:
+            # "all" validates every row in Great Expectations, which needs no whole-table counts
             rules = table_wide_rules(suite, MUTABLE_COLUMNS.get(table, frozenset())) if table in SCOPED_TABLES else None
-            scoped = rules is not None
+            scoped = rules is not None and mode == "new"
             # a suite that needs every row in Great Expectations checks every document's spans too
             n_documents = _open_scope(conn, table, suite, mode if scoped else "all") if table in SCOPED_TABLES else None
             frame = _frame_for(conn, table, scoped)
@@ -241,15 +258,16 @@ def build_check(table: str) -> AssetChecksDefinition:
             report = validate_frame(frame, suite, data_docs_dir=validation.docs_dir(table))
             n_table_rows = frame.height
             if scoped:
-                report = merge_table_wide(report, suite, rules, table_wide_counts(conn, _relation(table), rules, IN_SCOPE))
+                counts = table_wide_counts(conn, _relation(table), rules, _in_scope(table))
+                report = merge_table_wide(report, suite, rules, counts)
                 n_table_rows = conn.sql(f"select count(*) from ({_relation(table)})").fetchall()[0][0]
             n_cross = 0 if cross is None else cross.height
             passed = report.success and n_cross == 0
             rows = report.to_metadata_rows()
             n_failed = report.failing_rows["row_index"].n_unique() if report.failing_rows.height else 0
             scope = {
-                "mode": mode if scoped else "all",
-                "n_documents": n_documents if scoped else None,
+                "mode": "new" if scoped else "all",
+                "n_documents": n_documents,
                 "n_rows_validated": report.n_rows,
                 "n_rows_in_table": n_table_rows,
             }
@@ -270,7 +288,7 @@ def build_check(table: str) -> AssetChecksDefinition:
             "rows_validated": MetadataValue.int(report.n_rows),
             "rows_in_table": MetadataValue.int(n_table_rows),
             "scope": MetadataValue.text(
-                f"rows of {n_documents} documents written since the last pass ({mode}); keys and row-level shares over the whole table"
+                f"the rows of {n_documents} documents written since the table last passed; keys and row-level shares over the whole table"
                 if scoped
                 else "every row"
             ),

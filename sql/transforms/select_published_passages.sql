@@ -1,4 +1,5 @@
 -- grain: one row per passage of a document, with the cluster of syndicated copies it belongs to.
+-- Unordered: the release orders it (by doc_id, ordinal); the checks scan it as it is.
 with
 
 members as (
@@ -11,4 +12,3 @@ select
     coalesce(members.cluster_id, p.passage_id) as cluster_id
 from passages as p
 left join members using (passage_id)
-order by p.doc_id, p.ordinal

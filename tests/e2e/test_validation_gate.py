@@ -161,7 +161,7 @@ def test_a_second_run_validates_the_new_document_and_counts_keys_and_shares_over
     assert claimwire.run().success
     first = _latest_scopes(claimwire)
     assert {t: s["n_documents"] for t, s in first.items() if s["n_documents"] is not None} == {
-        "documents": 5, "passages": 5, "claims": 5, "quarantine": 5,
+        "documents": 5, "passages": 5, "passage_clusters": 5, "claims": 5, "quarantine": 5,
     }
     assert first["claims"]["n_rows_validated"] == first["claims"]["n_rows_in_table"] > 8
 
@@ -179,13 +179,20 @@ def test_a_second_run_validates_the_new_document_and_counts_keys_and_shares_over
     }
     assert (second["passages"]["n_documents"], second["passages"]["n_rows_validated"]) == (1, n_new_passages)
     assert (second["documents"]["n_documents"], second["documents"]["n_rows_validated"]) == (1, 1)
-    # small tables and tables rewritten whole are validated whole
-    assert second["facts"]["mode"] == second["passage_clusters"]["mode"] == "all"
+    # the clusters the new document's passages are in (none of its passages copies another)
+    assert second["passage_clusters"] == {
+        "mode": "new", "n_documents": 1, "n_rows_validated": n_new_passages,
+        "n_rows_in_table": first["passage_clusters"]["n_rows_in_table"] + n_new_passages,
+    }
+    # small tables are validated whole
+    assert second["facts"]["mode"] == second["rejected_files"]["mode"] == "all"
 
     # the whole table again, on request
     monkeypatch.setenv("CLAIMWIRE_CHECK_SCOPE", "all")
     assert claimwire.run().success
-    assert _latest_scopes(claimwire)["claims"]["n_documents"] == 6
+    assert {t: (s["mode"], s["n_documents"]) for t, s in _latest_scopes(claimwire).items() if s["n_documents"] is not None} == {
+        t: ("all", 6) for t in ("documents", "passages", "passage_clusters", "claims", "quarantine")
+    }
     monkeypatch.setenv("CLAIMWIRE_CHECK_SCOPE", "everything")
     result = claimwire.run(raise_on_error=False)
     assert not result.success

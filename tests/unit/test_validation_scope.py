@@ -102,7 +102,7 @@ def test_row_condition_sql_selects_the_rows_pandas_query_selects(condition, expe
 
 
 def test_every_document_table_suite_has_a_scoped_form(suites):
-    for table in ("documents", "passages", "claims", "quarantine"):
+    for table in ("documents", "passages", "passage_clusters", "claims", "quarantine"):
         assert table_wide_rules(suites[table], CLAIMS_MUTABLE) is not None, table
     rules = table_wide_rules(suites["claims"], CLAIMS_MUTABLE)
     counted = sorted({r.spec.check_name for r in rules})
