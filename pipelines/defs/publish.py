@@ -1,6 +1,7 @@
 """The `published` asset: the Parquet release and its manifest, written atomically."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -33,6 +34,11 @@ RELEASE_TABLES = {
 }
 
 PARQUET_BATCH_ROWS = 100_000
+# Tables written at once, each by its own DuckDB cursor: Parquet encoding and compression run
+# outside the GIL, so two tables take about 0.7 of the time of one after the other.
+PUBLISH_THREADS = 2
+# written first, so the threads finish close together
+LARGE_TABLES = ("documents", "passages", "claims")
 
 # published table → the warehouse rows it is derived from; a non-empty source must give rows
 UPSTREAM_COUNTS = {
@@ -67,7 +73,7 @@ def published(
     with warehouse.get_connection() as conn:
         validations = _require_fresh_validation(conn)
         with publisher.stage(release_id) as staging:
-            counts = {table: _write_table(conn, query, staging / table) for table, query in RELEASE_TABLES.items()}
+            counts = _write_tables(conn, staging)
             manifest = {
                 "release_id": release_id,
                 "created_at": utc_now().isoformat() + "Z",
@@ -124,6 +130,19 @@ def _require_fresh_validation(conn: duckdb.DuckDBPyConnection) -> list[dict]:
         | {"results": json.loads(r["results_json"])}
         for r in latest.iter_rows(named=True)
     ]
+
+
+def _write_tables(conn: duckdb.DuckDBPyConnection, staging: Path) -> dict[str, int]:
+    """Every release table into `staging`, PUBLISH_THREADS at a time; rows written per table."""
+
+    def write(table: str) -> int:
+        with conn.cursor() as cursor:
+            return _write_table(cursor, RELEASE_TABLES[table], staging / table)
+
+    order = sorted(RELEASE_TABLES, key=lambda table: table not in LARGE_TABLES)
+    with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
+        counts = dict(zip(order, pool.map(write, order)))
+    return {table: counts[table] for table in RELEASE_TABLES}
 
 
 def _write_table(conn: duckdb.DuckDBPyConnection, query: str, folder: Path) -> int:

@@ -17,9 +17,10 @@ facts never conflict.
 
 import hashlib
 
+import numpy as np
 import polars as pl
 
-from pipelines.lib.graph import connected_components
+from pipelines.lib.graph import component_labels
 
 FACTS_SCHEMA = {
     "fact_id": pl.Utf8,
@@ -88,14 +89,21 @@ def build_facts(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
 
 
 def _independent_sources(mentions: pl.DataFrame) -> pl.DataFrame:
-    edges = mentions.select(
-        a=pl.col("fact_id") + "|" + pl.col("source_key"),
-        b=pl.col("fact_id") + "|cluster:" + pl.col("cluster_id"),
+    """Per fact, the connected components of its mentions' sources (outlets) and clusters: an
+    outlet repeating itself, and copies of one passage, count once. Sources and clusters become
+    integer nodes per fact (hash joins, no string sort), labelled by SciPy."""
+    sources = mentions.select("fact_id", "source_key").unique().with_row_index("a")
+    clusters = mentions.select("fact_id", "cluster_id").unique().with_row_index("b")
+    edges = mentions.select("fact_id", "source_key", "cluster_id").join(sources, on=["fact_id", "source_key"]).join(
+        clusters, on=["fact_id", "cluster_id"], nulls_equal=True
     )
-    components = connected_components(edges["a"], edges)
+    label = component_labels(
+        sources.height + clusters.height,
+        edges["a"].to_numpy().astype(np.int64),
+        edges["b"].to_numpy().astype(np.int64) + sources.height,
+    )
     return (
-        components.filter(pl.col("node").str.contains(r"\|outlet:"))
-        .with_columns(fact_id=pl.col("node").str.split("|").list.first())
+        sources.with_columns(component=pl.Series(label[: sources.height]))
         .group_by("fact_id")
         .agg(n_independent_sources=pl.col("component").n_unique())
     )

@@ -27,11 +27,15 @@ def connected_components(nodes: pl.Series, edges: pl.DataFrame) -> pl.DataFrame:
         codes.rename({"node": "b", "code": "j"}), on="b"
     )
     n = len(all_nodes)
-    graph = coo_matrix(
-        (np.ones(coded.height, dtype=np.int8), (coded["i"].to_numpy(), coded["j"].to_numpy())), shape=(n, n)
-    ).tocsr()
-    _, label = _label_components(graph, directed=False)
+    label = component_labels(n, coded["i"].to_numpy(), coded["j"].to_numpy())
     # the smallest code carrying each label: codes run in order, so its first occurrence
     first = np.full(label.max() + 1 if n else 0, n, dtype=np.int64)
     np.minimum.at(first, label, np.arange(n, dtype=np.int64))
     return pl.DataFrame({"node": all_nodes, "component": all_nodes.gather(first[label])})
+
+
+def component_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A component label for each of `n` integer nodes 0..n-1 linked by the edges (a[k], b[k])."""
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
+    _, label = _label_components(graph, directed=False)
+    return label

@@ -6,6 +6,7 @@ leaves the previous one in place; a publish step that dies midway leaves the pre
 """
 
 import json
+import threading
 
 import polars as pl
 import pytest
@@ -106,11 +107,13 @@ def test_publish_killed_midway_leaves_the_previous_release(claimwire, monkeypatc
 
     real_write = publish_defs._write_table
     written = []
+    lock = threading.Lock()  # tables are written by two threads
 
     def dies_after_first_table(conn, query, folder):
-        if written:
-            raise RuntimeError("injected fault: the machine died while publishing")
-        written.append(folder)
+        with lock:
+            if written:
+                raise RuntimeError("injected fault: the machine died while publishing")
+            written.append(folder)
         return real_write(conn, query, folder)
 
     monkeypatch.setattr(publish_defs, "_write_table", dies_after_first_table)
