@@ -23,7 +23,7 @@ from pipelines.lib.claims import extract_claims_in_processes, load_aliases, load
 from pipelines.lib.charts import values_over_time_spec
 from pipelines.lib.consistency import check_consistency, load_consistency_rules
 from pipelines.lib.facts import build_facts
-from pipelines.lib.validation import split_rows, validate_frame
+from pipelines.lib.validation import row_level_suite, split_rows, validate_frame
 
 
 @multi_asset(
@@ -101,9 +101,12 @@ def extract_and_screen_claims(
                 )
             # Row-level results do not depend on the other rows, so the suite screens a slice at
             # a time: the pandas copy Great Expectations needs is held for one slice only.
+            # Only the row-level rules decide kept or quarantined, and they read a few columns:
+            # Great Expectations gets those (no quotes or sentences in its pandas copy).
+            screening, columns = row_level_suite(suite)
             unscreened = read_frame(conn, sql_file("select_unscreened_claims"))
             for part in unscreened.iter_slices(SCREEN_SLICE_ROWS):
-                passed, failed = split_rows(part, validate_frame(part, suite))
+                passed, failed = split_rows(part, validate_frame(part.select(columns), screening))
                 append_table(conn, "claims", passed)
                 append_table(conn, "quarantine", failed)
             n_unscreened = unscreened.height

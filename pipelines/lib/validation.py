@@ -395,6 +395,21 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+def row_level_suite(suite: Suite) -> tuple[Suite, tuple[str, ...]]:
+    """The suite's row-level expectations alone, and the columns they read (their own and their
+    row conditions'): what screening rows into kept and quarantined needs. Structural rules are
+    the blocking check's; screening them too would only repeat its work."""
+    specs = tuple(spec for spec in suite.expectations if spec.level == "row")
+    columns: list[str] = []
+    for spec in specs:
+        names = list(spec.columns)
+        if spec.kwargs.get("row_condition"):
+            tree = ast.parse(spec.kwargs["row_condition"], mode="eval")
+            names += sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)})
+        columns += [n for n in names if n not in columns]
+    return Suite(name=suite.name, path=suite.path, expectations=specs, gx_suite=None), tuple(columns)
+
+
 def split_rows(df: pl.DataFrame, report: ValidationReport) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(rows that passed every row-level check, failed rows + failed_check + reason).
 

@@ -632,3 +632,20 @@ def test_release_suite_blocks_an_empty_table_with_a_non_empty_source_and_a_count
     assert not report.success
     failed = {r["expectation"] for r in report.to_metadata_rows() if not r["success"]}
     assert failed == {"expect_column_values_to_be_between:n_rows", "expect_column_pair_values_to_be_equal:n_rows,n_rows_on_disk"}
+
+
+def test_row_level_suite_screens_on_the_columns_it_reads_with_the_same_failures(suites):
+    from pipelines.lib.validation import row_level_suite
+
+    screening, columns = row_level_suite(suites["claims"])
+    assert [s.level for s in screening.expectations] == ["row"] * 14
+    assert columns == ("value_high", "value_low", "measure", "period", "unit")
+    rows = [{}] * 20
+    rows[3] = {"value_low": 50.0, "value_high": 50.0}  # pay below 100 USD a month
+    rows[8] = {"measure": "other", "unit": "shell", "value_low": 5.0, "value_high": 4.0}  # reversed
+    frame = with_row(claims_frame(rows), 5, quote="")  # structural: screening leaves it to the check
+    whole = validate_frame(frame, suites["claims"])
+    screened = validate_frame(frame.select(columns), screening)
+    assert screened.failing_rows.equals(whole.failing_rows)
+    assert screened.failing_rows["row_index"].to_list() == [3, 8]
+    assert whole.success is False and screened.success is True
