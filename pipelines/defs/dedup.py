@@ -119,6 +119,7 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
                 n_signatures, n_matches = _match_and_cluster_on_spark(conn, engine, context.run.run_id, todo, config)
                 n_reclustered = None
                 _record_clustering(conn, config)
+                _mark_all_reclustered(conn)
                 clusters = read_frame(conn, "select * from passage_clusters order by cluster_id limit 10")
                 syndication = read_frame(conn, "select * from doc_syndication order by all limit 10")
             else:
@@ -189,6 +190,11 @@ def _clustering_is_current(conn, config: DedupConfig) -> bool:
     return bool(stored) and stored[0][0] == _clustering_version(conn, config)
 
 
+def _mark_all_reclustered(conn) -> None:
+    """Every document's clusters were written again: its progress says so (the checks read it)."""
+    conn.execute("update stage_progress set processed_at = ? where stage = 'dedup'", [utc_now()])
+
+
 def _record_clustering(conn, config: DedupConfig) -> None:
     conn.execute("insert or replace into stage_state values ('clustering', ?, ?)", [_clustering_version(conn, config), utc_now()])
 
@@ -202,8 +208,7 @@ def _recluster_all(conn, config: DedupConfig) -> int:
     replace_table(conn, "passage_clusters", clusters)
     replace_table(conn, "doc_syndication", document_syndication(all_passages, members))
     _record_clustering(conn, config)
-    # every document's clusters were written again: its progress says so (the checks read it)
-    conn.execute("update stage_progress set processed_at = ? where stage = 'dedup'", [utc_now()])
+    _mark_all_reclustered(conn)
     return all_passages.height
 
 

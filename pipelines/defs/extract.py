@@ -99,10 +99,9 @@ def extract_and_screen_claims(
                       and (t.cluster_id <> l.cluster_id or t.is_syndicated_copy <> l.is_syndicated_copy)
                     """
                 )
-            # Row-level results do not depend on the other rows, so the suite screens a slice at
-            # a time: the pandas copy Great Expectations needs is held for one slice only.
-            # Only the row-level rules decide kept or quarantined, and they read a few columns:
-            # Great Expectations gets those (no quotes or sentences in its pandas copy).
+            # Only the row-level rules decide kept or quarantined. They read a few columns and do
+            # not depend on other rows, so Great Expectations screens those columns a slice at a
+            # time: its pandas copy holds no quotes or sentences, and one slice only.
             screening, columns = row_level_suite(suite)
             unscreened = read_frame(conn, sql_file("select_unscreened_claims"))
             for part in unscreened.iter_slices(SCREEN_SLICE_ROWS):

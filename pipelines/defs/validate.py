@@ -121,6 +121,8 @@ def _in_scope(table: str) -> str:
             "where p.doc_id in (select doc_id from _check_scope))"
         )
     return IN_SCOPE
+
+
 SCOPE_MODES = ("new", "all")
 
 

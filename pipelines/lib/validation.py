@@ -562,9 +562,9 @@ def _stack_failures(joined: pl.DataFrame, rules, keep: list[str] | None = None) 
 #
 # A check on a large table validates the rows its writer added or rewrote since the table last
 # passed (its scope) with Great Expectations, and states in DuckDB SQL, over the whole table, the
-# rules whose outcome depends on other rows: key uniqueness and the `mostly` share of row-level
-# rules. Every other expectation is row-local (a row passes or fails on its own values), so rows
-# that passed before and were not rewritten still pass.
+# rules whose outcome depends on other rows (key uniqueness, the `mostly` share of row-level
+# rules) or on columns a later stage rewrites. Every other expectation is row-local (a row passes
+# or fails on its own values), so rows that passed before and were not rewritten still pass.
 
 # expectation types whose outcome for a row depends on that row alone (row_condition included)
 ROW_LOCAL_TYPES = frozenset(
