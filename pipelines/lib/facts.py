@@ -93,9 +93,10 @@ def _independent_sources(mentions: pl.DataFrame) -> pl.DataFrame:
     outlet repeating itself, and copies of one passage, count once. Sources and clusters become
     integer nodes per fact (hash joins, no string sort), labelled by SciPy."""
     sources = mentions.select("fact_id", "source_key").unique().with_row_index("a")
-    clusters = mentions.select("fact_id", "cluster_id").unique().with_row_index("b")
+    # a mention without a cluster links nothing: its source still counts on its own
+    clusters = mentions.select("fact_id", "cluster_id").drop_nulls().unique().with_row_index("b")
     edges = mentions.select("fact_id", "source_key", "cluster_id").join(sources, on=["fact_id", "source_key"]).join(
-        clusters, on=["fact_id", "cluster_id"], nulls_equal=True
+        clusters, on=["fact_id", "cluster_id"]
     )
     label = component_labels(
         sources.height + clusters.height,

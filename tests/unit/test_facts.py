@@ -61,3 +61,10 @@ def test_different_values_of_one_measure_conflict():
 
 def test_no_claims_no_facts():
     assert build_facts(CLAIMS.clear(), DOCUMENTS).height == 0
+
+
+def test_mentions_without_a_cluster_link_nothing():
+    # c1, c2 (d1, d2: no outlet, so each document is its own source) lose their shared cluster
+    claims = CLAIMS.with_columns(cluster_id=pl.when(pl.col("claim_id").is_in(["c1", "c2", "c3"])).then(None).otherwise(pl.col("cluster_id")))
+    pay = build_facts(claims, DOCUMENTS).filter(pl.col("measure") == "pay_per_soldier").row(0, named=True)
+    assert (pay["n_mentions"], pay["n_documents"], pay["n_independent_sources"]) == (3, 3, 3)
