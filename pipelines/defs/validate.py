@@ -260,9 +260,8 @@ def build_check(table: str) -> AssetChecksDefinition:
             report = validate_frame(frame, suite, data_docs_dir=validation.docs_dir(table))
             n_table_rows = frame.height
             if scoped:
-                counts = table_wide_counts(conn, _relation(table), rules, _in_scope(table))
+                n_table_rows, counts = table_wide_counts(conn, _relation(table), rules, _in_scope(table))
                 report = merge_table_wide(report, suite, rules, counts)
-                n_table_rows = conn.sql(f"select count(*) from ({_relation(table)})").fetchall()[0][0]
             n_cross = 0 if cross is None else cross.height
             passed = report.success and n_cross == 0
             rows = report.to_metadata_rows()

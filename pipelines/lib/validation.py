@@ -711,23 +711,25 @@ def _quoted(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
-def table_wide_counts(conn, relation: str, rules: tuple[TableWideRule, ...], in_scope: str) -> dict[int, dict[str, int]]:
-    """Count each rule over the whole `relation` (a SQL query) in DuckDB: for a uniqueness rule the
-    rows whose key another row shares (`failed`, GX's count), for a share rule the rows it
-    considers and fails, over the table and within the scope (`in_scope`, a SQL predicate)."""
+def table_wide_counts(
+    conn, relation: str, rules: tuple[TableWideRule, ...], in_scope: str
+) -> tuple[int, dict[int, dict[str, int]]]:
+    """(rows in `relation`, each rule counted over it) in DuckDB: for a uniqueness rule the rows
+    whose key another row shares (`failed`, GX's count), for a share or null rule the rows it
+    considers and fails, over the table and within the scope (`in_scope`, a SQL predicate).
+    The table's rows and every share are counted in one pass."""
     counts: dict[int, dict[str, int]] = {}
     shares = [r for r in rules if r.checked]
-    if shares:
-        parts = []
-        for r in shares:
-            parts += [
-                f"count(*) filter (where {r.checked})",
-                f"count(*) filter (where {r.failed})",
-                f"count(*) filter (where ({in_scope}) and {r.failed})",
-            ]
-        row = conn.sql(f"select {', '.join(parts)} from ({relation})").fetchall()[0]
-        for k, r in enumerate(shares):
-            counts[r.index] = {"checked": row[3 * k], "failed": row[3 * k + 1], "failed_in_scope": row[3 * k + 2]}
+    parts = ["count(*)"]
+    for r in shares:
+        parts += [
+            f"count(*) filter (where {r.checked})",
+            f"count(*) filter (where {r.failed})",
+            f"count(*) filter (where ({in_scope}) and {r.failed})",
+        ]
+    n_rows, *row = conn.sql(f"select {', '.join(parts)} from ({relation})").fetchall()[0]
+    for k, r in enumerate(shares):
+        counts[r.index] = {"checked": row[3 * k], "failed": row[3 * k + 1], "failed_in_scope": row[3 * k + 2]}
     for r in rules:
         if r.checked:
             continue
@@ -736,12 +738,12 @@ def table_wide_counts(conn, relation: str, rules: tuple[TableWideRule, ...], in_
         if r.spec.type == "expect_compound_columns_to_be_unique":
             # GX skips a row only when every key column is null
             present = " or ".join(f"{_quoted(c)} is not null" for c in r.spec.columns)
-        n = conn.sql(
-            f"select coalesce(sum(n), 0), (select count(*) from ({relation})) from "
+        (n_failed,) = conn.sql(
+            f"select coalesce(sum(n), 0) from "
             f"(select count(*) as n from ({relation}) where {present} group by {key} having count(*) > 1)"
         ).fetchall()[0]
-        counts[r.index] = {"failed": int(n[0]), "checked": int(n[1])}
-    return counts
+        counts[r.index] = {"failed": int(n_failed), "checked": n_rows}
+    return n_rows, counts
 
 
 def merge_table_wide(
