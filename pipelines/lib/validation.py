@@ -247,6 +247,25 @@ def _build_gx_suite(name: str, specs: tuple[ExpectationSpec, ...], path: Path | 
     return gx_suite
 
 
+def _data_docs_site(docs_dir: Path) -> dict:
+    """A local Data Docs site in `docs_dir` whose pages are rendered by views that compile GX's
+    templates once per process (`gx_views`): GX's own views recompile them for every page."""
+    page_view = {"module_name": "pipelines.lib.gx_views", "class_name": "CachedPageView"}
+    return {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_section_builders": {
+            "expectations": {"view": page_view},
+            "validations": {"view": page_view},
+            "profiling": {"view": page_view},
+        },
+        "site_index_builder": {
+            "class_name": "DefaultSiteIndexBuilder",
+            "view": {"module_name": "pipelines.lib.gx_views", "class_name": "CachedIndexPageView"},
+        },
+    }
+
+
 def validate_frame(df: pl.DataFrame, suite: Suite, *, data_docs_dir: Path | None = None) -> ValidationReport:
     """Run `suite` on `df`; render Data Docs into `data_docs_dir` when given.
 
@@ -265,14 +284,7 @@ def validate_frame(df: pl.DataFrame, suite: Suite, *, data_docs_dir: Path | None
             context = gx.get_context(mode="ephemeral")
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
             if docs_dir is not None:
-                context.add_data_docs_site(
-                    _DATA_DOCS_SITE,
-                    {
-                        "class_name": "SiteBuilder",
-                        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-                        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                    },
-                )
+                context.add_data_docs_site(_DATA_DOCS_SITE, _data_docs_site(docs_dir))
             batch_definition = (
                 context.data_sources.add_pandas("claimwire")
                 .add_dataframe_asset(suite.name)

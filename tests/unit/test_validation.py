@@ -5,12 +5,14 @@ value is commented with the rule it breaks. GX is imported once (loading the sui
 """
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from pipelines.lib import validation
 from pipelines.lib.validation import (
     DEFAULT_SUITES_DIR,
     SuiteError,
@@ -452,6 +454,35 @@ def test_data_docs_site_is_written(suites, tmp_path):
     assert len(pages) == 1
     assert "claims" in report.data_docs_index.read_text(encoding="utf-8")
 
+
+
+def _page_text(path: Path) -> str:
+    """A Data Docs page without what changes on every render: ids, timestamps, run names."""
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>", text)
+    return re.sub(r"\d+", "0", text)
+
+
+def test_data_docs_pages_equal_gx_default_views(suites, tmp_path, monkeypatch):
+    """Our views compile the templates once per process; the pages are GX's own."""
+    df = claims_frame([{}] * 19 + [{"value_low": 50.0, "value_high": 50.0}])
+    for _ in range(2):  # the second render comes from the shared environment
+        ours = validate_frame(df, suites["claims"], data_docs_dir=tmp_path / "ours").data_docs_index
+    default_site = {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(tmp_path / "gx")},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    monkeypatch.setattr(validation, "_data_docs_site", lambda docs_dir: default_site)
+    for _ in range(2):
+        theirs = validate_frame(df, suites["claims"], data_docs_dir=tmp_path / "gx").data_docs_index
+    assert _page_text(ours) == _page_text(theirs)
+    for section in ("validations", "expectations"):
+        our_pages = sorted((tmp_path / "ours" / section).rglob("*.html"))
+        their_pages = sorted((tmp_path / "gx" / section).rglob("*.html"))
+        assert len(our_pages) == len(their_pages) >= 1
+        for mine, gx_page in zip(our_pages, their_pages):
+            assert _page_text(mine) == _page_text(gx_page)
 
 # --- loading suites ---------------------------------------------------------------------------------
 
