@@ -100,18 +100,30 @@ class RawFolder(ConfigurableResource):
         with its reason instead of vanishing unnoticed.
         """
         self.check()
-        root = self.root
-        found = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                full = Path(dirpath) / name
+        found: list[RawFile] = []
+        # os.walk's order (a folder's files, then its folders, each sorted by name), on scandir
+        # entries and plain strings: Path objects per file cost a second per 100,000 files
+        folders = [(str(self.root), "")]
+        while folders:
+            folder, prefix = folders.pop()
+            try:
+                with os.scandir(folder) as listing:
+                    entries = sorted(listing, key=lambda entry: entry.name)
+            except OSError:
+                continue
+            subfolders = []
+            for entry in entries:
                 try:
-                    st = full.stat()
+                    if entry.is_dir():
+                        if not entry.name.startswith(".") and not entry.is_symlink():  # as os.walk
+                            subfolders.append((entry.path, f"{prefix}{entry.name}/"))
+                        continue
+                    st = entry.stat()
                 except OSError:
                     continue
                 if stat.S_ISREG(st.st_mode):
-                    found.append(RawFile(full.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+                    found.append(RawFile(prefix + entry.name, st.st_size, st.st_mtime_ns))
+            folders.extend(reversed(subfolders))
         return found
 
     def read_bytes(self, source_path: str) -> bytes:

@@ -22,25 +22,28 @@ def values_over_time_spec(points: pl.DataFrame, max_measures: int = 6, max_point
     warehouse. Past `max_points`, dates are coarsened to weeks, then months; if still too
     many, the most-mentioned points are kept and the description says how many were left out.
     """
-    scoped = points.filter(pl.col("measure") != "other").with_columns(
-        panel=pl.concat_str(
-            "measure", pl.lit(" ("), "unit", pl.when(pl.col("period").is_not_null()).then(pl.lit(" per ") + pl.col("period")).otherwise(pl.lit("")), pl.lit(")")
-        ),
+    panel = pl.concat_str(
+        "measure", pl.lit(" ("), "unit", pl.when(pl.col("period").is_not_null()).then(pl.lit(" per ") + pl.col("period")).otherwise(pl.lit("")), pl.lit(")")
     )
-    top = scoped.group_by("panel").len().sort(["len", "panel"], descending=[True, False]).head(max_measures)["panel"]
-    scoped = scoped.filter(pl.col("panel").is_in(top.implode()))
-    for every, label in ((None, "day"), ("1w", "week"), ("1mo", "month")):
+    scoped = points.filter(pl.col("measure") != "other")
+    # panels are named once per (measure, unit, period), not once per claim
+    panels = (
+        scoped.group_by("measure", "unit", "period").len().with_columns(panel=panel)
+        .sort(["len", "panel"], descending=[True, False]).head(max_measures)
+    )
+    top = panels["panel"]
+    scoped = scoped.join(panels.select("measure", "unit", "period", "panel"), on=["measure", "unit", "period"], nulls_equal=True)
+    # the finest dates that fit: counting the points is cheaper than building them
+    levels = ((None, "day"), ("1w", "week"), ("1mo", "month"))
+    for every, label in levels:
         day = pl.col("reported_on") if every is None else pl.col("reported_on").dt.truncate(every)
-        data = (
-            scoped.group_by(pl.col("panel"), day.alias("reported_on"), "value_low", "value_high")
-            .agg(
-                n_mentions=pl.len(),
-                n_sources=pl.col("source").n_unique(),
-                sources=pl.col("source").unique().sort().head(5).str.join(", "),
-            )
-        )
-        if data.height <= max_points:
+        if every == levels[-1][0] or scoped.select(pl.struct("panel", day, "value_low", "value_high").n_unique()).item() <= max_points:
             break
+    data = scoped.group_by(pl.col("panel"), day.alias("reported_on"), "value_low", "value_high").agg(
+        n_mentions=pl.len(),
+        n_sources=pl.col("source").n_unique(),
+        sources=pl.col("source").unique().sort().head(5).str.join(", "),
+    )
     n_points = data.height
     data = (
         data.sort(["n_mentions", "panel", "reported_on", "value_low", "value_high"], descending=[True, False, False, False, False])

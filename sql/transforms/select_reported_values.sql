@@ -1,5 +1,6 @@
 -- grain: one row per published claim, placed on the date its document was published
--- (the ingest date when the text states none), for charts of figures over time.
+-- (the ingest date when the text states none), for charts of figures over time. Unordered:
+-- the chart orders what it keeps.
 with
 
 claims as (
@@ -18,4 +19,3 @@ select claims.measure, claims.unit, claims.period, documents.reported_on,
        claims.value_low, claims.value_high, documents.source
 from claims
 join documents using (doc_id)
-order by claims.measure, documents.reported_on, claims.value_low

@@ -52,3 +52,17 @@ def test_values_over_time_spec_stays_small_however_many_claims():
     capped = values_over_time_spec(points, max_points=5)
     assert len(capped["data"]["values"]) == 5
     assert capped["description"].endswith("; the 5 most-reported of 20 points")
+
+
+def test_values_over_time_spec_does_not_depend_on_the_order_of_the_points():
+    # the warehouse query is unordered: the spec must be the same for any order of its rows
+    days = [date(2024, 1, 1) + timedelta(days=d) for d in range(40)]
+    rows = [
+        (measure, "person", None, day, float(v), float(v + (i % 2)), f"outlet-{(v + i) % 9}")
+        for measure in ("troops_deployed", "casualties") for day in days for v in range(100, 104) for i in range(3)
+    ]
+    points = pl.DataFrame(rows, schema=["measure", "unit", "period", "reported_on", "value_low", "value_high", "source"], orient="row")
+    expected = values_over_time_spec(points, max_points=300)
+    assert expected["description"].endswith("per week (a range is a vertical rule)")
+    for seed in range(3):
+        assert values_over_time_spec(points.sample(fraction=1.0, shuffle=True, seed=seed), max_points=300) == expected

@@ -1,6 +1,7 @@
 """The raw-folder sensor, evaluated with build_sensor_context on a real folder."""
 
 import os
+import stat
 
 from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
 
@@ -45,3 +46,30 @@ def test_batch_key_depends_on_files_and_stamps_only():
     # a deleted file is no batch: documents keep their history
     assert diff_listing(listing, {"a.txt": "3:1"}) is None
     assert decode_cursor(encode_cursor(listing)) == listing
+
+
+def _walk_listing(root):
+    """What list_files returned when it walked with os.walk and Path objects."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            st = os.stat(full)
+            if stat.S_ISREG(st.st_mode):
+                found.append((os.path.relpath(full, root).replace(os.sep, "/"), st.st_size, st.st_mtime_ns))
+    return found
+
+
+def test_listing_is_os_walks_order_and_skips_hidden_folders_and_linked_folders(tmp_path):
+    for rel in ("b.txt", "a/z.txt", "a/b/c.txt", "a/a.txt", "a.txt", "Z/1.txt", ".git/HEAD", "a/.cache/x", ".DS_Store"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel * 3)
+    (tmp_path / "linked").symlink_to(tmp_path / "a", target_is_directory=True)  # os.walk does not follow it
+    (tmp_path / "a" / "link.txt").symlink_to(tmp_path / "b.txt")  # a linked file is listed
+    os.mkfifo(tmp_path / "a" / "pipe")  # not a regular file
+    listed = [(f.source_path, f.size_bytes, f.mtime_ns) for f in RawFolder(path=str(tmp_path)).list_files()]
+    assert listed == _walk_listing(tmp_path)
+    assert [path for path, _, _ in listed] == [
+        ".DS_Store", "a.txt", "b.txt", "Z/1.txt", "a/a.txt", "a/link.txt", "a/z.txt", "a/b/c.txt",
+    ]
