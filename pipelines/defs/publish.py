@@ -1,11 +1,14 @@
 """The `published` asset: the Parquet release and its manifest, written atomically."""
 
+import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 
@@ -20,25 +23,43 @@ from pipelines.lib.validation import validate_frame
 
 SCHEMA_VERSION = "1"
 
-# published table → the query that produces it from the warehouse
+# published table → the query that produces it from the warehouse, and the order of its rows in a file
 RELEASE_TABLES = {
-    "documents": "select * from documents order by doc_id",
-    "rejected_files": "select * from rejected_files order by source_path, seen_at",
-    "passages": f"{sql_file('select_published_passages')} order by doc_id, ordinal",
-    "passage_clusters": "select * from passage_clusters order by cluster_id",
-    "doc_syndication": "select * from doc_syndication order by doc_id_a, doc_id_b",
-    "claims": "select * from claims order by doc_id, char_start, claim_id",
-    "facts": "select * from facts order by measure, unit, value_low, value_high, fact_id",
-    "consistency": "select * from consistency order by rule, stated_fact_id, input_fact_ids",
-    "quarantine": "select * from quarantine order by doc_id, char_start, claim_id",
+    "documents": ("select * from documents", "doc_id"),
+    "rejected_files": ("select * from rejected_files", "source_path, seen_at"),
+    "passages": (sql_file("select_published_passages"), "doc_id, ordinal"),
+    "passage_clusters": ("select * from passage_clusters", "cluster_id"),
+    "doc_syndication": ("select * from doc_syndication", "doc_id_a, doc_id_b"),
+    "claims": ("select * from claims", "doc_id, char_start, claim_id"),
+    "facts": ("select * from facts", "measure, unit, value_low, value_high, fact_id"),
+    "consistency": ("select * from consistency", "rule, stated_fact_id, input_fact_ids"),
+    "quarantine": ("select * from quarantine", "doc_id, char_start, claim_id"),
 }
-
 PARQUET_BATCH_ROWS = 100_000
+PARQUET_COMPRESSION = "zstd"
 # Tables written at once, each by its own DuckDB cursor: Parquet encoding and compression run
 # outside the GIL, so two tables take about 0.7 of the time of one after the other.
 PUBLISH_THREADS = 2
-# written first, so the threads finish close together
-LARGE_TABLES = ("documents", "passages", "claims")
+# The large tables are written in parts: the documents of one ingest batch, DOCS_PER_PART at a
+# time in doc_id order, with their rows. A part whose rows are the same as in the current
+# release (row count and a hash of every column, in DuckDB) is hard-linked from it instead of
+# written again, so a batch rewrites its own parts and the few older parts whose rows it
+# changed (a passage that joined a cluster), not the whole release.
+PARTITIONED_TABLES = ("documents", "passages", "claims")
+DOCS_PER_PART = 1_000
+
+
+def _release_parts() -> str:
+    """doc_id → the part its rows are published in."""
+    return f"""
+        select doc_id, ingest_batch_id || '-' || lpad(((row_number() over (partition by ingest_batch_id order by doc_id) - 1)
+                                                       // {DOCS_PER_PART})::varchar, 5, '0') as part
+        from documents
+    """
+
+
+# rows whose document is not in `documents` (none, by the reference checks) still get a part
+ORPHAN_PART = "no-document"
 
 # published table → the warehouse rows it is derived from; a non-empty source must give rows
 UPSTREAM_COUNTS = {
@@ -73,14 +94,17 @@ def published(
     with warehouse.get_connection() as conn:
         validations = _require_fresh_validation(conn)
         with publisher.stage(release_id) as staging:
-            counts = _write_tables(conn, staging)
+            counts, parts = _write_tables(conn, staging, publisher.current_folder(), publisher)
             manifest = {
                 "release_id": release_id,
                 "created_at": utc_now().isoformat() + "Z",
                 "schema_version": SCHEMA_VERSION,
                 "previous_release_id": previous["release_id"] if previous else None,
                 "dagster_run_id": context.run.run_id,
-                "tables": {t: {"rows": n, "path": f"{t}/*.parquet"} for t, n in counts.items()},
+                "tables": {
+                    t: {"rows": n, "path": f"{t}/*.parquet"} | ({"parts": parts[t]} if t in parts else {})
+                    for t, n in counts.items()
+                },
                 "validation": validations,
             }
             release_report = _validate_release(conn, staging, counts, release_suite, validation.docs_dir("release"))
@@ -132,17 +156,28 @@ def _require_fresh_validation(conn: duckdb.DuckDBPyConnection) -> list[dict]:
     ]
 
 
-def _write_tables(conn: duckdb.DuckDBPyConnection, staging: Path) -> dict[str, int]:
-    """Every release table into `staging`, PUBLISH_THREADS at a time; rows written per table."""
+def _write_tables(conn: duckdb.DuckDBPyConnection, staging: Path, previous: Path | None,
+                  publisher: ReleasePublisher) -> tuple[dict[str, int], dict[str, dict]]:
+    """Every release table into `staging`, PUBLISH_THREADS at a time: rows per table, and the
+    parts of the partitioned tables (file → rows and fingerprint) for the manifest."""
+    previous_parts = _previous_parts(previous, publisher)
+    parts: dict[str, dict] = {}
+    to_write: dict[str, list[str]] = {}
+    for table in PARTITIONED_TABLES:
+        parts[table], to_write[table] = _reuse_parts(conn, table, staging / table, previous, previous_parts.get(table, {}), publisher)
 
     def write(table: str) -> int:
         with conn.cursor() as cursor:
-            return _write_table(cursor, RELEASE_TABLES[table], staging / table)
+            if table in PARTITIONED_TABLES:
+                _write_parts(cursor, table, staging / table, to_write[table])
+                return sum(part["rows"] for part in parts[table].values())
+            query, order = RELEASE_TABLES[table]
+            return _write_table(cursor, f"{query} order by {order}", staging / table)
 
-    order = sorted(RELEASE_TABLES, key=lambda table: table not in LARGE_TABLES)
+    order = sorted(RELEASE_TABLES, key=lambda table: table not in PARTITIONED_TABLES)
     with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
         counts = dict(zip(order, pool.map(write, order)))
-    return {table: counts[table] for table in RELEASE_TABLES}
+    return {table: counts[table] for table in RELEASE_TABLES}, parts
 
 
 def _write_table(conn: duckdb.DuckDBPyConnection, query: str, folder: Path) -> int:
@@ -150,11 +185,94 @@ def _write_table(conn: duckdb.DuckDBPyConnection, query: str, folder: Path) -> i
     folder.mkdir(parents=True)
     reader = conn.sql(query).to_arrow_reader(PARQUET_BATCH_ROWS)
     n_rows = 0
-    with pq.ParquetWriter(folder / "part-00000.parquet", reader.schema, compression="zstd") as writer:
+    with pq.ParquetWriter(folder / "part-00000.parquet", reader.schema, compression=PARQUET_COMPRESSION) as writer:
         for batch in reader:
             writer.write_batch(batch)
             n_rows += batch.num_rows
     return n_rows
+
+
+def _part_file(part: str) -> str:
+    return f"part-{part}.parquet"
+
+
+def _previous_parts(previous: Path | None, publisher: ReleasePublisher) -> dict[str, dict]:
+    """The parts the current release recorded (none before releases had parts)."""
+    manifest = publisher.manifest_of(previous) if previous is not None else None
+    if not manifest:
+        return {}
+    return {table: entry.get("parts", {}) for table, entry in manifest.get("tables", {}).items()}
+
+
+def _reuse_parts(conn, table: str, folder: Path, previous: Path | None, previous_parts: dict, publisher: ReleasePublisher):
+    """Each part's rows and fingerprint; the parts whose fingerprint is the current release's are
+    linked from it. Returns (file → {rows, fingerprint}, the parts still to write)."""
+    query, order = RELEASE_TABLES[table]
+    shape = conn.sql(f"select * from ({query}) limit 0")
+    columns, types = shape.columns, [str(kind) for kind in shape.types]
+    # what a file's bytes depend on besides its rows
+    writer = json.dumps([SCHEMA_VERSION, query, order, PARQUET_COMPRESSION, PARQUET_BATCH_ROWS, DOCS_PER_PART, columns, types])
+    writer_digest = hashlib.sha256(writer.encode()).hexdigest()[:16]
+    hashed = ", ".join(f'x."{name}"' for name in columns)
+    fingerprints = conn.sql(
+        f"""
+        select coalesce(p.part, '{ORPHAN_PART}') as part, count(*) as n_rows, sum(hash({hashed}))::varchar as row_hash
+        from ({query}) as x left join ({_release_parts()}) as p using (doc_id)
+        group by all order by part
+        """
+    ).fetchall()
+    folder.mkdir(parents=True)
+    parts, to_write = {}, []
+    for part, n_rows, row_hash in fingerprints:
+        name = _part_file(part)
+        fingerprint = f"{writer_digest}:{n_rows}:{row_hash}"
+        parts[name] = {"rows": n_rows, "fingerprint": fingerprint}
+        same = previous_parts.get(name, {}).get("fingerprint") == fingerprint
+        if not (same and publisher.link_file(previous / table / name, folder / name)):
+            to_write.append(part)
+    if not parts:  # an empty table is one empty file, so `<table>/*.parquet` always matches
+        parts[_part_file("00000")] = {"rows": 0, "fingerprint": f"{writer_digest}:0:"}
+        to_write.append("00000")
+    return parts, to_write
+
+
+def _write_parts(conn: duckdb.DuckDBPyConnection, table: str, folder: Path, parts: list[str]) -> None:
+    """The rows of `parts` in one pass over the table, ordered by part, one file per part."""
+    query, order = RELEASE_TABLES[table]
+    if not parts:
+        return
+    relation = conn.sql(
+        f"""
+        select coalesce(p.part, '{ORPHAN_PART}') as __part, x.*
+        from ({query}) as x left join ({_release_parts()}) as p using (doc_id)
+        where coalesce(p.part, '{ORPHAN_PART}') in (select unnest($parts))
+        order by __part, {", ".join(f"x.{column.strip()}" for column in order.split(","))}
+        """,
+        params={"parts": parts},
+    )
+    reader = relation.to_arrow_reader(PARQUET_BATCH_ROWS)
+    schema = reader.schema.remove(0)
+    writer, current = None, None
+    try:
+        for batch in reader:
+            runs = pc.run_end_encode(batch.column(0))
+            start = 0
+            for end, part in zip(runs.run_ends.to_pylist(), runs.values.to_pylist()):
+                if part != current:
+                    if writer is not None:
+                        writer.close()
+                    writer = pq.ParquetWriter(folder / _part_file(part), schema, compression=PARQUET_COMPRESSION)
+                    current = part
+                writer.write_batch(pa.RecordBatch.from_arrays(batch.columns[1:], schema=schema).slice(start, end - start))
+                start = end
+    finally:
+        if writer is not None:
+            writer.close()
+    missing = [part for part in parts if not (folder / _part_file(part)).is_file()]
+    if missing == ["00000"]:  # the empty table
+        pq.ParquetWriter(folder / _part_file("00000"), schema, compression=PARQUET_COMPRESSION).close()
+    elif missing:
+        raise RuntimeError(f"{table}: parts {missing[:5]} had rows when fingerprinted and none when written")
 
 
 def _validate_release(conn, staging: Path, counts: dict[str, int], suite, docs_dir: Path):

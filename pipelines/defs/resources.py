@@ -285,8 +285,26 @@ class ReleasePublisher(ConfigurableResource):
             raise ConfigurationError(f"publish folder {self.releases_dir} is not writable")
 
     def current_manifest(self) -> dict | None:
-        manifest = self.link / "_manifest.json"
+        return self.manifest_of(self.link)
+
+    def current_folder(self) -> Path | None:
+        """The folder of the current release, or None before the first."""
+        return self.link.resolve() if self.link.is_symlink() and self.link.is_dir() else None
+
+    @staticmethod
+    def manifest_of(folder: Path) -> dict | None:
+        manifest = folder / "_manifest.json"
         return json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else None
+
+    @staticmethod
+    def link_file(source: Path, target: Path) -> bool:
+        """Hard-link a file of an earlier release into a new one (the bytes are never rewritten in
+        place, so releases can share them); False when it cannot (gone, another file system)."""
+        try:
+            os.link(source, target)
+        except OSError:
+            return False
+        return True
 
     def new_release_id(self) -> str:
         return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")

@@ -1,5 +1,7 @@
 """End to end: batches arrive over time; a new copy joins the cluster history already has."""
 
+import json
+import os
 import shutil
 
 import duckdb
@@ -162,3 +164,46 @@ def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scr
     result = claimwire.run()
     (materialization,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["passage_clusters"]]
     assert materialization.materialization.metadata["reclustered_passages"].value == 0
+
+
+PARTITIONED = ("documents", "passages", "claims")
+
+
+def test_a_release_links_the_parts_whose_rows_did_not_change_and_rewrites_the_rest(claimwire, monkeypatch):
+    from pipelines.defs import publish as publish_defs
+
+    monkeypatch.setattr(publish_defs, "DOCS_PER_PART", 2)  # the first batch's 3 documents make 2 parts
+    for prefix in ("000", "001", "003"):
+        _copy(claimwire, prefix)
+    assert claimwire.run().success
+    first = claimwire.published.resolve()
+    _copy(claimwire, "002")  # its copied quote joins a passage of 000: rows of an older part change
+    assert claimwire.run().success
+    second = claimwire.published.resolve()
+    assert second != first
+    manifest = json.loads((second / "_manifest.json").read_text())
+
+    reused, rewritten = {}, {}
+    for table in PARTITIONED:
+        files = sorted(p.name for p in (second / table).glob("*.parquet"))
+        assert files == sorted(manifest["tables"][table]["parts"])
+        assert sum(part["rows"] for part in manifest["tables"][table]["parts"].values()) == manifest["tables"][table]["rows"]
+        for name in files:
+            old = first / table / name
+            if not old.exists():
+                continue  # the new batch's part
+            linked = os.path.samefile(old, second / table / name)
+            same_rows = claimwire.query(f"select * from read_parquet('{old}') order by all") == claimwire.query(
+                f"select * from read_parquet('{second / table / name}') order by all"
+            )
+            assert linked == same_rows, (table, name)
+            (reused if linked else rewritten).setdefault(table, []).append(name)
+    # the first batch's documents never change; a passage of 000 joined 002's cluster
+    assert len(reused["documents"]) == 2 and "documents" not in rewritten
+    assert len(rewritten["passages"]) == 1 and len(reused["passages"]) == 1
+    # the release holds what the warehouse holds, however its files were made
+    for table in PARTITIONED:
+        query, _ = publish_defs.RELEASE_TABLES[table]
+        assert claimwire.query(f"select * from read_parquet('{{release}}/{table}/*.parquet') order by all") == (
+            claimwire.warehouse_query(f"select * from ({query}) order by all")
+        )
