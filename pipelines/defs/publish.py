@@ -162,14 +162,14 @@ def _write_tables(conn: duckdb.DuckDBPyConnection, staging: Path, previous: Path
     parts of the partitioned tables (file → rows and fingerprint) for the manifest."""
     previous_parts = _previous_parts(previous, publisher)
     parts: dict[str, dict] = {}
-    to_write: dict[str, list[str]] = {}
-    for table in PARTITIONED_TABLES:
-        parts[table], to_write[table] = _reuse_parts(conn, table, staging / table, previous, previous_parts.get(table, {}), publisher)
 
     def write(table: str) -> int:
         with conn.cursor() as cursor:
             if table in PARTITIONED_TABLES:
-                _write_parts(cursor, table, staging / table, to_write[table])
+                parts[table], to_write = _reuse_parts(
+                    cursor, table, staging / table, previous, previous_parts.get(table, {}), publisher
+                )
+                _write_parts(cursor, table, staging / table, to_write)
                 return sum(part["rows"] for part in parts[table].values())
             query, order = RELEASE_TABLES[table]
             return _write_table(cursor, f"{query} order by {order}", staging / table)
