@@ -216,11 +216,29 @@ def _cross_table_failures(conn, table: str) -> pl.DataFrame | None:
                 for low, high in ranges
             ]
         )
-    references = check_claim_references(
-        read_frame(conn, "select claim_id, doc_id, passage_id, char_start, char_end, cluster_id from claims"),
-        read_frame(conn, f"select passage_id, doc_id, char_start, char_end, cluster_id from {published}"),
-        read_frame(conn, "select doc_id from documents"),
+    # DuckDB picks the claims that break any reference rule (the rules' union, on the same joins);
+    # the rules themselves then run on those claims and their passages and documents only: the
+    # same failing rows as over every claim, without reading 1.3 million claims into Polars.
+    conn.execute(
+        f"""
+        create or replace temp table _suspect_claims as
+        select distinct c.claim_id, c.doc_id, c.passage_id, c.char_start, c.char_end, c.cluster_id
+        from claims as c left join {published} as p on p.passage_id = c.passage_id
+        where not exists (select 1 from documents as d where d.doc_id = c.doc_id)
+           or p.passage_id is null or p.doc_id <> c.doc_id
+           or c.char_start < p.char_start or c.char_end > p.char_end or p.cluster_id <> c.cluster_id
+        """
     )
+    references = check_claim_references(
+        read_frame(conn, "select * from _suspect_claims"),
+        read_frame(
+            conn,
+            f"select passage_id, doc_id, char_start, char_end, cluster_id from {published} "
+            "where passage_id in (select passage_id from _suspect_claims)",
+        ),
+        read_frame(conn, "select doc_id from documents where doc_id in (select doc_id from _suspect_claims)"),
+    )
+    conn.execute("drop table _suspect_claims")
     quotes = [
         check_quote_offsets(
             read_frame(

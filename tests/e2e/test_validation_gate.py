@@ -235,3 +235,29 @@ def test_an_old_quote_edited_in_place_is_found_by_a_whole_table_check(claimwire,
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert [e.check_name for e in failed] == ["claims_expectations"]
     assert failed[0].metadata["cross_table_failures"].value == 1
+
+
+def test_broken_references_of_old_claims_are_found_without_a_new_document(claimwire):
+    """References hold for every claim, not only the scope's: DuckDB picks the suspects, and the
+    rules name exactly the claims broken in place."""
+    import duckdb
+
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        ids = [r[0] for r in conn.sql("select claim_id from claims order by claim_id limit 3").fetchall()]
+        # (a wrong cluster_id is not kept: the claims step relabels it from the clusters first)
+        conn.execute("update claims set doc_id = 'no-such-document' where claim_id = ?", [ids[0]])
+        conn.execute("update claims set passage_id = 'no-such-passage' where claim_id = ?", [ids[1]])
+        conn.execute("update claims set char_end = char_end + 100000 where claim_id = ?", [ids[2]])
+    result = claimwire.run(raise_on_error=False)
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["claims_expectations"]
+    assert failed[0].metadata["cross_table_failures"].value == 4
+    sample = failed[0].metadata["sample_cross_table_failures"].value.splitlines()[2:]
+    found = {(line.split("|")[1].strip(), line.split("|")[4].strip()) for line in sample}
+    assert found == {
+        (ids[0], "claim_references:doc_id"), (ids[0], "claim_references:passage_doc"),
+        (ids[1], "claim_references:passage_id"), (ids[2], "claim_references:passage_span"),
+    }
