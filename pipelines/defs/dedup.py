@@ -294,12 +294,16 @@ def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[i
     """Sign the new batch and verify its copies against all history, in process (Polars + rensa)."""
     # the batch's texts are let go once signed: matching holds signatures and shingles only
     signed = sign_batch(read_frame(conn, NEW_BODY_PASSAGES, [todo]), config)
-    history = read_frame(conn, "select * from passage_signatures")
+    # the digests (120 a passage) are read for the history's candidates only
+    history = read_frame(conn, "select * exclude (minhash) from passage_signatures")
 
     def fetch_texts(ids: list[str]) -> pl.DataFrame:
         return read_frame(conn, "select passage_id, text from passages where list_contains(?, passage_id)", [ids])
 
-    signatures, matches = match_signed(*signed, history, fetch_texts, config)
+    def fetch_digests(ids: list[str]) -> pl.DataFrame:
+        return read_frame(conn, "select passage_id, minhash from passage_signatures where passage_id in (select unnest(?))", [ids])
+
+    signatures, matches = match_signed(*signed, history, fetch_texts, config, fetch_digests)
     del signed
     append_table(conn, "passage_signatures", signatures)
     append_table(conn, "passage_matches", matches)

@@ -258,11 +258,18 @@ def _ordered_pairs(frame: pl.DataFrame) -> pl.DataFrame:
     ).filter(pl.col("passage_id_a") != pl.col("passage_id_b")).unique()
 
 
-def candidate_pairs(new: pl.DataFrame, history: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
+def candidate_pairs(
+    new: pl.DataFrame,
+    history: pl.DataFrame,
+    config: DedupConfig,
+    fetch_digests: Callable[[list[str]], pl.DataFrame] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(`exact_pairs`, `lsh_pairs`) between a new batch and itself plus the history.
 
     Both frames hold signatures. An exact twin links to the smallest passage id with the
-    same normalised hash; only passages without an earlier twin go through LSH.
+    same normalised hash; only passages without an earlier twin go through LSH. `history` may
+    leave out `minhash` when `fetch_digests(passage_ids)` returns `passage_id`, `minhash` of
+    stored signatures: the digests are then read for the history's candidates only.
     """
     # Twins and representatives are found on the slim columns; the band keys and digests of
     # the representatives are gathered once, straight into arrays (no frame copies of them).
@@ -328,7 +335,22 @@ def candidate_pairs(new: pl.DataFrame, history: pl.DataFrame, config: DedupConfi
         # digests of the pairs' passages only (rows in code order, so pairs stay sorted by side a)
         involved = np.unique(np.concatenate([coded["passage_id_a"].to_numpy(), coded["passage_id_b"].to_numpy()]))
         rows = known_reps[involved]
-        digests = _gathered_lists((history, new), "minhash", config.num_perm, np.int32, rows)
+        history_digests = history
+        if "minhash" not in history.columns:
+            if fetch_digests is None:
+                raise ValueError("history signatures without minhash need fetch_digests")
+            # the history candidates' digests, in the order their rows are asked for
+            wanted = rows.filter(pl.col("source") == 0)
+            ids = history["passage_id"].gather(wanted["row"])
+            history_digests = pl.DataFrame({"passage_id": ids}).join(
+                fetch_digests(ids.to_list()), on="passage_id", how="left", maintain_order="left"
+            )
+            if history_digests.height != wanted.height or history_digests["minhash"].null_count():
+                raise ValueError("fetch_digests did not return one digest row per history candidate")
+            rows = rows.with_columns(
+                row=pl.when(pl.col("source") == 0).then(pl.cum_count("source").over("source") - 1).otherwise("row").cast(pl.UInt32)
+            )
+        digests = _gathered_lists((history_digests, new), "minhash", config.num_perm, np.int32, rows)
         local = coded.select(
             passage_id_a=pl.Series(np.searchsorted(involved, coded["passage_id_a"].to_numpy()).astype(np.uint32)),
             passage_id_b=pl.Series(np.searchsorted(involved, coded["passage_id_b"].to_numpy()).astype(np.uint32)),
@@ -505,9 +527,11 @@ def match_signed(
     history_signatures: pl.DataFrame,
     fetch_texts: Callable[[list[str]], pl.DataFrame],
     config: DedupConfig,
+    fetch_digests: Callable[[list[str]], pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The second half of `match_batch`, from `sign_batch`'s output."""
-    exact, candidates = candidate_pairs(new_signatures, history_signatures, config)
+    """The second half of `match_batch`, from `sign_batch`'s output (`fetch_digests`: see
+    `candidate_pairs`)."""
+    exact, candidates = candidate_pairs(new_signatures, history_signatures, config, fetch_digests)
     involved = pl.concat([candidates["passage_id_a"], candidates["passage_id_b"]]).unique()
     old_ids = involved.filter(~involved.is_in(new_signatures["passage_id"].implode())).sort().to_list()
     # History passages are coded after the new ones; their texts are shingled again here.

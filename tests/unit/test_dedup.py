@@ -211,3 +211,38 @@ def test_a_band_collision_far_below_the_thresholds_is_not_verified():
     equal = sum(x == y for x, y in zip(*signatures.sort("passage_id")["minhash"].to_list()))
     assert equal == 25  # of 120; a pair needs 60 − 4·√30 ≈ 38.1
     assert estimated.is_empty()
+
+
+def test_history_digests_fetched_for_candidates_only_give_the_same_pairs():
+    """The embedded stage reads history signatures without their digests and fetches the
+    digests of the history's candidates; the pairs are the ones the full history gives."""
+    from tests.conftest import RAW_SEEDS
+
+    config = DedupConfig()
+    paragraphs = [
+        (f"{path.stem[:3]}-{i:03d}", path.stem[:3], text)
+        for path in sorted(RAW_SEEDS.glob("*.txt"))
+        for i, text in enumerate(path.read_text(encoding="utf-8").split("\n\n"))
+        if len(text.split()) >= 8
+    ]
+    history_rows = [r for r in paragraphs if r[1] in ("000", "001", "002")]
+    # the new batch: the other seeds, and near copies of history paragraphs (shuffled ids)
+    new_rows = [r for r in paragraphs if r[1] not in ("000", "001", "002")] + [
+        (f"new-{i:03d}", "new", text.replace(" the ", " a ", 1) + " he added.") for i, (_, _, text) in enumerate(history_rows[::3])
+    ] + [("new-twin", "new", QUOTE), ("new-copy", "new", QUOTE_COPY)]
+    history, _ = compute_signatures(_frame(history_rows + [("000-zzz", "000", QUOTE)]), config)
+    new, _ = compute_signatures(_frame(new_rows), config)
+    expected = candidate_pairs(new, history, config)
+    fetched = []
+
+    def fetch_digests(ids):
+        fetched.extend(ids)
+        return history.filter(pl.col("passage_id").is_in(ids)).select("passage_id", "minhash").sample(fraction=1.0, shuffle=True, seed=1)
+
+    got = candidate_pairs(new, history.drop("minhash"), config, fetch_digests)
+    assert expected[1].height > 5  # LSH pairs with the history exist
+    for mine, theirs in zip(got, expected):  # (exact pairs, LSH pairs), in any order
+        assert mine.sort(pl.all()).equals(theirs.sort(pl.all()))
+    assert 0 < len(fetched) < history.height and set(fetched) <= set(history["passage_id"])
+    with pytest.raises(ValueError, match="need fetch_digests"):
+        candidate_pairs(new, history.drop("minhash"), config)
