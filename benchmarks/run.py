@@ -29,6 +29,7 @@ Prints a short table and writes everything, with the machine's description, as J
 
 import argparse
 import cProfile
+import gc
 import json
 import logging
 import os
@@ -209,12 +210,14 @@ def run_job(job=None, run_config=None) -> dict:
     from pipelines.definitions import defs
 
     job = job or defs.resolve_job_def("claimwire")
+    gc_pauses = _GcPauses()
     with DagsterInstance.ephemeral() as instance:
         _LIVE["instance"] = instance
         started = time.perf_counter()
-        result = job.execute_in_process(
-            run_config=run_config or QUIET_RUN_CONFIG, instance=instance, raise_on_error=False
-        )
+        with gc_pauses:
+            result = job.execute_in_process(
+                run_config=run_config or QUIET_RUN_CONFIG, instance=instance, raise_on_error=False
+            )
         wall = time.perf_counter() - started
         starts, ends, failed, errors = {}, {}, [], {}
         for record in instance.all_logs(result.run_id):
@@ -247,7 +250,32 @@ def run_job(job=None, run_config=None) -> dict:
         "steps_s": steps,
         "steps_total_s": round(sum(steps.values()), 3),
         "framework_overhead_s": round(wall - sum(steps.values()), 3),
+        # the benchmark process's own cyclic garbage collection during the run (not its workers')
+        "gc_s": round(gc_pauses.seconds, 3),
+        "gc_full_collections": gc_pauses.full_collections,
     }
+
+
+class _GcPauses:
+    """Time spent in Python's cyclic garbage collector while active (gc.callbacks)."""
+
+    def __init__(self):
+        self.seconds, self.full_collections, self._started = 0.0, 0, None
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self.full_collections += info.get("generation") == 2
+            self._started = None
+
+    def __enter__(self):
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self._callback)
 
 
 def stage_summary(steps: dict) -> dict:
