@@ -742,19 +742,26 @@ def table_wide_counts(
     n_rows, *row = conn.sql(f"select {', '.join(parts)} from ({relation})").fetchall()[0]
     for k, r in enumerate(shares):
         counts[r.index] = {"checked": row[3 * k], "failed": row[3 * k + 1], "failed_in_scope": row[3 * k + 2]}
-    for r in rules:
-        if r.checked:
-            continue
-        key = ", ".join(_quoted(c) for c in r.spec.columns)
-        present = " and ".join(f"{_quoted(c)} is not null" for c in r.spec.columns)
-        if r.spec.type == "expect_compound_columns_to_be_unique":
-            # GX skips a row only when every key column is null
-            present = " or ".join(f"{_quoted(c)} is not null" for c in r.spec.columns)
-        (n_failed,) = conn.sql(
-            f"select coalesce(sum(n), 0) from "
-            f"(select count(*) as n from ({relation}) where {present} group by {key} having count(*) > 1)"
+    keys = [r for r in rules if not r.checked]
+    if keys:
+        # the key columns are read once (the relation may be a join), then grouped per rule
+        columns = ", ".join(dict.fromkeys(_quoted(c) for r in keys for c in r.spec.columns))
+        groups = []
+        for r in keys:
+            key = ", ".join(_quoted(c) for c in r.spec.columns)
+            present = " and ".join(f"{_quoted(c)} is not null" for c in r.spec.columns)
+            if r.spec.type == "expect_compound_columns_to_be_unique":
+                # GX skips a row only when every key column is null
+                present = " or ".join(f"{_quoted(c)} is not null" for c in r.spec.columns)
+            groups.append(
+                f"(select coalesce(sum(n), 0) from "
+                f"(select count(*) as n from key_columns where {present} group by {key} having count(*) > 1))"
+            )
+        failed = conn.sql(
+            f"with key_columns as materialized (select {columns} from ({relation})) select {', '.join(groups)}"
         ).fetchall()[0]
-        counts[r.index] = {"failed": int(n_failed), "checked": n_rows}
+        for r, n_failed in zip(keys, failed):
+            counts[r.index] = {"failed": int(n_failed), "checked": n_rows}
     return n_rows, counts
 
 
