@@ -89,12 +89,14 @@ def published(
     """Write every published table to a new release and make it current."""
     publisher.check()
     release_suite = validation.suite("release")
-    previous = publisher.current_manifest()
+    # the current release, resolved once: its manifest and the files its parts are linked from
+    previous_folder = publisher.current_folder()
+    previous = publisher.manifest_of(previous_folder) if previous_folder is not None else None
     release_id = publisher.new_release_id()
     with warehouse.get_connection() as conn:
         validations = _require_fresh_validation(conn)
         with publisher.stage(release_id) as staging:
-            counts, parts = _write_tables(conn, staging, publisher.current_folder(), publisher)
+            counts, parts = _write_tables(conn, staging, previous_folder, previous, publisher)
             manifest = {
                 "release_id": release_id,
                 "created_at": utc_now().isoformat() + "Z",
@@ -156,11 +158,15 @@ def _require_fresh_validation(conn: duckdb.DuckDBPyConnection) -> list[dict]:
     ]
 
 
-def _write_tables(conn: duckdb.DuckDBPyConnection, staging: Path, previous: Path | None,
+def _write_tables(conn: duckdb.DuckDBPyConnection, staging: Path, previous: Path | None, previous_manifest: dict | None,
                   publisher: ReleasePublisher) -> tuple[dict[str, int], dict[str, dict]]:
     """Every release table into `staging`, PUBLISH_THREADS at a time: rows per table, and the
-    parts of the partitioned tables (file → rows and fingerprint) for the manifest."""
-    previous_parts = _previous_parts(previous, publisher)
+    parts of the partitioned tables (file → rows and fingerprint) for the manifest. `previous`
+    is the current release's folder, `previous_manifest` its manifest."""
+    # the parts the current release recorded (none before releases had parts)
+    previous_parts = {
+        table: entry.get("parts", {}) for table, entry in (previous_manifest or {}).get("tables", {}).items()
+    }
     parts: dict[str, dict] = {}
 
     def write(table: str) -> int:
@@ -194,14 +200,6 @@ def _write_table(conn: duckdb.DuckDBPyConnection, query: str, folder: Path) -> i
 
 def _part_file(part: str) -> str:
     return f"part-{part}.parquet"
-
-
-def _previous_parts(previous: Path | None, publisher: ReleasePublisher) -> dict[str, dict]:
-    """The parts the current release recorded (none before releases had parts)."""
-    manifest = publisher.manifest_of(previous) if previous is not None else None
-    if not manifest:
-        return {}
-    return {table: entry.get("parts", {}) for table, entry in manifest.get("tables", {}).items()}
 
 
 def _reuse_parts(conn, table: str, folder: Path, previous: Path | None, previous_parts: dict, publisher: ReleasePublisher):
