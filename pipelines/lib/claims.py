@@ -445,21 +445,35 @@ def _quote_spans(text: str) -> list[tuple[int, int]]:
 
 
 class _DocumentContext:
-    """What attribution may look back at in one document: the people named so far, in order."""
+    """What attribution may look back at in one document: the people named so far, in order.
+
+    Passages are scanned for people only when a pronoun first needs them: scanning every
+    passage for alias names is a large share of extraction, and most documents never say "he
+    said". The passages added so far are scanned in the order they were added, so the people
+    found are the same as if each had been scanned when added.
+    """
 
     def __init__(self, matcher: _AliasMatcher, aliases: AliasTable):
         self.matcher = matcher
         self.aliases = aliases
         self.person_positions: list[tuple[int, int]] = []
         self.person_names: list[str] = []
+        self.unscanned: list[tuple[int, str]] = []
 
     def add_passage(self, ordinal: int, text: str) -> None:
-        for start, _end, canonical in _alias_matches(text, self.matcher):
-            if self.matcher.kind_by_canonical[canonical] == "person":
-                self.person_positions.append((ordinal, start))
-                self.person_names.append(canonical)
+        self.unscanned.append((ordinal, text))
+
+    def _scan_people(self) -> None:
+        for ordinal, text in self.unscanned:
+            for start, _end, canonical in _alias_matches(text, self.matcher):
+                if self.matcher.kind_by_canonical[canonical] == "person":
+                    self.person_positions.append((ordinal, start))
+                    self.person_names.append(canonical)
+        self.unscanned.clear()
 
     def latest_person(self, ordinal: int, position: int) -> str | None:
+        if self.unscanned:
+            self._scan_people()
         index = bisect_left(self.person_positions, (ordinal, position))
         return self.person_names[index - 1] if index else None
 
