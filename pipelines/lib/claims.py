@@ -365,21 +365,26 @@ ABBREVIATION_RE = re.compile(
 )
 QUOTE_MARK_RE = re.compile(r"“|”|„|''|\"")
 
-_VERBS = (
+_VERB_WORDS = (
     r"said|says|say|told|tells|estimates|estimated|estimate|believes|believed|believe|assessed|assesses|assess"
     r"|indicated|indicates|indicate|confirmed|confirms|confirm|announced|announces|announce|reported|reports|report"
     r"|warns|warned|warn|argued|argues|argue|added|adds|claims|claimed|claim|stated|states|noted|notes"
     r"|emphasizes|emphasized|emphasises|emphasised|commented|comments|explained|explains|wrote|writes|predicted|predicts"
     r"|expects|expected|forecasts|forecast|projects|projected|shows|showed"
-)
-_VERBS = trie_alternation(_VERBS.split("|"))  # one pattern per word, prefixes shared (see patterns.py)
+).split("|")
+_VERBS = trie_alternation(_VERB_WORDS)  # one pattern per word, prefixes shared (see patterns.py)
 # A source phrase runs to the end of its clause; a dot inside an abbreviation ("U.S.") does not end it.
 SOURCE_STOP = r"(?:[^,.;:!?\"“”()]|\.(?=\S))+"
 # "according to" may quote the source's name ('the daily "The Korean Herald"').
 ACCORDING_RE = re.compile(r"\baccording\s+to\s+(?P<src>(?:[^,.;:!?()]|\.(?=\S))+)", re.IGNORECASE)
 AS_BY_RE = re.compile(rf"\bas\s+(?:estimated|reported|assessed|stated|indicated|confirmed|announced)\s+by\s+(?P<src>{SOURCE_STOP})", re.IGNORECASE)
 CITING_RE = re.compile(rf"\bciting\s+(?P<src>{SOURCE_STOP})", re.IGNORECASE)
-SUBJECT_VERB_RE = re.compile(rf"(?:\b(?:has|have|had|also|again|further)\s+)*\b(?:{_VERBS})\b")
+_AUXILIARIES = ("has", "have", "had", "also", "again", "further")
+_FIRST_LETTERS = "".join(sorted({word[0] for word in (*_AUXILIARIES, *_VERB_WORDS)}))
+# "(?:\bAUX\s+)*\bVERB\b", written with its first "\b" outside the repetition and a lookahead for
+# the letters a match can start with: the same matches, but a position inside a word or at a
+# word no auxiliary or verb starts like fails at once instead of entering the repetition.
+SUBJECT_VERB_RE = re.compile(rf"\b(?=[{_FIRST_LETTERS}])(?:(?:{'|'.join(_AUXILIARIES)})\s+\b)*(?:{_VERBS})\b")
 INVERTED_RE = re.compile(
     rf"[,”\"'’]\s*(?:{_VERBS})\s+(?P<src>(?:the\s+)?[A-Z][\w.’'\-]*(?:\s+(?:of\s+)?[A-Z][\w.’'\-]*)*)"
 )
@@ -505,10 +510,30 @@ _LEADING_THE_RE = re.compile(r"^the\s+", re.IGNORECASE)
 _POSSESSIVE_END_RE = re.compile(r"[’']s$")
 
 
+# Characters IGNORECASE matches to an ASCII letter that lower() does not make that letter:
+# dotless "ı" and dotted "İ" (to "i") and long "ſ" (to "s"); the Kelvin sign lowers to "k".
+_LOWER_APART = ("ı", "İ", "ſ")
+
+
+def _lowered_for_guards(segment: str) -> str | None:
+    """`segment` lower-cased, in which an ASCII word is a substring wherever a case-insensitive
+    regex can match it, so `word in` the result may skip that regex; None when the segment holds
+    a character that makes the test unsound."""
+    if not segment.isascii() and any(ch in segment for ch in _LOWER_APART):
+        return None
+    return segment.lower()
+
+
 def _source_in(text: str, lo: int, hi: int, doc: _DocumentContext, ordinal: int) -> str | None:
-    """The source a stretch of a passage attributes its statements to, by cue precedence."""
+    """The source a stretch of a passage attributes its statements to, by cue precedence.
+
+    A cue regex is skipped when the segment lacks a word every match of it contains ("according",
+    "by", "citing", "'s"): most sentences name none, and a substring test is much cheaper.
+    """
     segment = text[lo:hi]
-    for match in ACCORDING_RE.finditer(segment):
+    lowered = _lowered_for_guards(segment)
+    matches = ACCORDING_RE.finditer(segment) if lowered is None or "according" in lowered else ()
+    for match in matches:
         found = doc.resolve(match.group("src"), ordinal, lo + match.start())
         if found:
             return found
@@ -526,7 +551,10 @@ def _source_in(text: str, lo: int, hi: int, doc: _DocumentContext, ordinal: int)
         found = doc.resolve(phrase, ordinal, lo + position)
         if found:
             return found
-    for pattern in (AS_BY_RE, CITING_RE, POSSESSIVE_RE):
+    for pattern, needed in ((AS_BY_RE, lowered is None or "by" in lowered), (CITING_RE, lowered is None or "citing" in lowered),
+                            (POSSESSIVE_RE, "'s" in segment or "’s" in segment)):
+        if not needed:
+            continue
         for match in pattern.finditer(segment):
             found = doc.resolve(match.group("src"), ordinal, lo + match.start())
             if found:

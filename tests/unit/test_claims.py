@@ -2,12 +2,13 @@
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from pipelines.lib.claims import CLAIMS_SCHEMA, extract_claims, load_aliases, load_taxonomy
+from pipelines.lib.claims import _LOWER_APART, CLAIMS_SCHEMA, extract_claims, load_aliases, load_taxonomy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GOLD_PATH = PROJECT_ROOT / "tests" / "data" / "claims_gold_seeds.jsonl"
@@ -187,10 +188,24 @@ def test_qualifier_and_period_cues(text, expected, taxonomy, aliases):
         (("According to information from Seoul, North Korea has sent 10,000 soldiers.",), None),  # the city is no source
         (("Christine Lagarde spoke in Frankfurt. She said inflation would settle near 2%.",), "Christine Lagarde"),
         (("South Korea’s spy agency said 500 soldiers arrived.",), "NIS"),  # curly apostrophe, longest alias wins
+        # case-insensitive cues match "ı"/"İ" as "i" and "ſ" as "s", which lower() keeps apart
+        (("Exports reached $5 billion, ACCORDıNG to the IMF.",), "IMF"),
+        (("Exports reached $5 billion, cİting the IMF.",), "IMF"),
+        (("Exports reached $5 billion, aſ reported by the IMF.",), "IMF"),
     ],
 )
 def test_attribution_cues(texts, source, taxonomy, aliases):
     assert extract_claims(_passages(*texts), taxonomy, aliases)["attributed_to"].to_list() == [source]
+
+
+def test_lowered_text_holds_every_case_insensitive_match_of_an_ascii_word():
+    """The cue guards test `word in segment.lower()`; that is sound only if every character that
+    IGNORECASE matches to an ASCII letter lowers to that letter or is one the guard checks for."""
+    letter = re.compile(r"[a-z]", re.IGNORECASE)
+    for code in range(0x110000):
+        ch = chr(code)
+        if letter.fullmatch(ch) and ch not in _LOWER_APART:
+            assert re.fullmatch(ch.lower(), ch, re.IGNORECASE) and ch.lower().isascii(), repr(ch)
 
 
 
