@@ -308,10 +308,35 @@ def _alias_matches(text: str, matcher: _AliasMatcher) -> list[tuple[int, int, st
     return sorted(found)
 
 
-@lru_cache(maxsize=64)
 def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern:
+    """Any keyword as a whole word, plural or not. The lookahead for the keywords' first
+    characters (under IGNORECASE it matches what their first letters match) makes a position
+    no keyword starts at fail before the alternation is tried, which is most of them."""
     alternatives = sorted((r"\s+".join(map(re.escape, k.split())) for k in keywords), key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(alternatives) + r")(?:s|es)?\b", re.IGNORECASE)
+    first = "".join(sorted({re.escape(k[0]) for k in keywords}))
+    return re.compile(rf"\b(?=[{first}])(?:{'|'.join(alternatives)})(?:s|es)?\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _ReadyRule:
+    """A measure's rule with its keyword pattern compiled, in taxonomy order."""
+
+    measure: str
+    subject: str | None
+    units: tuple[str, ...] | None
+    periods: tuple[str | None, ...] | None
+    keywords: re.Pattern | None
+    scope: str
+
+
+def _ready_rules(taxonomy: Taxonomy) -> tuple[_ReadyRule, ...]:
+    """Every rule of the taxonomy, flattened in evaluation order, its keywords compiled once per batch."""
+    return tuple(
+        _ReadyRule(measure.measure, measure.subject, rule.units, rule.periods,
+                   None if rule.keywords is None else _keyword_pattern(rule.keywords), rule.scope)
+        for measure in taxonomy.measures
+        for rule in measure.rules
+    )
 
 
 QUALIFIERS = {
@@ -458,9 +483,10 @@ class _DocumentContext:
     found are the same as if each had been scanned when added.
     """
 
-    def __init__(self, matcher: _AliasMatcher, aliases: AliasTable):
+    def __init__(self, matcher: _AliasMatcher, aliases: AliasTable, named: dict[str, tuple[str | None, bool]]):
         self.matcher = matcher
         self.aliases = aliases
+        self.named = named  # phrase -> `_named_source` of it, shared by the documents of one batch
         self.person_positions: list[tuple[int, int]] = []
         self.person_names: list[str] = []
         self.unscanned: list[tuple[int, str]] = []
@@ -484,24 +510,33 @@ class _DocumentContext:
 
     def resolve(self, phrase: str, ordinal: int, position: int) -> str | None:
         """Canonical source for a phrase that names one, or None."""
-        phrase = _FINAL_PERIOD_RE.sub("", phrase.strip(" \t'\"“”’‘-"))
-        if not phrase:
-            return None
-        matches = _alias_matches(phrase, self.matcher)
-        if matches:
-            return max(matches, key=lambda m: (m[1] - m[0], m[0]))[2]
-        words = phrase.split()
-        if words[0].lower() in PRONOUNS and len(words) <= 2:
-            return self.latest_person(ordinal, position)
-        key = _alias_key(_TITLE_WORD_RE.sub("", phrase))
-        if len(key) >= 6:
-            best = process.extractOne(key, self.matcher.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=self.aliases.fuzzy_threshold)
-            if best is not None:
-                return self.matcher.canonical_by_key[best[0]]
-        bare = _POSSESSIVE_END_RE.sub("", _LEADING_THE_RE.sub("", phrase))
-        if NAME_RE.fullmatch(bare) and bare.split()[0].lower() not in NOT_NAMES:
-            return bare
-        return None
+        if phrase not in self.named:
+            self.named[phrase] = _named_source(phrase, self.matcher, self.aliases)
+        source, is_pronoun = self.named[phrase]
+        return self.latest_person(ordinal, position) if is_pronoun else source
+
+
+def _named_source(phrase: str, matcher: _AliasMatcher, aliases: AliasTable) -> tuple[str | None, bool]:
+    """What a phrase names, read from the phrase alone: (canonical or proper name, False), or
+    (None, True) for a pronoun that stands for the latest person named, or (None, False)."""
+    phrase = _FINAL_PERIOD_RE.sub("", phrase.strip(" \t'\"“”’‘-"))
+    if not phrase:
+        return None, False
+    matches = _alias_matches(phrase, matcher)
+    if matches:
+        return max(matches, key=lambda m: (m[1] - m[0], m[0]))[2], False
+    words = phrase.split()
+    if words[0].lower() in PRONOUNS and len(words) <= 2:
+        return None, True
+    key = _alias_key(_TITLE_WORD_RE.sub("", phrase))
+    if len(key) >= 6:
+        best = process.extractOne(key, matcher.fuzzy_keys, scorer=fuzz.ratio, score_cutoff=aliases.fuzzy_threshold)
+        if best is not None:
+            return matcher.canonical_by_key[best[0]], False
+    bare = _POSSESSIVE_END_RE.sub("", _LEADING_THE_RE.sub("", phrase))
+    if NAME_RE.fullmatch(bare) and bare.split()[0].lower() not in NOT_NAMES:
+        return bare, False
+    return None, False
 
 
 _FINAL_PERIOD_RE = re.compile(r"(?<=[a-z]{2})\.$")
@@ -617,18 +652,19 @@ def _period(text: str, claim: _Claim, left_bound: int, right_bound: int) -> str 
 _CURRENCY_CODE_RE = re.compile(r"[A-Z]{3}")
 
 
-def _measure(taxonomy: Taxonomy, unit: str, period: str | None, scopes: dict[str, str]) -> tuple[str, str | None]:
+def _measure(rules: tuple[_ReadyRule, ...], fallback: str, unit: str, period: str | None,
+             scopes: dict[str, str]) -> tuple[str, str | None]:
+    """The first measure with a rule that holds (see `Taxonomy`), else the fallback."""
     is_money = bool(_CURRENCY_CODE_RE.fullmatch(unit))
-    for measure in taxonomy.measures:
-        for rule in measure.rules:
-            if rule.units is not None and unit not in rule.units and not (is_money and "money" in rule.units):
-                continue
-            if rule.periods is not None and period not in rule.periods:
-                continue
-            if rule.keywords is not None and not _keyword_pattern(rule.keywords).search(scopes[rule.scope]):
-                continue
-            return measure.measure, measure.subject
-    return taxonomy.fallback, None
+    for rule in rules:
+        if rule.units is not None and unit not in rule.units and not (is_money and "money" in rule.units):
+            continue
+        if rule.periods is not None and period not in rule.periods:
+            continue
+        if rule.keywords is not None and not rule.keywords.search(scopes[rule.scope]):
+            continue
+        return rule.measure, rule.subject
+    return fallback, None
 
 
 def _is_claim(text: str, mention: NumberMention) -> bool:
@@ -666,7 +702,7 @@ def _passage_claims(text: str) -> tuple[list[_Claim], list[tuple[int, int]]]:
 SPACE_LIKE_CHARACTERS = "\u00a0\u202f\u2007\u2009\u200a\u200b\u200c\u200d\u2060\ufeff"
 
 
-def _passage_rows(passage: dict, doc: _DocumentContext, taxonomy: Taxonomy) -> list[dict]:
+def _passage_rows(passage: dict, doc: _DocumentContext, rules: tuple[_ReadyRule, ...], fallback: str) -> list[dict]:
     """Claim rows of one passage: `passage` holds the stored `text` and `spaced`, the same text
     with space-like characters made plain spaces (same length, so offsets are shared)."""
     stored, text, ordinal = passage["text"], passage["spaced"], passage["ordinal"]
@@ -690,7 +726,7 @@ def _passage_rows(passage: dict, doc: _DocumentContext, taxonomy: Taxonomy) -> l
             "window": f"{left}{quote}{right}",
             "sentence": text[s_start:s_end],
         }
-        measure, subject = _measure(taxonomy, claim.unit, period, scopes)
+        measure, subject = _measure(rules, fallback, claim.unit, period, scopes)
         local_id = f"{passage['passage_id']}:{mention.start}:{mention.end}"
         rows.append(
             {
@@ -725,6 +761,7 @@ def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTab
     if missing:
         raise ValueError(f"extract_claims: passages lack columns {missing}")
     matcher = _alias_matcher(aliases)
+    rules = _ready_rules(taxonomy)
     # One pass over the rows in (doc_id, ordinal) order; a new document starts a new context.
     # Space-like characters are replaced for all passages at once (one character for one, so
     # offsets hold).
@@ -735,11 +772,12 @@ def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTab
     )
     rows: list[dict] = []
     doc, doc_id = None, None
+    named: dict[str, tuple[str | None, bool]] = {}  # source phrases recur across documents ("the central bank")
     for passage in body.iter_rows(named=True):
         if doc is None or passage["doc_id"] != doc_id:
-            doc, doc_id = _DocumentContext(matcher, aliases), passage["doc_id"]
+            doc, doc_id = _DocumentContext(matcher, aliases, named), passage["doc_id"]
         doc.add_passage(passage["ordinal"], passage["spaced"])
-        rows.extend(_passage_rows(passage, doc, taxonomy))
+        rows.extend(_passage_rows(passage, doc, rules, taxonomy.fallback))
     return pl.DataFrame(rows, schema=CLAIMS_SCHEMA).sort("doc_id", "char_start")
 
 
