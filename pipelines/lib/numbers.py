@@ -126,10 +126,17 @@ ATOM_RE = re.compile(
 # Where a match of ATOM_RE can begin: a sign, a currency symbol, a digit, or a word that can
 # start one. Searching for these first and trying ATOM_RE only there gives the same matches as
 # ATOM_RE.search at a third of the cost (its optional prefixes make every position expensive).
-ATOM_START_RE = re.compile(
-    r"[-−$€£₩₽¥₴\d]|\b"
-    + trie_alternation({w.lower() for w in ("minus", "us", "half", "a", "an", *_CODES.split("|"), *_SMALL.split("|"), *_BIG.split("|"))})
-    + r"\b",
+_ATOM_SIGNS = "-−$€£₩₽¥₴"
+_ATOM_WORDS = {w.lower() for w in ("minus", "us", "half", "a", "an", *_CODES.split("|"), *_SMALL.split("|"), *_BIG.split("|"))}
+ATOM_START_RE = re.compile(rf"[{_ATOM_SIGNS}\d]|\b{trie_alternation(_ATOM_WORDS)}\b", re.IGNORECASE)
+# ATOM_START_RE found faster: sre skips straight to a character of the class a pattern starts
+# with, but tries a pattern that starts with "\b" at every position. This one starts with the
+# sign or digit itself, or with the non-word character before a word (whose start is then where
+# a "\b" holds), so the positions between are skipped; `_next_atom_start` turns its matches into
+# ATOM_START_RE's. The first-letter lookahead fails most words before the trie is entered.
+_ATOM_START_SCAN_RE = re.compile(
+    rf"[\W\d](?:(?<=\W)(?=[{''.join(sorted({w[0] for w in _ATOM_WORDS}))}])(?=(?P<word>{trie_alternation(_ATOM_WORDS)})\b)"
+    rf"|(?<=[{_ATOM_SIGNS}\d]))",
     re.IGNORECASE,
 )
 _WORDS_TOKEN_RE = re.compile(r"[a-z]+")
@@ -140,12 +147,17 @@ TIME_AFTER_RE = re.compile(r":\d{2}\b(?:\s*[ap]\.?m\.?)?|\s*[ap]\.m\.|\s*[ap]m\b
 AGO_AFTER_RE = re.compile(r"\s+ago\b", re.IGNORECASE)
 # Spans that hold digits but no number: phone numbers and numeric dates. An international
 # number starts with "+"; a domestic one has at least three groups and ends in four digits.
+# Read as "(?<![\w.,])(?:\+\d{1,3}...|\(?\d{2,4}...|\d{4}-...|\d{1,4}/...)": the first character
+# is matched first (so sre skips straight to a "+", "(" or digit instead of trying the
+# lookbehind at every position), then the lookbehind looks past it, and each alternative
+# continues after the character it can start with, in the same order.
 NOT_NUMBER_RE = re.compile(
-    r"(?<![\w.,])(?:"
-    r"\+\d{1,3}(?:[\s.\-]?\(\d{1,4}\))?(?:[\s.\-]?\d{2,4}){2,4}"
-    r"|\(?\d{2,4}\)?(?:[\s.\-]\d{2,4}){1,2}[\s.\-]\d{4}"
-    r"|\d{4}-\d{2}-\d{2}"
-    r"|\d{1,4}/\d{1,2}(?:/\d{2,4})?"
+    r"[+(\d](?<![\w.,].)(?:"
+    r"(?<=\+)\d{1,3}(?:[\s.\-]?\(\d{1,4}\))?(?:[\s.\-]?\d{2,4}){2,4}"
+    r"|(?<=\()\d{2,4}\)?(?:[\s.\-]\d{2,4}){1,2}[\s.\-]\d{4}"
+    r"|(?<=\d)\d{1,3}\)?(?:[\s.\-]\d{2,4}){1,2}[\s.\-]\d{4}"
+    r"|(?<=\d)\d{3}-\d{2}-\d{2}"
+    r"|(?<=\d)\d{0,3}/\d{1,2}(?:/\d{2,4})?"
     r")(?![\w/]|[.,]\d)"
 )
 # A bare number right after a capitalised word or a label noun names something ("Article 5",
@@ -497,10 +509,10 @@ def read_number_expressions(text: str) -> list[NumberMention]:
     mentions: list[NumberMention] = []
     blocked = [(m.start(), m.end()) for m in NOT_NUMBER_RE.finditer(text)]
     pos = 0
-    while (start := ATOM_START_RE.search(text, pos)) is not None:
-        match = ATOM_RE.match(text, start.start())
+    while (start := _next_atom_start(text, pos)) is not None:
+        match = ATOM_RE.match(text, start)
         if match is None:
-            pos = start.start() + 1
+            pos = start + 1
             continue
         inside = next((e for s, e in blocked if s <= match.start() < e), None)
         if inside is not None:
@@ -523,6 +535,21 @@ def read_number_expressions(text: str) -> list[NumberMention]:
         mentions.append(mention)
         pos = max(mention.end, first.end)
     return mentions
+
+
+def _next_atom_start(text: str, pos: int) -> int | None:
+    """`ATOM_START_RE.search(text, pos).start()`, or None, from `_ATOM_START_SCAN_RE`'s matches."""
+    if pos == 0 and ATOM_START_RE.match(text):
+        return 0  # no character before it to scan
+    scan_from = max(pos - 1, 0)  # the character before `pos` may precede a word at `pos`
+    while (match := _ATOM_START_SCAN_RE.search(text, scan_from)) is not None:
+        at = match.start()
+        if at >= pos and (text[at] in _ATOM_SIGNS or text[at].isdecimal()):  # isdecimal() is sre's \d
+            return at
+        if match.group("word") is not None:
+            return at + 1
+        scan_from = at + 1
+    return None
 
 
 def _is_label(text: str, match: re.Match) -> bool:

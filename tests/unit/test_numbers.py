@@ -1,10 +1,12 @@
 """Unit tests for pipelines.lib.numbers: spans, values, units and what is not a quantity."""
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.lib.numbers import normalise_unit, read_number_expressions
+from pipelines.lib.numbers import ATOM_START_RE, NOT_NUMBER_RE, _next_atom_start, normalise_unit, read_number_expressions
 
 
 def _quantities(text: str) -> list[tuple[str, float, float, str | None]]:
@@ -193,3 +195,28 @@ def test_mentions_are_ordered_non_overlapping_spans(text):
         assert previous_end <= mention.start < mention.end <= len(text)
         assert text[mention.start:mention.end] == mention.text
         previous_end = mention.end
+
+
+# Texts made of the pieces the fast scanners treat specially: signs, digits, number words and
+# codes, non-word characters before them, and the letters IGNORECASE equates with ASCII ones.
+_SCANNER_TEXTS = st.lists(
+    st.sampled_from(["a", "An", "one", "MILLION", "minus", "half", "US$", "usd", "ſix", "Kelvin", "İ", "ı", "x", "_",
+                     " ", "\n", ".", ",", "-", "−", "$", "€", "(", ")", "+", "/", "5", "12", "٣", "½"]),
+    max_size=12,
+).map("".join)
+
+
+@given(_SCANNER_TEXTS)
+def test_atom_start_scan_finds_what_atom_start_finds(text):
+    for pos in range(len(text) + 1):
+        plain = ATOM_START_RE.search(text, pos)
+        assert _next_atom_start(text, pos) == (plain.start() if plain else None)
+
+
+@given(st.text(alphabet="0123456789+()-./ ,a\n", max_size=24))
+def test_not_number_pattern_matches_its_plain_form(text):
+    plain = re.compile(
+        r"(?<![\w.,])(?:\+\d{1,3}(?:[\s.\-]?\(\d{1,4}\))?(?:[\s.\-]?\d{2,4}){2,4}|\(?\d{2,4}\)?(?:[\s.\-]\d{2,4}){1,2}[\s.\-]\d{4}"
+        r"|\d{4}-\d{2}-\d{2}|\d{1,4}/\d{1,2}(?:/\d{2,4})?)(?![\w/]|[.,]\d)"
+    )
+    assert [m.span() for m in NOT_NUMBER_RE.finditer(text)] == [m.span() for m in plain.finditer(text)]
