@@ -42,9 +42,11 @@ Decisions that shape the rows (and the gold file `tests/data/claims_gold_seeds.j
 import hashlib
 import json
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from heapq import merge
 from pathlib import Path
 
 import polars as pl
@@ -559,6 +561,19 @@ def _lowered_for_guards(segment: str) -> str | None:
     return segment.lower()
 
 
+def _subject_phrases(segment: str) -> Iterator[tuple[int, str]]:
+    """(position, phrase) of each "X said": X runs from the clause start before the verb, the
+    end of the last CLAUSE_START_RE match before it (or the segment start), to the verb."""
+    clause_starts = CLAUSE_START_RE.finditer(segment)
+    clause_start, boundary = 0, None
+    for match in SUBJECT_VERB_RE.finditer(segment):
+        if boundary is None:
+            boundary = next(clause_starts, False)
+        while boundary and boundary.end() <= match.start():
+            clause_start, boundary = boundary.end(), next(clause_starts, False)
+        yield match.start(), segment[clause_start:match.start()]
+
+
 def _source_in(text: str, lo: int, hi: int, doc: _DocumentContext, ordinal: int) -> str | None:
     """The source a stretch of a passage attributes its statements to, by cue precedence.
 
@@ -572,17 +587,10 @@ def _source_in(text: str, lo: int, hi: int, doc: _DocumentContext, ordinal: int)
         found = doc.resolve(match.group("src"), ordinal, lo + match.start())
         if found:
             return found
-    candidates = []
-    boundaries = None  # ends of the clause starts, found once: a verb's clause opens at the last one before it
-    for match in SUBJECT_VERB_RE.finditer(segment):
-        if boundaries is None:
-            boundaries = [boundary.end() for boundary in CLAUSE_START_RE.finditer(segment)]
-        before = bisect_right(boundaries, match.start())
-        clause_start = boundaries[before - 1] if before else 0
-        candidates.append((match.start(), segment[clause_start:match.start()]))
-    for match in INVERTED_RE.finditer(segment):
-        candidates.append((match.start("src"), match.group("src")))
-    for position, phrase in sorted(candidates):
+    inverted = [(match.start("src"), match.group("src")) for match in INVERTED_RE.finditer(segment)]
+    # Both kinds of candidate in position order; the subject-verb ones are read only as far as
+    # the first that resolves, since the phrases after it cannot change the answer.
+    for position, phrase in merge(_subject_phrases(segment), inverted):
         found = doc.resolve(phrase, ordinal, lo + position)
         if found:
             return found
