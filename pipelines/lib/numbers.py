@@ -134,11 +134,14 @@ ATOM_START_RE = re.compile(rf"[{_ATOM_SIGNS}\d]|\b{trie_alternation(_ATOM_WORDS)
 # sign or digit itself, or with the non-word character before a word (whose start is then where
 # a "\b" holds), so the positions between are skipped; `_next_atom_start` turns its matches into
 # ATOM_START_RE's. The first-letter lookahead fails most words before the trie is entered.
-_ATOM_START_SCAN_RE = re.compile(
+_ATOM_START_SCAN = (
     rf"[\W\d](?:(?<=\W)(?=[{''.join(sorted({w[0] for w in _ATOM_WORDS}))}])(?=(?P<word>{trie_alternation(_ATOM_WORDS)})\b)"
-    rf"|(?<=[{_ATOM_SIGNS}\d]))",
-    re.IGNORECASE,
+    rf"|(?<=[{_ATOM_SIGNS}\d]))"
 )
+_ATOM_START_SCAN_RE = re.compile(_ATOM_START_SCAN, re.IGNORECASE)
+# The same pattern, case-sensitive, for lower-cased ASCII text (see `_atom_scan_text`): sre
+# skips a trie branch whose first letter differs at once only when the letter is case-sensitive.
+_ATOM_START_SCAN_LOWER_RE = re.compile(_ATOM_START_SCAN)
 _WORDS_TOKEN_RE = re.compile(r"[a-z]+")
 # A plain hyphen joins a range only when unspaced: " - " is a dash between clauses.
 RANGE_SEP_RE = re.compile(r"\s*–\s*|-|\s+(?:to|and)\s+", re.IGNORECASE)
@@ -509,7 +512,8 @@ def read_number_expressions(text: str) -> list[NumberMention]:
     mentions: list[NumberMention] = []
     blocked = [(m.start(), m.end()) for m in NOT_NUMBER_RE.finditer(text)]
     pos = 0
-    while (start := _next_atom_start(text, pos)) is not None:
+    scan_text, scanner = _atom_scan_text(text)
+    while (start := _next_atom_start(scan_text, scanner, pos)) is not None:
         match = ATOM_RE.match(text, start)
         if match is None:
             pos = start + 1
@@ -537,12 +541,22 @@ def read_number_expressions(text: str) -> list[NumberMention]:
     return mentions
 
 
-def _next_atom_start(text: str, pos: int) -> int | None:
-    """`ATOM_START_RE.search(text, pos).start()`, or None, from `_ATOM_START_SCAN_RE`'s matches."""
+def _atom_scan_text(text: str) -> tuple[str, re.Pattern]:
+    """The text `_next_atom_start` scans and the pattern it scans with. ASCII text (most
+    passages) is lower-cased for the case-sensitive pattern: there lower() only turns A-Z into
+    a-z, which IGNORECASE equates, and keeps every offset, digit, sign and word boundary."""
+    if text.isascii():
+        return text.lower(), _ATOM_START_SCAN_LOWER_RE
+    return text, _ATOM_START_SCAN_RE
+
+
+def _next_atom_start(text: str, scanner: re.Pattern, pos: int) -> int | None:
+    """`ATOM_START_RE.search(text, pos).start()`, or None, from the matches of `scanner` (see
+    `_atom_scan_text` for the pair to pass)."""
     if pos == 0 and ATOM_START_RE.match(text):
         return 0  # no character before it to scan
     scan_from = max(pos - 1, 0)  # the character before `pos` may precede a word at `pos`
-    while (match := _ATOM_START_SCAN_RE.search(text, scan_from)) is not None:
+    while (match := scanner.search(text, scan_from)) is not None:
         at = match.start()
         if at >= pos and (text[at] in _ATOM_SIGNS or text[at].isdecimal()):  # isdecimal() is sre's \d
             return at

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.lib.numbers import ATOM_START_RE, NOT_NUMBER_RE, _next_atom_start, normalise_unit, read_number_expressions
+from pipelines.lib.numbers import (
+    ATOM_START_RE,
+    NOT_NUMBER_RE,
+    _atom_scan_text,
+    _next_atom_start,
+    normalise_unit,
+    read_number_expressions,
+)
 
 
 def _quantities(text: str) -> list[tuple[str, float, float, str | None]]:
@@ -208,9 +215,10 @@ _SCANNER_TEXTS = st.lists(
 
 @given(_SCANNER_TEXTS)
 def test_atom_start_scan_finds_what_atom_start_finds(text):
+    scan_text, scanner = _atom_scan_text(text)
     for pos in range(len(text) + 1):
         plain = ATOM_START_RE.search(text, pos)
-        assert _next_atom_start(text, pos) == (plain.start() if plain else None)
+        assert _next_atom_start(scan_text, scanner, pos) == (plain.start() if plain else None)
 
 
 @given(st.text(alphabet="0123456789+()-./ ,a\n", max_size=24))
