@@ -373,25 +373,29 @@ class _Atom:
 
 def _read_atom(match: re.Match | None) -> _Atom | None:
     """Turn one ATOM_RE match into a value, or None when the match is not a number after all."""
-    if match is None or not (match.group("digits") or match.group("words")):
+    if match is None:
         return None
-    if match.group("digits"):
-        value = float(match.group("digits").replace(",", ""))
+    digits, words, neg, currency_text, scale_text, pct, cur_post = match.group(
+        "digits", "words", "neg", "cur_pre", "scale", "pct", "cur_post"
+    )
+    if not (digits or words):
+        return None
+    if digits:
+        value = float(digits.replace(",", ""))
         spelled = False
     else:
-        parsed = _words_value(match.group("words"))
+        parsed = _words_value(words)
         if parsed is None:
             return None
         value, spelled = parsed, True
-    if match.group("neg"):
+    if neg:
         value = -value
-    currency_text = match.group("cur_pre")
     currency = None
     if currency_text:
         currency = CURRENCY_SYMBOLS.get(currency_text) or currency_text.strip().upper()
     end = match.end()
     scale = 1.0
-    scale_text = (match.group("scale") or "").strip().lower()
+    scale_text = (scale_text or "").strip().lower()
     if scale_text in SCALE_WORDS:
         scale = SCALE_WORDS[scale_text]
     elif scale_text and (currency is not None or scale_text not in MONEY_ONLY_ABBREVIATIONS):
@@ -399,12 +403,12 @@ def _read_atom(match: re.Match | None) -> _Atom | None:
     elif scale_text:
         # "3 m" without a currency is three metres, not three million: keep the bare number.
         end = match.end("digits")
-    post = match.group("cur_post") if end == match.end() else None
+    post = cur_post if end == match.end() else None
     if post:
         word = post.strip()
         currency_text = currency_text or word
         currency = currency or CURRENCY_WORDS.get(word.lower()) or word.upper()
-    digits = match.group("digits") or ""
+    digits = digits or ""
     return _Atom(
         start=match.start(),
         end=end,
@@ -412,7 +416,7 @@ def _read_atom(match: re.Match | None) -> _Atom | None:
         scale=scale,
         currency=currency,
         currency_text=currency_text.strip() if currency_text else None,
-        is_percent=bool(match.group("pct")) and end == match.end(),
+        is_percent=bool(pct) and end == match.end(),
         is_spelled=spelled,
         is_plain_integer=bool(digits) and digits.isdigit() and scale == 1.0,
     )
@@ -518,7 +522,7 @@ def read_number_expressions(text: str) -> list[NumberMention]:
         if match is None:
             pos = start + 1
             continue
-        inside = next((e for s, e in blocked if s <= match.start() < e), None)
+        inside = next((e for s, e in blocked if s <= match.start() < e), None) if blocked else None
         if inside is not None:
             pos = inside
             continue
@@ -661,4 +665,6 @@ def _clean(value: float) -> float:
     """Round away binary noise from scaling ("1.1 million" -> 1100000.0, not 1100000.0000000002)."""
     if value == 0 or not math.isfinite(value):
         return value
+    if value.is_integer() and -1e12 < value < 1e12:
+        return value  # at most 12 digits: "{:.12g}" writes it exactly, so it reads back the same
     return float(f"{value:.12g}")
