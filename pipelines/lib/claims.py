@@ -363,6 +363,8 @@ QUALIFIER_RE = re.compile(
     + r")\s*$",
     re.IGNORECASE,
 )
+# A QUALIFIER_RE match is a qualifier of at most this many words and whitespace to the end.
+QUALIFIER_MAX_WORDS = max(len(q.split()) for q in QUALIFIERS)
 TRAILING_QUALIFIER_RE = re.compile(r"\s+(?P<q>or more|or so|or less)\b", re.IGNORECASE)
 TRAILING_QUALIFIERS = {"or more": "at_least", "or so": "approx", "or less": "at_most"}
 
@@ -590,7 +592,7 @@ def _source_in(text: str, lo: int, hi: int, doc: _DocumentContext, ordinal: int)
     inverted = [(match.start("src"), match.group("src")) for match in INVERTED_RE.finditer(segment)]
     # Both kinds of candidate in position order; the subject-verb ones are read only as far as
     # the first that resolves, since the phrases after it cannot change the answer.
-    for position, phrase in merge(_subject_phrases(segment), inverted):
+    for position, phrase in merge(_subject_phrases(segment), inverted) if inverted else _subject_phrases(segment):
         found = doc.resolve(phrase, ordinal, lo + position)
         if found:
             return found
@@ -627,9 +629,17 @@ def _attribution(text: str, claim: _Claim, sentences: list[tuple[int, int]], quo
     return cache[claim.sentence]
 
 
+def _qualifier_match(left: str) -> re.Match | None:
+    """`QUALIFIER_RE.search(left)`, started where a match can start: inside one of the last
+    QUALIFIER_MAX_WORDS whitespace-separated tokens (the lookbehind still sees the character
+    before). That skips most of the 40 characters, each of which sre would try."""
+    head = left.rstrip().rsplit(None, QUALIFIER_MAX_WORDS)
+    return QUALIFIER_RE.search(left, len(head[0]) if len(head) > QUALIFIER_MAX_WORDS else 0)
+
+
 def _qualifier(text: str, claim: _Claim) -> str:
     left = text[max(claim.sentence[0], claim.mention.start - 40):claim.mention.start]
-    match = QUALIFIER_RE.search(left)
+    match = _qualifier_match(left)
     if match:
         word = " ".join(match.group("q").lower().split())
         if word in SPAN_QUALIFIERS and claim.unit in DURATION_UNITS:

@@ -7,8 +7,18 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pipelines.lib.claims import _LOWER_APART, CLAIMS_SCHEMA, extract_claims, load_aliases, load_taxonomy
+from pipelines.lib.claims import (
+    _LOWER_APART,
+    CLAIMS_SCHEMA,
+    QUALIFIER_RE,
+    _qualifier_match,
+    extract_claims,
+    load_aliases,
+    load_taxonomy,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 GOLD_PATH = PROJECT_ROOT / "tests" / "data" / "claims_gold_seeds.jsonl"
@@ -412,3 +422,10 @@ def test_extraction_in_worker_processes_gives_the_same_rows(taxonomy, aliases):
     assert extract_claims_in_processes(ordered, taxonomy, aliases, workers=2, min_passages=0).equals(expected)
     # under the threshold, or with one worker, the batch is extracted in process
     assert extract_claims_in_processes(passages, taxonomy, aliases, workers=1, min_passages=0).equals(expected)
+
+
+@given(st.lists(st.sampled_from(["about", "No", "less", "than", "in", "excess", "of", "approx.", "well", "over", "x",
+                                 "(", "-", " ", "  ", "\n", "\u00a0", "5"]), max_size=10).map("".join))
+def test_qualifier_search_from_the_last_words_finds_what_a_full_search_finds(left):
+    plain, found = QUALIFIER_RE.search(left), _qualifier_match(left)
+    assert (plain.span(), plain.group("q")) == (found.span(), found.group("q")) if plain else found is None
