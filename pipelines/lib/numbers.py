@@ -133,7 +133,8 @@ ATOM_START_RE = re.compile(rf"[{_ATOM_SIGNS}\d]|\b{trie_alternation(_ATOM_WORDS)
 # with, but tries a pattern that starts with "\b" at every position. This one starts with the
 # sign or digit itself, or with the non-word character before a word (whose start is then where
 # a "\b" holds), so the positions between are skipped; `_next_atom_start` turns its matches into
-# ATOM_START_RE's. The first-letter lookahead fails most words before the trie is entered.
+# ATOM_START_RE's. The first-letter lookahead fails a word no number word starts like before
+# the trie is entered.
 _ATOM_START_SCAN = (
     rf"[\W\d](?:(?<=\W)(?=[{''.join(sorted({w[0] for w in _ATOM_WORDS}))}])(?=(?P<word>{trie_alternation(_ATOM_WORDS)})\b)"
     rf"|(?<=[{_ATOM_SIGNS}\d]))"
