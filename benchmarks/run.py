@@ -145,6 +145,11 @@ class _Watch(threading.Thread):
             for key in starts if key in ends
         }
 
+    def at_starts(self, starts: dict) -> dict:
+        """The first RSS sampled after each step started: what it inherits from earlier steps
+        (memory the process kept), which its peak includes."""
+        return {key: next((round(r, 1) for t, r in self.samples if t >= start), None) for key, start in starts.items()}
+
     def run(self) -> None:
         while True:
             now, rss = time.time(), _rss_mb()
@@ -240,9 +245,10 @@ def run_job(job=None, run_config=None) -> dict:
         for key in sorted(starts, key=lambda k: starts[k])
         if key in ends
     }
-    rss = _LIVE["watch"].peaks(starts, ends) if _LIVE.get("watch") else {}
+    watch = _LIVE.get("watch")
     return {
-        "steps_peak_rss_mb": rss,
+        "steps_peak_rss_mb": watch.peaks(starts, ends) if watch else {},
+        "steps_start_rss_mb": watch.at_starts(starts) if watch else {},
         "success": result.success,
         "failed_steps": failed,
         "errors": errors,
@@ -854,6 +860,7 @@ def bench_spark(n: int, n_bytes: int, raw: Path, work: Path, embedded_release: P
             os.environ["CLAIMWIRE_SPARK_MASTER"] = master
             run = run_job()
             run.pop("steps_peak_rss_mb", None)
+            run.pop("steps_start_rss_mb", None)
             run["documents_per_s"] = round(n / run["wall_s"], 1)
             run["mb_per_s"] = round(n_bytes / 1e6 / run["wall_s"], 3)
             run["stages_s"] = stage_summary(run["steps_s"])
