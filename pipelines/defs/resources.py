@@ -23,6 +23,8 @@ import polars as pl
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
+from pipelines.defs.memory import release_freed_memory
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = PROJECT_ROOT / "sql" / "schema"
 TRANSFORMS_DIR = PROJECT_ROOT / "sql" / "transforms"
@@ -146,7 +148,10 @@ class Warehouse(DuckDBResource):
     """The DuckDB warehouse (`CLAIMWIRE_WAREHOUSE`, default `data/warehouse.duckdb`).
 
     `database` may be left empty: the file is then named by the environment at run time.
-    Every connection applies the re-runnable DDL in `sql/schema/` first.
+    Every connection applies the re-runnable DDL in `sql/schema/` first. Opening one first
+    hands back the memory the process freed since the last (`pipelines.defs.memory`): every
+    step opens the warehouse, so in the in-process job a step starts without what the steps
+    before it freed.
     """
 
     database: str = ""
@@ -157,6 +162,7 @@ class Warehouse(DuckDBResource):
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        release_freed_memory()
         path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -218,8 +218,6 @@ def test_lowered_text_holds_every_case_insensitive_match_of_an_ascii_word():
             assert re.fullmatch(ch.lower(), ch, re.IGNORECASE) and ch.lower().isascii(), repr(ch)
 
 
-
-
 @pytest.mark.parametrize(
     "text",
     [
