@@ -125,6 +125,8 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
             else:
                 n_signatures, new_matches = _match_batch_embedded(conn, todo, config)
                 n_matches = new_matches.height
+                # Polars relabels next: DuckDB need not keep what this step wrote cached meanwhile
+                warehouse.drop_cached_blocks(conn)
                 if _clustering_is_current(conn, config):
                     n_reclustered = _recluster_touched(conn, new_matches)
                 else:

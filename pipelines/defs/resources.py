@@ -160,14 +160,35 @@ class Warehouse(DuckDBResource):
     def path(self) -> Path:
         return setting_path("CLAIMWIRE_WAREHOUSE", self.database)
 
+    @property
+    def memory_limit(self) -> str:
+        """DuckDB's memory limit (`CLAIMWIRE_DUCKDB_MEMORY`, default 2GB; `connection_config` wins)."""
+        return str(self.connection_config.get("memory_limit") or os.environ.get("CLAIMWIRE_DUCKDB_MEMORY", "2GB"))
+
+    def drop_cached_blocks(self, conn: duckdb.DuckDBPyConnection, keep: str = "256MB") -> None:
+        """Let DuckDB drop the table blocks it caches, down to `keep` if it can: for a step that
+        has written what it will not read again and goes on in Polars (at 100,000 articles the
+        dedup step's new signatures and matches, 1.0 GB, while it clusters). Its memory limit is
+        lowered and set back from a cursor of its own, so that a limit DuckDB cannot meet (blocks
+        in use) fails there, not in `conn`'s transaction; the data stays, read back if needed."""
+        def quoted(size: str) -> str:
+            return "'" + size.replace("'", "''") + "'"
+
+        with conn.cursor() as other:
+            try:
+                other.execute(f"set memory_limit = {quoted(keep)}")
+            except duckdb.Error:
+                pass  # it dropped what it could
+            finally:
+                other.execute(f"set memory_limit = {quoted(self.memory_limit)}")
+
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         release_freed_memory()
         path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            config = {"memory_limit": os.environ.get("CLAIMWIRE_DUCKDB_MEMORY", "2GB"), **self.connection_config}
-            conn = duckdb.connect(str(path), config=config)
+            conn = duckdb.connect(str(path), config={"memory_limit": self.memory_limit, **self.connection_config})
         except duckdb.IOException as err:
             raise ConfigurationError(
                 f"warehouse {path} cannot be opened ({err}). If another claimwire run or a DuckDB "

@@ -55,3 +55,33 @@ def test_opening_the_warehouse_releases_what_was_freed(claimwire):
             assert conn.sql("select count(*) from documents").fetchall() == [(0,)]
     finally:
         gc.enable()
+
+
+def _cached_mb(conn) -> float:
+    return conn.sql("select coalesce(sum(memory_usage_bytes), 0) / 2**20 from duckdb_memory() where tag = 'BASE_TABLE'").fetchall()[0][0]
+
+
+def _limit(conn) -> str:
+    return conn.sql("select current_setting('memory_limit')").fetchall()[0][0]
+
+
+def test_dropping_cached_blocks_keeps_the_transaction_and_its_rows(claimwire):
+    from pipelines.defs.resources import Warehouse, transaction
+
+    warehouse = Warehouse()
+    with warehouse.get_connection() as conn:
+        limit = _limit(conn)
+        with transaction(conn):
+            conn.execute("create table scratch as select range as i, repeat('x', 200) || range as s from range(1000000)")
+            before = _cached_mb(conn)
+            warehouse.drop_cached_blocks(conn, keep="8MB")
+            assert before > 100 and _cached_mb(conn) < before / 4
+            assert _limit(conn) == limit
+            assert conn.sql("select count(*), sum(i), max(s) from scratch").fetchall() == [
+                (1000000, 499999500000, "x" * 200 + "999999")
+            ]
+            # a limit DuckDB refuses fails on the other cursor only: the transaction goes on
+            warehouse.drop_cached_blocks(conn, keep="no such size")
+            assert _limit(conn) == limit
+            conn.execute("insert into scratch values (-1, 'last')")
+        assert conn.sql("select count(*) from scratch").fetchall() == [(1000001,)]
