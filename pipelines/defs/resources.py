@@ -166,11 +166,12 @@ class Warehouse(DuckDBResource):
         return str(self.connection_config.get("memory_limit") or os.environ.get("CLAIMWIRE_DUCKDB_MEMORY", "2GB"))
 
     def drop_cached_blocks(self, conn: duckdb.DuckDBPyConnection, keep: str = "256MB") -> None:
-        """Let DuckDB drop the table blocks it caches, down to `keep` if it can: for a step that
-        has written what it will not read again and goes on in Polars (at 100,000 articles the
-        dedup step's new signatures and matches, 1.0 GB, while it clusters). Its memory limit is
-        lowered and set back from a cursor of its own, so that a limit DuckDB cannot meet (blocks
-        in use) fails there, not in `conn`'s transaction; the data stays, read back if needed."""
+        """Let DuckDB give up the memory it holds, down to `keep` if it can: cached table blocks
+        are dropped, rows written in the open transaction go to a temporary file. For a step that
+        goes on in Polars after writing (at 100,000 articles the dedup step, whose new
+        signatures and matches held 1.0 GB while it clustered). The memory limit is lowered and
+        set back from a cursor of its own, so that a limit DuckDB cannot meet (blocks in use)
+        fails there, not in `conn`'s transaction; every row stays readable."""
         def quoted(size: str) -> str:
             return "'" + size.replace("'", "''") + "'"
 
