@@ -27,11 +27,13 @@ import ctypes.util
 import gc
 from functools import lru_cache
 
+import pyarrow
+
 __all__ = ["release_freed_memory"]
 
 # Whether this process froze yet (`gc.get_freeze_count()` would say, but it counts the frozen
 # objects one by one: 40 ms at 430,000).
-_FROZEN = {"done": False}
+_frozen = False
 
 
 @lru_cache(maxsize=1)
@@ -46,16 +48,15 @@ def _malloc_trim():
 def release_freed_memory() -> None:
     """Collect cyclic garbage (freezing the survivors the first time), then hand free heap
     pages back to the system: glibc's and Arrow's pool's."""
-    if not _FROZEN["done"]:
+    global _frozen
+    if not _frozen:
         import great_expectations  # noqa: F401  (frozen with the rest: see the module docstring)
         import pandas  # noqa: F401
     gc.collect()
-    if not _FROZEN["done"]:
+    if not _frozen:
         gc.freeze()
-        _FROZEN["done"] = True
+        _frozen = True
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
-    import pyarrow
-
     pyarrow.default_memory_pool().release_unused()
