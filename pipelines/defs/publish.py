@@ -47,13 +47,22 @@ PUBLISH_THREADS = 2
 # changed (a passage that joined a cluster), not the whole release.
 PARTITIONED_TABLES = ("documents", "passages", "claims")
 DOCS_PER_PART = 1_000
+# Columns a part's fingerprint leaves out because other hashed values fix them: a document's
+# text is written once, with the row (nothing updates it), so its doc_id and ingested_at
+# name it; a passage's text is its document's text between char_start and char_end (the
+# passages check holds every row to that before a release). Every part's fingerprint hashes
+# its document's ingested_at, so a warehouse rebuilt from the same files with other decoding
+# never reuses the old files. At 100,000 articles the two fingerprints took 0.37 and 0.45 s
+# with the texts, 0.06 and 0.24 s without.
+FIXED_BY_DOCUMENT = {"documents": frozenset({"text"}), "passages": frozenset({"text"})}
 
 
 def _release_parts() -> str:
-    """doc_id → the part its rows are published in."""
+    """doc_id → the part its rows are published in, and the document's ingested_at."""
     return f"""
         select doc_id, ingest_batch_id || '-' || lpad(((row_number() over (partition by ingest_batch_id order by doc_id) - 1)
-                                                       // {DOCS_PER_PART})::varchar, 5, '0') as part
+                                                       // {DOCS_PER_PART})::varchar, 5, '0') as part,
+               ingested_at as document_ingested_at
         from documents
     """
 
@@ -208,10 +217,13 @@ def _reuse_parts(conn, table: str, folder: Path, previous: Path | None, previous
     query, order = RELEASE_TABLES[table]
     shape = conn.sql(f"select * from ({query}) limit 0")
     columns, types = shape.columns, [str(kind) for kind in shape.types]
+    fixed = FIXED_BY_DOCUMENT.get(table, frozenset())
     # what a file's bytes depend on besides its rows
-    writer = json.dumps([SCHEMA_VERSION, query, order, PARQUET_COMPRESSION, PARQUET_BATCH_ROWS, DOCS_PER_PART, columns, types])
+    writer = json.dumps(
+        [SCHEMA_VERSION, query, order, PARQUET_COMPRESSION, PARQUET_BATCH_ROWS, DOCS_PER_PART, columns, types, sorted(fixed)]
+    )
     writer_digest = hashlib.sha256(writer.encode()).hexdigest()[:16]
-    hashed = ", ".join(f'x."{name}"' for name in columns)
+    hashed = ", ".join([*(f'x."{name}"' for name in columns if name not in fixed), "p.document_ingested_at"])
     fingerprints = conn.sql(
         f"""
         select coalesce(p.part, '{ORPHAN_PART}') as part, count(*) as n_rows, sum(hash({hashed}))::varchar as row_hash
@@ -242,7 +254,7 @@ def _write_parts(conn: duckdb.DuckDBPyConnection, table: str, folder: Path, part
     relation = conn.sql(
         f"""
         select coalesce(p.part, '{ORPHAN_PART}') as __part, x.*
-        from ({query}) as x left join ({_release_parts()}) as p using (doc_id)
+        from ({query}) as x left join (select doc_id, part from ({_release_parts()})) as p using (doc_id)
         where coalesce(p.part, '{ORPHAN_PART}') in (select unnest($parts))
         order by __part, {", ".join(f"x.{column.strip()}" for column in order.split(","))}
         """,

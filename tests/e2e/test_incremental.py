@@ -207,3 +207,36 @@ def test_a_release_links_the_parts_whose_rows_did_not_change_and_rewrites_the_re
         assert claimwire.query(f"select * from read_parquet('{{release}}/{table}/*.parquet') order by all") == (
             claimwire.warehouse_query(f"select * from ({query}) order by all")
         )
+
+
+def test_a_part_is_rewritten_when_its_document_was_ingested_again_though_texts_are_not_hashed(claimwire, monkeypatch):
+    """Texts are left out of the fingerprints (the document's ingest fixes them): a document
+    ingested again, say into a rebuilt warehouse with other decoding, changes its
+    `ingested_at`, and every part of its rows is written again with the new text."""
+    from pipelines.defs import publish as publish_defs
+
+    monkeypatch.setattr(publish_defs, "DOCS_PER_PART", 2)
+    for prefix in ("000", "001", "003"):
+        _copy(claimwire, prefix)
+    assert claimwire.run().success
+    first = claimwire.published.resolve()
+    (doc_id,) = claimwire.warehouse_query("select min(doc_id) from documents")[0]
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        conn.execute(
+            "update documents set text = upper(text), ingested_at = ingested_at + interval 1 second where doc_id = ?", [doc_id]
+        )
+        conn.execute("update passages as p set text = upper(p.text) where doc_id = ?", [doc_id])
+    assert claimwire.run().success
+    second = claimwire.published.resolve()
+    assert second != first
+    for table in ("documents", "passages"):
+        (part,) = [
+            p.name for p in (second / table).glob("*.parquet")
+            if claimwire.query(f"select count(*) from read_parquet('{p}') where doc_id = ?", [doc_id])[0][0]
+        ]
+        assert not os.path.samefile(first / table / part, second / table / part), table
+        texts = claimwire.query(f"select text from read_parquet('{second / table / part}') where doc_id = ?", [doc_id])
+        assert texts and all(text == text.upper() for (text,) in texts), table
+        # the parts of the other documents are linked as they were
+        others = [p for p in (second / table).glob("*.parquet") if p.name != part]
+        assert others and all(os.path.samefile(first / table / p.name, p) for p in others), table
