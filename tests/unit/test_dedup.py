@@ -246,3 +246,26 @@ def test_history_digests_fetched_for_candidates_only_give_the_same_pairs():
     assert 0 < len(fetched) < history.height and set(fetched) <= set(history["passage_id"])
     with pytest.raises(ValueError, match="need fetch_digests"):
         candidate_pairs(new, history.drop("minhash"), config)
+
+
+def test_band_keys_fold_each_bands_rows_into_the_stored_key():
+    """Stored band keys must stay comparable with new ones: the in-place fold gives the keys of
+    the plain formula, key = ((b·φ ^ d₀)·P ^ d₁)·P … over a band's rows, mod 2⁶⁴."""
+    import numpy as np
+
+    from pipelines.lib.dedup import DedupConfig, _band_keys
+
+    config = DedupConfig()
+    rng = np.random.default_rng(7)
+    digests = rng.integers(0, 2**32, size=(257, config.num_perm), dtype=np.uint64).astype(np.uint32)
+    digests[0] = 2**32 - 1  # the largest digest everywhere
+    digests[1] = 0
+    mask = (1 << 64) - 1
+    expected = np.empty((len(digests), config.bands), dtype=np.uint64)
+    for i, row in enumerate(digests.tolist()):
+        for band in range(config.bands):
+            key = (band * 0x9E3779B97F4A7C15) & mask
+            for r in range(config.rows_per_band):
+                key = ((key ^ row[band * config.rows_per_band + r]) * 0x100000001B3) & mask
+            expected[i, band] = key
+    assert np.array_equal(_band_keys(digests, config), expected)
