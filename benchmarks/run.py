@@ -884,6 +884,20 @@ def bench_spark(n: int, n_bytes: int, raw: Path, work: Path, embedded_release: P
 # ---------------------------------------------------------------------------------------------
 
 
+def _snapshot_for_replay(work: Path, data: Path, full: dict) -> None:
+    """The state the incremental run starts from, for `benchmarks.replay`: the warehouse,
+    release and Data Docs as the full run left them, and the full run's figures. Outside the
+    timed runs."""
+    _say(f"copying {data} for replays")
+    shutil.copytree(data, work / REPLAY_STATE, symlinks=True)
+    (work / REPLAY_FULL_RUN).write_text(json.dumps(full, indent=2, default=str), encoding="utf-8")
+
+
+# what `--keep-for-replay` leaves in a size's folder (read by benchmarks.replay)
+REPLAY_STATE = "data_before_incremental"
+REPLAY_FULL_RUN = "full_run.json"
+
+
 def bench_size(args, out_path: Path) -> dict:
     n = args.articles[0]
     holdout = max(1, n // 100)
@@ -928,6 +942,8 @@ def bench_size(args, out_path: Path) -> dict:
             _point_env_at(raw, data)
             save()
 
+        if args.keep_for_replay:
+            _snapshot_for_replay(work, data, full)
         _say(f"{n:,} articles: incremental run (+{holdout:,} articles)")
         for path in sorted((work / "corpus" / "holdout").rglob("*.txt")):
             target = raw / path.relative_to(work / "corpus" / "holdout")
@@ -1024,7 +1040,8 @@ def run_size(n: int, args, profile: bool) -> dict:
     argv += ["--skip-peers"] if args.skip_peers else []
     argv += ["--spark"] if args.spark else []
     argv += ["--profile"] if profile else []
-    argv += ["--keep"] if args.keep else []
+    argv += ["--keep"] if args.keep or args.keep_for_replay else []
+    argv += ["--keep-for-replay"] if args.keep_for_replay else []
     argv += ["--work-dir", str(args.work_dir)] if args.work_dir else []
     tail: list[str] = []
     started = time.perf_counter()
@@ -1149,6 +1166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rss-gb", type=float, default=16, help="stop a size whose RSS passes this (0: no limit)")
     parser.add_argument("--work-dir", type=Path, default=None, help="where temporary corpora go (default: the system temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep each size's temporary folder")
+    parser.add_argument("--keep-for-replay", action="store_true",
+                        help="keep each size's folder with a copy of the state before the incremental run (benchmarks.replay)")
     parser.add_argument("--spark", action="store_true",
                         help="also run the job with CLAIMWIRE_ENGINE=spark on local[1] and local[2] (needs Java 17+)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)

@@ -164,3 +164,37 @@ def test_a_runs_peak_is_its_own_after_a_reset():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
     before, after = map(int, out.stdout.split())
     assert before > 400 and after < before - 300
+
+
+@pytest.mark.timeout(600)
+def test_a_kept_size_replays_its_incremental_run(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--articles", "30", "--skip-peers", "--no-profile", "--keep-for-replay",
+         "--json", str(out), "--work-dir", str(tmp_path)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=280,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (size,) = json.loads(out.read_text())["sizes"]
+    work = Path(size["work_dir"])
+    assert (work / "data_before_incremental" / "warehouse.duckdb").is_file()
+    assert json.loads((work / "full_run.json").read_text())["wall_s"] == size["full_run"]["wall_s"]
+    replayed = tmp_path / "replay.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.replay", str(work), "--runs", "2", "--json", str(replayed)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=280,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(replayed.read_text())
+    assert len(report["runs"]) == 2
+    for run in report["runs"]:
+        # each replay starts from the full run's 30 documents and adds the 1-article holdout
+        assert run["success"] is True
+        assert (run["n_documents_before"], run["n_documents_after"]) == (30, 31)
+        assert {"ingest_raw_files", "cluster_syndicated_passages", "published"} <= set(run["steps_s"])
+        assert run["share_of_full_run"] == round(run["wall_s"] / size["full_run"]["wall_s"], 4)
+    assert "median" in done.stdout
+    # the kept state is left as it was, for the next replay
+    assert not [p for p in work.iterdir() if p.name.startswith("claimwire-replay-")]
+    done = subprocess.run([sys.executable, "-m", "benchmarks.replay", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert done.returncode != 0 and "not a folder kept for replays" in done.stderr
