@@ -20,6 +20,7 @@ Prints each run's steps and the share of the full run (the median of the runs to
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -49,6 +50,7 @@ def replay(work: Path, runs: int) -> dict:
         for i in range(runs):
             data = scratch / f"run-{i}"
             shutil.copytree(state, data, symlinks=True)
+            os.sync()  # the copy's writes land before the timed run, not during it
             with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as conn:
                 before = conn.sql("select count(*) from documents").fetchall()[0][0]
             _point_env_at(raw, data)

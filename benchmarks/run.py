@@ -891,6 +891,7 @@ def _snapshot_for_replay(work: Path, data: Path, full: dict) -> None:
     _say(f"copying {data} for replays")
     shutil.copytree(data, work / REPLAY_STATE, symlinks=True)
     (work / REPLAY_FULL_RUN).write_text(json.dumps(full, indent=2, default=str), encoding="utf-8")
+    os.sync()  # the copy's writes land before the timed run, not during it
 
 
 # what `--keep-for-replay` leaves in a size's folder (read by benchmarks.replay)
