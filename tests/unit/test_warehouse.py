@@ -1,7 +1,7 @@
 """The warehouse's DuckDB settings."""
 
 
-def _setting(conn, name: str) -> str:
+def _setting(conn, name: str):
     return conn.sql(f"select current_setting('{name}')").fetchall()[0][0]
 
 
