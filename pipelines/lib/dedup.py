@@ -122,11 +122,23 @@ def normalised_text(text: pl.Expr) -> pl.Expr:
     """
     folded = text.str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
     folded = folded.str.replace_many(list(_QUOTES_AND_DASHES), list(_QUOTES_AND_DASHES.values()))
-    return (
-        folded.str.replace_all(r"'", "")
-        .str.replace_all(r"[^\p{L}\p{N}]+", " ")
-        .str.strip_chars()
-    )
+    return _spaced_words(folded)
+
+
+def _spaced_words(folded: pl.Expr) -> pl.Expr:
+    return folded.str.replace_all("'", "", literal=True).str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
+
+
+def normalised_texts(text: pl.Series) -> pl.Series:
+    """`normalised_text` of each text, the Unicode folding (decomposition, accents, quote and
+    dash variants) applied to the texts that are not pure ASCII only: it cannot change an ASCII
+    text, and it was a third of the normalisation's time on generated news (83% ASCII)."""
+    frame = pl.DataFrame({"text": text})
+    out = frame.select(_spaced_words(pl.col("text").str.to_lowercase())).to_series()
+    unicode_rows = (text.str.len_bytes() != text.str.len_chars()).arg_true()
+    if len(unicode_rows):
+        out = out.scatter(unicode_rows, frame[unicode_rows].select(normalised_text(pl.col("text"))).to_series())
+    return out.alias(text.name)
 
 
 def shingle_hashes(passages: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
@@ -136,7 +148,7 @@ def shingle_hashes(passages: pl.DataFrame, config: DedupConfig) -> pl.DataFrame:
     passage are contiguous, in the order of `passages`.
     """
     return _shingles_of_normalised(
-        passages.select("passage_id", normalised_text(pl.col("text")).alias("norm")), config
+        passages.select("passage_id", norm=normalised_texts(passages["text"])), config
     )
 
 
@@ -188,7 +200,7 @@ def _coded_normalised(passages: pl.DataFrame, columns: list[str], offset: int = 
     """`columns`, `norm` and `code` (u32 row number from `offset`, in passage_id order) of the
     passages whose normalised text is not empty: the only ones that have shingles."""
     return (
-        passages.select(*columns, norm=normalised_text(pl.col("text")))
+        passages.select(*columns, norm=normalised_texts(passages["text"]))
         .filter(pl.col("norm").str.len_chars() > 0)
         .sort("passage_id")
         .with_row_index("code", offset=offset)
@@ -321,20 +333,22 @@ def candidate_pairs(
     few_probes = int(is_probe.sum()) < FEW_PROBES_SHARE * len(is_probe)
     pair_parts = []
     for band in range(config.bands):
-        known = pl.DataFrame({"code": codes["code"], "key": keys[:, band], "probe": is_probe})
+        known = pl.LazyFrame({"code": codes["code"], "key": keys[:, band], "probe": is_probe})
         if few_probes:
             known = known.join(known.filter("probe").select("key").unique(), on="key", how="semi")
-        sizes = known.group_by("key").len()
-        known = known.join(sizes.filter(pl.col("len") <= config.max_bucket_size), on="key", how="semi")
+        # a bucket of one yields no pair; one over the cap yields none either
+        known = known.filter(pl.len().over("key").is_between(2, config.max_bucket_size))
         met = known.filter("probe").join(known, on="key", suffix="_k").filter(pl.col("code") != pl.col("code_k"))
         pair_parts.append(
             met.select(
                 pair=pl.min_horizontal("code", "code_k").cast(pl.UInt64) * (1 << 32)
                 + pl.max_horizontal("code", "code_k").cast(pl.UInt64)
-            ).unique()
+            )
         )
+    # every band's plan in one query: Polars runs them side by side (at 78,000 passages 0.41 s
+    # one collect per band, 0.16 s together); a pair found in several bands is kept once
+    pairs = pl.concat(pair_parts).unique().sort("pair").collect() if pair_parts else pl.DataFrame(schema={"pair": pl.UInt64})
     del keys
-    pairs = pl.concat(pair_parts).unique().sort("pair") if pair_parts else pl.DataFrame(schema={"pair": pl.UInt64})
     coded = pairs.select(
         passage_id_a=(pl.col("pair") // (1 << 32)).cast(pl.UInt32), passage_id_b=(pl.col("pair") % (1 << 32)).cast(pl.UInt32)
     )

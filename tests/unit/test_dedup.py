@@ -14,6 +14,7 @@ from pipelines.lib.dedup import (
     document_syndication,
     match_batch,
     normalised_text,
+    normalised_texts,
 )
 
 QUOTE = (
@@ -55,6 +56,28 @@ def _no_history(ids):
 )
 def test_normalised_text(text, normalised):
     assert pl.select(normalised_text(pl.lit(text))).item() == normalised
+
+
+def test_normalised_texts_skip_the_unicode_folding_only_where_it_changes_nothing():
+    texts = pl.Series(
+        "text",
+        [
+            "Wi Sung-lac’s “deal” — NAÏVE",  # folded: quotes, dash, accent
+            "Wi Sung-lac's \"deal\" - naive",  # ASCII: the same words
+            "  600,000 to 700,000 tons\t",
+            None,
+            "",
+            "Élysée – Kyiv",
+            "ﬁve ＄2,000",  # compatibility forms: NFKD's business, not lower-casing's
+            "O'Neil's   ROUND-up...",
+        ],
+    )
+    expected = pl.select(normalised_text(pl.lit(texts))).to_series()
+    got = normalised_texts(texts)
+    assert got.name == "text"
+    assert got.to_list() == expected.to_list()
+    assert got.to_list()[:2] == ["wi sung lacs deal naive"] * 2
+    assert got.to_list()[6] == "five 2 000"
 
 
 def test_signatures_are_deterministic_and_equal_for_equal_text():
