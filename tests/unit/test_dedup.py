@@ -16,6 +16,7 @@ from pipelines.lib.dedup import (
     normalised_text,
     normalised_texts,
 )
+from pipelines.lib.dedup import _by_slices, _coded_normalised, _shingle_plan
 
 QUOTE = (
     "“North Korea is on record as having fought for Russia. If there ever is a war on the Korean "
@@ -78,6 +79,18 @@ def test_normalised_texts_skip_the_unicode_folding_only_where_it_changes_nothing
     assert got.to_list() == expected.to_list()
     assert got.to_list()[:2] == ["wi sung lacs deal naive"] * 2
     assert got.to_list()[6] == "five 2 000"
+
+
+def test_shingles_by_slices_are_the_shingles_of_one_pass():
+    # passages of every length around the shingle size, so slices start and end on short ones
+    words = "north korea sends troops to russia for pay and rice".split()
+    frame = _frame([(f"p{i:02d}", "d1", " ".join(words[: i % 8])) for i in range(23)])
+    coded = _coded_normalised(frame, ["passage_id"])
+    config = DedupConfig()
+    one = _by_slices(coded, lambda part: _shingle_plan(part, config, "code"), n=1)
+    assert one.height > 0 and one["code"].n_unique() == coded.height
+    for n in (2, 3, 7, 40):
+        assert _by_slices(coded, lambda part: _shingle_plan(part, config, "code"), n=n).equals(one)
 
 
 def test_signatures_are_deterministic_and_equal_for_equal_text():
