@@ -724,12 +724,26 @@ def _quoted(column: str) -> str:
 
 
 def table_wide_counts(
-    conn, relation: str, rules: tuple[TableWideRule, ...], in_scope: str
+    conn,
+    relation: str,
+    rules: tuple[TableWideRule, ...],
+    in_scope: str,
+    *,
+    keys_near_scope: bool = False,
+    key_relation: str | None = None,
 ) -> tuple[int, dict[int, dict[str, int]]]:
     """(rows in `relation`, each rule counted over it) in DuckDB: for a uniqueness rule the rows
     whose key another row shares (`failed`, GX's count), for a share or null rule the rows it
     considers and fails, over the table and within the scope (`in_scope`, a SQL predicate).
-    The table's rows and every share are counted in one pass."""
+    The table's rows and every share are counted in one pass.
+
+    With `keys_near_scope`, a uniqueness rule counts the rows of the key groups that hold a row
+    of the scope only: the whole table's count when every other group passed before and no
+    row's key changed since (a check that passes records its scope; keys are written once).
+    Then the table's keys are looked up, not grouped: in proportion to the scope. Keys are read
+    from `key_relation` when given: a relation with the same rows and key columns as
+    `relation` that is cheaper to read (the base table of a view that adds columns by a join
+    on a primary key)."""
     counts: dict[int, dict[str, int]] = {}
     shares = [r for r in rules if r.checked]
     parts = ["count(*)"]
@@ -744,22 +758,33 @@ def table_wide_counts(
         counts[r.index] = {"checked": row[3 * k], "failed": row[3 * k + 1], "failed_in_scope": row[3 * k + 2]}
     keys = [r for r in rules if not r.checked]
     if keys:
+        source = key_relation or relation
         # the key columns are read once (the relation may be a join), then grouped per rule
         columns = ", ".join(dict.fromkeys(_quoted(c) for r in keys for c in r.spec.columns))
+        if keys_near_scope:
+            # each rule looks its scope's keys up in the table: no copy of the table's keys
+            ctes = [
+                f"key_columns as (select {columns} from ({source}))",
+                f"scope_keys as materialized (select {columns} from ({source}) where {in_scope})",
+            ]
+        else:
+            ctes = [f"key_columns as materialized (select {columns} from ({source}))"]
         groups = []
         for r in keys:
             key = ", ".join(_quoted(c) for c in r.spec.columns)
-            present = " and ".join(f"{_quoted(c)} is not null" for c in r.spec.columns)
+            present = " and ".join(f"k.{_quoted(c)} is not null" for c in r.spec.columns)
             if r.spec.type == "expect_compound_columns_to_be_unique":
                 # GX skips a row only when every key column is null
-                present = " or ".join(f"{_quoted(c)} is not null" for c in r.spec.columns)
+                present = " or ".join(f"k.{_quoted(c)} is not null" for c in r.spec.columns)
+            near = ""
+            if keys_near_scope:
+                same = " and ".join(f"k.{_quoted(c)} is not distinct from s.{_quoted(c)}" for c in r.spec.columns)
+                near = f" semi join scope_keys as s on {same}"
             groups.append(
-                f"(select coalesce(sum(n), 0) from "
-                f"(select count(*) as n from key_columns where {present} group by {key} having count(*) > 1))"
+                f"(select coalesce(sum(n), 0) from (select count(*) as n from key_columns as k{near} "
+                f"where ({present}) group by {', '.join('k.' + _quoted(c) for c in r.spec.columns)} having count(*) > 1))"
             )
-        failed = conn.sql(
-            f"with key_columns as materialized (select {columns} from ({relation})) select {', '.join(groups)}"
-        ).fetchall()[0]
+        failed = conn.sql(f"with {', '.join(ctes)} select {', '.join(groups)}").fetchall()[0]
         for r, n_failed in zip(keys, failed):
             counts[r.index] = {"failed": int(n_failed), "checked": n_rows}
     return n_rows, counts

@@ -30,8 +30,9 @@ def suites():
     return load_suites(DEFAULT_SUITES_DIR)
 
 
-def scoped_report(frame: pl.DataFrame, suite, scope_docs: list[str], mutable=CLAIMS_MUTABLE):
-    """Validate the scope's rows of `frame` as the check does, against `frame` as the table."""
+def scoped_report(frame: pl.DataFrame, suite, scope_docs: list[str], mutable=CLAIMS_MUTABLE, **count_options):
+    """Validate the scope's rows of `frame` as the check does, against `frame` as the table
+    (`count_options`: `table_wide_counts`' keyword arguments)."""
     rules = table_wide_rules(suite, mutable)
     assert rules is not None
     conn = duckdb.connect()
@@ -39,7 +40,7 @@ def scoped_report(frame: pl.DataFrame, suite, scope_docs: list[str], mutable=CLA
     conn.register("scope", pl.DataFrame({"doc_id": scope_docs}, schema={"doc_id": pl.Utf8}))
     scope_rows = frame.filter(pl.col("doc_id").is_in(scope_docs))
     report = validate_frame(scope_rows, suite)
-    n_rows, counts = table_wide_counts(conn, "select * from t", rules, IN_SCOPE)
+    n_rows, counts = table_wide_counts(conn, "select * from t", rules, IN_SCOPE, **count_options)
     assert n_rows == frame.height
     return merge_table_wide(report, suite, rules, counts)
 
@@ -210,6 +211,54 @@ def test_compound_keys_across_the_scope(suites):
     merged = scoped_report(passages, suites["passages"], ["d9"], frozenset({"cluster_id"}))
     compound = next(r for r in merged.results if r.check_name == "expect_compound_columns_to_be_unique:doc_id,ordinal")
     assert (compound.success, compound.n_failed, merged.n_rows) == (False, 2, 0)
+
+
+def _unique(report, name="expect_column_values_to_be_unique:claim_id"):
+    result = next(r for r in report.results if r.check_name == name)
+    return result.success, result.n_failed
+
+
+def test_keys_near_the_scope_count_the_key_groups_the_scope_touches(suites):
+    # c00 twice between an old row and a new one; c01 twice between two old rows (which a
+    # passing check could not have left: the premise of looking keys up near the scope)
+    frame = claims_frame([{"doc_id": "old"}] * 3 + [{"doc_id": "new"}] * 2)
+    frame = with_row(with_row(with_row(frame, 3, claim_id="c00"), 1, claim_id="c01"), 2, claim_id="c01")
+    assert _unique(scoped_report(frame, suites["claims"], ["new"])) == (False, 4)
+    near = scoped_report(frame, suites["claims"], ["new"], keys_near_scope=True)
+    assert _unique(near) == (False, 2)
+    # with no repeat near the scope the rule passes; every other rule is counted as before
+    clean = with_row(frame, 3, claim_id="c09")
+    whole = scoped_report(clean, suites["claims"], ["new"])
+    near = scoped_report(clean, suites["claims"], ["new"], keys_near_scope=True)
+    assert _unique(near) == (True, 0)
+    assert [r for r in near.results if "unique" not in r.check_name] == [r for r in whole.results if "unique" not in r.check_name]
+
+
+def test_compound_keys_near_the_scope_match_nulls_as_great_expectations_groups_them(suites):
+    # (d1, null) twice: GX groups nulls together and skips a row only when both are null
+    passages = with_row(with_row(clean_passages(), 0, ordinal=None), 2, doc_id="d1", ordinal=None, passage_id="d1-p0009")
+    compound = "expect_compound_columns_to_be_unique:doc_id,ordinal"
+    for scope in (["d1"], ["d9"]):
+        whole = scoped_report(passages, suites["passages"], scope, frozenset({"cluster_id"}))
+        assert _unique(whole, compound) == (False, 2)
+    near = scoped_report(passages, suites["passages"], ["d1"], frozenset({"cluster_id"}), keys_near_scope=True)
+    assert _unique(near, compound) == (False, 2)
+    far = scoped_report(passages, suites["passages"], ["d9"], frozenset({"cluster_id"}), keys_near_scope=True)
+    assert _unique(far, compound) == (True, 0)
+
+
+def test_keys_are_read_from_the_key_relation(suites):
+    frame = claims_frame([{"doc_id": "old"}, {"doc_id": "new"}])
+    rules = table_wide_rules(suites["claims"], CLAIMS_MUTABLE)
+    conn = duckdb.connect()
+    conn.register("t", frame)
+    conn.register("base", with_row(frame, 0, claim_id=frame["claim_id"][1]))  # a repeat only the key relation has
+    conn.register("scope", pl.DataFrame({"doc_id": ["new"]}))
+    unique = next(r.index for r in rules if r.spec.check_name == "expect_column_values_to_be_unique:claim_id")
+    for near in (False, True):
+        plain = table_wide_counts(conn, "select * from t", rules, IN_SCOPE, keys_near_scope=near)[1]
+        based = table_wide_counts(conn, "select * from t", rules, IN_SCOPE, keys_near_scope=near, key_relation="select * from base")[1]
+        assert (plain[unique]["failed"], based[unique]["failed"]) == (0, 2)
 
 
 def test_sql_that_disagrees_with_great_expectations_raises(suites):
