@@ -759,10 +759,10 @@ def table_wide_counts(
     keys = [r for r in rules if not r.checked]
     if keys:
         source = key_relation or relation
-        # the key columns are read once (the relation may be a join), then grouped per rule
+        # the key columns are read once (the relation may be a join), then grouped per rule;
+        # near the scope, only the scope's keys are copied and looked up in the table
         columns = ", ".join(dict.fromkeys(_quoted(c) for r in keys for c in r.spec.columns))
         if keys_near_scope:
-            # each rule looks its scope's keys up in the table: no copy of the table's keys
             ctes = [
                 f"key_columns as (select {columns} from ({source}))",
                 f"scope_keys as materialized (select {columns} from ({source}) where {in_scope})",
@@ -771,7 +771,6 @@ def table_wide_counts(
             ctes = [f"key_columns as materialized (select {columns} from ({source}))"]
         groups = []
         for r in keys:
-            key = ", ".join(_quoted(c) for c in r.spec.columns)
             present = " and ".join(f"k.{_quoted(c)} is not null" for c in r.spec.columns)
             if r.spec.type == "expect_compound_columns_to_be_unique":
                 # GX skips a row only when every key column is null
