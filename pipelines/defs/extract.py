@@ -1,7 +1,6 @@
 """Claim assets: `claims` (+ `quarantine` for rows the row-level checks hold back) and `facts`."""
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
@@ -87,45 +86,30 @@ def extract_and_screen_claims(
             # versions that are no longer current go, rows whose cluster changed (a new copy can
             # make an old passage a syndicated one) are relabelled, and the mentions not screened
             # yet are checked row by row and added to `claims` or `quarantine`.
-            # Only the row-level rules decide kept or quarantined. They read a few columns, not
-            # the cluster labels, and do not depend on other rows, so Great Expectations screens
-            # those columns a slice at a time (its pandas copy holds no quotes or sentences, and
-            # one slice only), on a thread of its own while DuckDB computes the labels.
+            # The labels are computed once (a join of every mention with the clusters) and read
+            # by the four statements below and the unscreened rows' query.
+            conn.execute("create or replace temp table claim_labels_now as select * from current_claim_labels")
+            for table in ("claims", "quarantine"):
+                conn.execute(f"delete from {table} where claim_id not in (select claim_id from claim_labels_now)")
+                conn.execute(
+                    f"""
+                    update {table} as t set cluster_id = l.cluster_id, is_syndicated_copy = l.is_syndicated_copy
+                    from claim_labels_now as l
+                    where t.claim_id = l.claim_id
+                      and (t.cluster_id <> l.cluster_id or t.is_syndicated_copy <> l.is_syndicated_copy)
+                    """
+                )
+            # Only the row-level rules decide kept or quarantined. They read a few columns and do
+            # not depend on other rows, so Great Expectations screens those columns a slice at a
+            # time: its pandas copy holds no quotes or sentences, and one slice only.
             screening, columns = row_level_suite(suite)
             unscreened = read_frame(conn, sql_file("select_unscreened_claims"))
-            with ThreadPoolExecutor(1) as pool:
-                reports = pool.submit(
-                    lambda: [validate_frame(part.select(columns), screening) for part in unscreened.iter_slices(SCREEN_SLICE_ROWS)]
-                )
-                # The labels are computed once (a join of every mention with the clusters) and read
-                # by the four statements below and the unscreened rows' labels.
-                conn.execute("create or replace temp table claim_labels_now as select * from current_claim_labels")
-                for table in ("claims", "quarantine"):
-                    conn.execute(f"delete from {table} where claim_id not in (select claim_id from claim_labels_now)")
-                    conn.execute(
-                        f"""
-                        update {table} as t set cluster_id = l.cluster_id, is_syndicated_copy = l.is_syndicated_copy
-                        from claim_labels_now as l
-                        where t.claim_id = l.claim_id
-                          and (t.cluster_id <> l.cluster_id or t.is_syndicated_copy <> l.is_syndicated_copy)
-                        """
-                    )
-                labels = read_frame(
-                    conn, "select claim_id, cluster_id, is_syndicated_copy from claim_labels_now "
-                    "where claim_id not in (select claim_id from claims) and claim_id not in (select claim_id from quarantine)"
-                )
-                reports = reports.result()
-            # every current mention has its label: the same rows, in the same order
-            labelled = unscreened.join(labels, on="claim_id", how="inner", maintain_order="left")
-            if labelled.height != unscreened.height:
-                raise RuntimeError(f"{unscreened.height - labelled.height} unscreened claims have no cluster label")
-            unscreened = labelled
-            for part, report in zip(unscreened.iter_slices(SCREEN_SLICE_ROWS), reports, strict=True):
-                passed, failed = split_rows(part, report)
+            for part in unscreened.iter_slices(SCREEN_SLICE_ROWS):
+                passed, failed = split_rows(part, validate_frame(part.select(columns), screening))
                 append_table(conn, "claims", passed)
                 append_table(conn, "quarantine", failed)
             n_unscreened = unscreened.height
-            del unscreened, labelled, labels
+            del unscreened
             conn.execute("drop table claim_labels_now")
             n_claims = record_table_version(conn, "claims", context.run.run_id)
             n_quarantined = record_table_version(conn, "quarantine", context.run.run_id)
