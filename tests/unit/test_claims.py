@@ -427,3 +427,40 @@ def test_extraction_in_worker_processes_gives_the_same_rows(taxonomy, aliases):
 def test_qualifier_search_from_the_last_words_finds_what_a_full_search_finds(left):
     plain, found = QUALIFIER_RE.search(left), _qualifier_match(left)
     assert (plain.span(), plain.group("q")) == (found.span(), found.group("q")) if plain else found is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SOUTH KOREA'S NATIONAL INTELLIGENCE SERVICE and wi SUNG-lac met the nis; Wi Sunglac left.",
+        "The nis, the NIS and Nis: only the exact-case variant is a name.",
+        "Representative Wi Sung-lac met South Korea’s spy agency in Seoul.",  # not ASCII: IGNORECASE
+        "Kim Jong Un, KIM JONG UN and kim-jong un; Vladimir Putin.",
+        "No names here at all, 500 soldiers.",
+    ],
+)
+def test_case_blind_aliases_in_a_lower_cased_ascii_text_are_the_ignorecase_matches(text, aliases):
+    from pipelines.lib.claims import _alias_key, _alias_matcher, _alias_matches
+
+    matcher = _alias_matcher(aliases)
+    assert matcher.folded_lower is not None
+    expected = sorted(
+        (m.start(), m.end(), matcher.canonical_by_key[_alias_key(m.group(0))])
+        for pattern in (matcher.exact, matcher.folded)
+        for m in pattern.finditer(text)
+        if _alias_key(m.group(0)) in matcher.canonical_by_key
+    )
+    assert _alias_matches(text, matcher) == expected
+    if "NIS" in text.upper() or "SUNG" in text.upper():
+        assert expected
+
+
+def test_a_non_ascii_case_blind_variant_keeps_ignorecase_for_every_text():
+    from pipelines.lib.claims import AliasSource, AliasTable, _alias_matcher, _alias_matches
+
+    # IGNORECASE matches "ı" with "i" and "I", which lower-casing an ASCII text cannot repeat
+    table = AliasTable(sources=(AliasSource("Binali Yıldırım", "person", ("Binali Yildirim",)),), fuzzy_threshold=90.0)
+    matcher = _alias_matcher(table)
+    assert matcher.folded_lower is None
+    assert _alias_matches("BINALI YILDIRIM spoke.", matcher) == [(0, 15, "Binali Yıldırım")]
+    assert _alias_matches("Binali Yıldırım spoke.", matcher) == [(0, 15, "Binali Yıldırım")]
