@@ -267,9 +267,6 @@ def _render_token(token: str) -> str:
 class _AliasMatcher:
     exact: re.Pattern
     folded: re.Pattern
-    # `folded` without IGNORECASE, for an ASCII text lower-cased: the same matches, faster
-    # (None when a case-blind variant has a non-ASCII letter, which IGNORECASE may fold to ASCII)
-    folded_lower: re.Pattern | None
     canonical_by_key: dict
     kind_by_canonical: dict
     fuzzy_keys: tuple[str, ...]
@@ -293,44 +290,23 @@ def _alias_matcher(aliases: AliasTable) -> _AliasMatcher:
         tokens = {_variant_tokens(v, fold) for v in variants}
         return r"(?<![\w\-])" + trie_alternation(tokens, _render_token) + r"(?![\w])"
 
-    # a position no exact variant starts at fails on one character class, before the trie
-    firsts = {_render_token(_variant_tokens(v, False)[0]) for v in exact}
-    starts = rf"(?=(?:{'|'.join(sorted(firsts))}))" if firsts else ""
     return _AliasMatcher(
-        exact=re.compile(starts + alternation(exact, fold=False)),
+        exact=re.compile(alternation(exact, fold=False)),
         folded=re.compile(alternation(folded, fold=True), re.IGNORECASE),
-        folded_lower=re.compile(alternation(folded, fold=True)) if all(_ascii_letters(v) for v in folded) else None,
         canonical_by_key=by_key,
         kind_by_canonical=kinds,
         fuzzy_keys=tuple(k for k in by_key if len(k) >= 6),
     )
 
 
-def _ascii_letters(variant: str) -> bool:
-    """Whether a variant is ASCII but for the apostrophes and hyphens its tokens render as classes."""
-    return variant.translate({ord("’"): None, ord("‐"): None}).isascii()
-
-
 def _alias_matches(text: str, matcher: _AliasMatcher) -> list[tuple[int, int, str]]:
-    """Every alias in `text` as (start, end, canonical), by position.
-
-    Case-blind variants are matched in an ASCII text lower-cased (same length, same offsets)
-    by a case-sensitive pattern: the matches IGNORECASE finds there, in 55% of its time (the
-    variants' tokens are lower-cased already). Other texts keep IGNORECASE, whose Unicode
-    case folding `str.lower` does not repeat ("ſ" matches "s", "İ" lower-cases to two
-    characters), and so does every text when a case-blind variant has a non-ASCII letter."""
+    """Every alias in `text` as (start, end, canonical), by position."""
     found = []
-    if matcher.folded_lower is not None and text.isascii():
-        folded, folded_text = matcher.folded_lower, text.lower()
-    else:
-        folded, folded_text = matcher.folded, text
-    for pattern, searched in ((matcher.exact, text), (folded, folded_text)):
-        for match in pattern.finditer(searched):
-            start, end = match.span()
-            # the key of the text as written: `_alias_key` reads "'s" in lower case only
-            canonical = matcher.canonical_by_key.get(_alias_key(text[start:end]))
+    for pattern in (matcher.exact, matcher.folded):
+        for match in pattern.finditer(text):
+            canonical = matcher.canonical_by_key.get(_alias_key(match.group(0)))
             if canonical is not None:
-                found.append((start, end, canonical))
+                found.append((match.start(), match.end(), canonical))
     return sorted(found)
 
 
