@@ -285,12 +285,12 @@ def build_check(table: str) -> AssetChecksDefinition:
             # a suite that needs every row in Great Expectations checks every document's spans too
             n_documents = _open_scope(conn, table, suite, mode if scoped else "all") if table in SCOPED_TABLES else None
             frame = _frame_for(conn, table, scoped)
+            n_table_rows = frame.height
             # Great Expectations (Python, holding the GIL) validates the frame on a thread of its
             # own while DuckDB and Polars (which let go of it) count and compare on this one
             with ThreadPoolExecutor(1) as pool:
                 validated = pool.submit(validate_frame, frame, suite, data_docs_dir=validation.docs_dir(table))
                 cross = _cross_table_failures(conn, table)
-                n_table_rows = frame.height
                 if scoped:
                     n_table_rows, counts = table_wide_counts(
                         conn, _relation(table), rules, _in_scope(table),
