@@ -49,6 +49,7 @@ from functools import lru_cache
 from heapq import merge
 from pathlib import Path
 
+import duckdb
 import polars as pl
 from rapidfuzz import fuzz, process
 
@@ -720,10 +721,36 @@ def _passage_claims(text: str) -> tuple[list[_Claim], list[tuple[int, int]]]:
 SPACE_LIKE_CHARACTERS = "\u00a0\u202f\u2007\u2009\u200a\u200b\u200c\u200d\u2060\ufeff"
 
 
-def _passage_rows(passage: dict, doc: _DocumentContext, rules: tuple[_ReadyRule, ...], fallback: str) -> list[dict]:
-    """Claim rows of one passage: `passage` holds the stored `text` and `spaced`, the same text
-    with space-like characters made plain spaces (same length, so offsets are shared)."""
-    stored, text, ordinal = passage["text"], passage["spaced"], passage["ordinal"]
+class _NeedsDocument(Exception):
+    """Raised where an attribution depends on the document: "he said" names the latest person
+    named before it in the document, which the passage's text alone does not hold."""
+
+
+class _TextContext(_DocumentContext):
+    """The context of a text read on its own: phrases resolve as in any document, but asking
+    for the latest person named (a pronoun's speaker) raises `_NeedsDocument`."""
+
+    def latest_person(self, ordinal: int, position: int) -> str | None:
+        raise _NeedsDocument
+
+
+# The fields of a claim row that the passage's text decides, in `CLAIMS_SCHEMA`'s types, with
+# the mention's offsets in the passage (`start`, `end`). `text_index` names the text.
+TEXT_CLAIMS_SCHEMA = {
+    "text_index": pl.UInt32,
+    "start": pl.Int32,
+    "end": pl.Int32,
+    **{name: CLAIMS_SCHEMA[name] for name in (
+        "quote", "sentence", "value_low", "value_high", "unit", "qualifier", "period", "measure", "subject", "attributed_to",
+    )},
+}
+
+
+def _text_claims(stored: str, text: str, doc: _DocumentContext, ordinal: int, rules: tuple[_ReadyRule, ...],
+                 fallback: str) -> list[tuple]:
+    """The claims of one passage as tuples of `TEXT_CLAIMS_SCHEMA`'s fields after `text_index`:
+    `stored` is the text as stored, `text` the same with space-like characters made plain spaces
+    (same length, so offsets are shared)."""
     claims, sentences = _passage_claims(text)
     if not claims:
         return []
@@ -745,63 +772,133 @@ def _passage_rows(passage: dict, doc: _DocumentContext, rules: tuple[_ReadyRule,
             "sentence": text[s_start:s_end],
         }
         measure, subject = _measure(rules, fallback, claim.unit, period, scopes)
-        local_id = f"{passage['passage_id']}:{mention.start}:{mention.end}"
-        rows.append(
-            {
-                "claim_id": hashlib.sha256(local_id.encode()).hexdigest()[:16],
-                "doc_id": passage["doc_id"],
-                "passage_id": passage["passage_id"],
-                "char_start": passage["char_start"] + mention.start,
-                "char_end": passage["char_start"] + mention.end,
-                "quote": stored[mention.start:mention.end],
-                "sentence": stored[s_start:s_end],
-                "value_low": mention.value_low,
-                "value_high": mention.value_high,
-                "unit": claim.unit,
-                "qualifier": _qualifier(text, claim),
-                "period": period,
-                "measure": measure,
-                "subject": subject,
-                "attributed_to": _attribution(text, claim, sentences, quotes, doc, ordinal, cache),
-            }
-        )
+        rows.append((
+            mention.start,
+            mention.end,
+            stored[mention.start:mention.end],
+            stored[s_start:s_end],
+            mention.value_low,
+            mention.value_high,
+            claim.unit,
+            _qualifier(text, claim),
+            period,
+            measure,
+            subject,
+            _attribution(text, claim, sentences, quotes, doc, ordinal, cache),
+        ))
     return rows
+
+
+def _spaced(texts: pl.Expr) -> pl.Expr:
+    return texts.str.replace_all(f"[{SPACE_LIKE_CHARACTERS}]", " ")
+
+
+def text_claims(texts: pl.Series, taxonomy: Taxonomy, aliases: AliasTable, first_index: int = 0) -> tuple[pl.DataFrame, list[int]]:
+    """The claims of each text read on its own (`TEXT_CLAIMS_SCHEMA`, `text_index` counted from
+    `first_index`), and the indexes of the texts whose claims need their document: one of them
+    is attributed by a pronoun ("he said"), whose speaker an earlier passage names."""
+    matcher = _alias_matcher(aliases)
+    rules = _ready_rules(taxonomy)
+    context = _TextContext(matcher, aliases, {})
+    rows: list[tuple] = []
+    needs_document: list[int] = []
+    spaced = pl.select(_spaced(pl.lit(texts))).to_series()
+    for index, (stored, text) in enumerate(zip(texts, spaced), start=first_index):
+        try:
+            found = _text_claims(stored, text, context, 0, rules, taxonomy.fallback)
+        except _NeedsDocument:
+            needs_document.append(index)
+            continue
+        rows.extend((index, *row) for row in found)
+    return pl.DataFrame(rows, schema=TEXT_CLAIMS_SCHEMA, orient="row"), needs_document
+
+
+def _passage_rows(passage: dict, doc: _DocumentContext, rules: tuple[_ReadyRule, ...], fallback: str) -> list[dict]:
+    """Claim rows of one passage read in its document (`passage` holds the stored `text` and
+    `spaced`, the same text with space-like characters made plain spaces)."""
+    rows = []
+    for start, end, *fields in _text_claims(passage["text"], passage["spaced"], doc, passage["ordinal"], rules, fallback):
+        local_id = f"{passage['passage_id']}:{start}:{end}"
+        rows.append({
+            "claim_id": hashlib.sha256(local_id.encode()).hexdigest()[:16],
+            "doc_id": passage["doc_id"],
+            "passage_id": passage["passage_id"],
+            "char_start": passage["char_start"] + start,
+            "char_end": passage["char_start"] + end,
+            **dict(zip(list(TEXT_CLAIMS_SCHEMA)[3:], fields)),
+        })
+    return rows
+
+
+def _claims_in_documents(body: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTable) -> pl.DataFrame:
+    """Claim rows (`CLAIMS_SCHEMA`) of the passages marked `needs_document`, each read in its
+    document: every passage of it (`body`, sorted by doc_id and ordinal) is added to the context
+    in order, so "he said" resolves to the latest person named before."""
+    matcher = _alias_matcher(aliases)
+    rules = _ready_rules(taxonomy)
+    rows: list[dict] = []
+    doc, doc_id = None, None
+    named: dict[str, tuple[str | None, bool]] = {}
+    for passage in body.with_columns(spaced=_spaced(pl.col("text"))).iter_rows(named=True):
+        if doc is None or passage["doc_id"] != doc_id:
+            doc, doc_id = _DocumentContext(matcher, aliases, named), passage["doc_id"]
+        doc.add_passage(passage["ordinal"], passage["spaced"])
+        if passage["needs_document"]:
+            rows.extend(_passage_rows(passage, doc, rules, taxonomy.fallback))
+    return pl.DataFrame(rows, schema=CLAIMS_SCHEMA)
+
+
+def _body_passages(passages: pl.DataFrame) -> pl.DataFrame:
+    missing = [c for c in PASSAGE_COLUMNS if c not in passages.columns]
+    if missing:
+        raise ValueError(f"extract_claims: passages lack columns {missing}")
+    return passages.filter(~pl.col("is_boilerplate").fill_null(False)).select(PASSAGE_COLUMNS[:-1])
+
+
+def _claims_of_passages(body: pl.DataFrame, texts: pl.Series, found: pl.DataFrame, needs_document: list[int],
+                        taxonomy: Taxonomy, aliases: AliasTable) -> pl.DataFrame:
+    """Claim rows of the body passages from their texts' claims (`found`, by `text_index` into
+    `texts`); the passages whose text needs its document are read again in their documents."""
+    indexed = body.join(
+        pl.DataFrame({"text": texts, "text_index": pl.int_range(0, len(texts), dtype=pl.UInt32, eager=True)}),
+        on="text", how="left", nulls_equal=True,
+    ).with_columns(needs_document=pl.col("text_index").is_in(pl.Series(needs_document, dtype=pl.UInt32).implode()))
+    from_texts = indexed.filter(~pl.col("needs_document")).join(found, on="text_index", how="inner")
+    # claim_id: the first 16 hex digits of the SHA-256 of "passage_id:start:end" (offsets in the passage)
+    with_ids = duckdb.sql(
+        "select left(sha256(passage_id || ':' || start || ':' || \"end\"), 16) as claim_id, * from from_texts"
+    ).pl()
+    from_texts = with_ids.select(
+        "claim_id", "doc_id", "passage_id",
+        (pl.col("char_start") + pl.col("start")).alias("char_start"),
+        (pl.col("char_start") + pl.col("end")).alias("char_end"),
+        *list(TEXT_CLAIMS_SCHEMA)[3:],
+    ).cast(CLAIMS_SCHEMA)
+    in_documents = indexed.filter(pl.col("doc_id").is_in(indexed.filter(pl.col("needs_document"))["doc_id"].unique().implode()))
+    from_documents = _claims_in_documents(in_documents.sort("doc_id", "ordinal"), taxonomy, aliases)
+    return pl.concat([from_texts, from_documents]).sort("doc_id", "char_start", "char_end")
 
 
 def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTable) -> pl.DataFrame:
     """One row per claim mention in the non-boilerplate passages, sorted by doc_id and char_start.
 
-    Passages may come from many documents in any order; each document is read in ordinal order
-    so "he said" can resolve to a person named in an earlier passage. Boilerplate passages are
-    dropped first: they neither yield claims nor name speakers.
+    Boilerplate passages are dropped first: they neither yield claims nor name speakers. A
+    story reprinted by several outlets repeats most of its passages word for word, so each
+    distinct text is read once (`text_claims`) and its claims are given to every passage that
+    holds it. A text whose claim is attributed by "he said" is the exception: the speaker is the
+    latest person named earlier in the document, so those passages are read again in their
+    documents, in ordinal order. Passages may come from many documents in any order.
     """
-    missing = [c for c in PASSAGE_COLUMNS if c not in passages.columns]
-    if missing:
-        raise ValueError(f"extract_claims: passages lack columns {missing}")
-    matcher = _alias_matcher(aliases)
-    rules = _ready_rules(taxonomy)
-    # One pass over the rows in (doc_id, ordinal) order; a new document starts a new context.
-    # Space-like characters are replaced for all passages at once (one character for one, so
-    # offsets hold).
-    body = (
-        passages.filter(~pl.col("is_boilerplate").fill_null(False))
-        .sort("doc_id", "ordinal")
-        .select(*PASSAGE_COLUMNS, spaced=pl.col("text").str.replace_all(f"[{SPACE_LIKE_CHARACTERS}]", " "))
-    )
-    rows: list[dict] = []
-    doc, doc_id = None, None
-    named: dict[str, tuple[str | None, bool]] = {}  # source phrases recur across documents ("the central bank")
-    for passage in body.iter_rows(named=True):
-        if doc is None or passage["doc_id"] != doc_id:
-            doc, doc_id = _DocumentContext(matcher, aliases, named), passage["doc_id"]
-        doc.add_passage(passage["ordinal"], passage["spaced"])
-        rows.extend(_passage_rows(passage, doc, rules, taxonomy.fallback))
-    return pl.DataFrame(rows, schema=CLAIMS_SCHEMA).sort("doc_id", "char_start")
+    body = _body_passages(passages)
+    texts = body["text"].unique(maintain_order=True)
+    found, needs_document = text_claims(texts, taxonomy, aliases)
+    return _claims_of_passages(body, texts, found, needs_document, taxonomy, aliases)
 
 
-# Below this many passages a batch is extracted in process: starting a worker (a fresh
+# Below this many distinct texts a batch is read in process: starting a worker (a fresh
 # interpreter importing Polars and this module, from compiled bytecode) costs about 0.6 s, and
-# one process extracts about 7,000 body passages a second. Measured on a quiet machine (medians
+# one process reads about 7,000 body passages a second. Measured when each passage was read
+# (before texts were read once; a distinct text costs what a passage cost). Measured on a quiet machine (medians
 # of 3, whole documents of the 100,000-article benchmark corpus): 2,356 passages 0.35 s in one
 # process, 0.44 s in two; 7,856 passages 1.13 s and 0.88 s; 23,490 passages 3.30 s and 2.12 s.
 PARALLEL_MIN_PASSAGES = 5_000
@@ -814,32 +911,28 @@ def extract_claims_in_processes(
     workers: int,
     min_passages: int | None = None,
 ) -> pl.DataFrame:
-    """`extract_claims`, with whole documents shared out over `workers` processes.
+    """`extract_claims`, with the distinct texts shared out over `workers` processes.
 
-    Extraction is pure Python (regexes per passage), so threads would share one core. Each
-    document goes whole to one part (attribution looks back at earlier passages), the parts
-    are extracted in separate interpreters ("spawn": no fork of a process that holds DuckDB
-    and Polars threads), and the result is the one `extract_claims` gives, row for row.
+    Reading a text is pure Python (regexes per passage), so threads would share one core. The
+    texts are cut into parts read in separate interpreters ("spawn": no fork of a process that
+    holds DuckDB and Polars threads); the passages whose claims need their document (a "he
+    said") are read in this process. The result is the one `extract_claims` gives, row for row.
     """
-    if workers <= 1 or passages.height < (PARALLEL_MIN_PASSAGES if min_passages is None else min_passages):
-        return extract_claims(passages, taxonomy, aliases)
+    body = _body_passages(passages)
+    texts = body["text"].unique(maintain_order=True)
+    if workers <= 1 or len(texts) < (PARALLEL_MIN_PASSAGES if min_passages is None else min_passages):
+        found, needs_document = text_claims(texts, taxonomy, aliases)
+        return _claims_of_passages(body, texts, found, needs_document, taxonomy, aliases)
     from concurrent.futures import ProcessPoolExecutor
     from itertools import repeat
     from multiprocessing import get_context
 
-    n_parts = 4 * workers  # smaller parts even out documents of different lengths
-    # Parts are slices (views, no copies) of the passages in doc_id order, cut at document
-    # boundaries; each part's rows come back sorted, so the parts concatenate in order.
-    if not passages["doc_id"].is_sorted():
-        passages = passages.sort("doc_id", "ordinal")
-    starts = passages["doc_id"].rle().struct.field("len").cum_sum().to_numpy()  # end row of each document
-    cuts = [0]
-    for i in range(1, n_parts):
-        end = int(starts[min(len(starts) - 1, len(starts) * i // n_parts)])
-        if end > cuts[-1]:
-            cuts.append(end)
-    cuts.append(passages.height)
-    parts = [passages.slice(lo, hi - lo) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+    n_parts = 4 * workers  # smaller parts even out texts of different lengths
+    cuts = [len(texts) * i // n_parts for i in range(n_parts + 1)]
+    starts = [lo for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+    parts = [texts.slice(lo, hi - lo) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        extracted = list(pool.map(extract_claims, parts, repeat(taxonomy), repeat(aliases)))
-    return pl.concat(extracted)
+        read = list(pool.map(text_claims, parts, repeat(taxonomy), repeat(aliases), starts))
+    found = pl.concat([frame for frame, _ in read])
+    needs_document = [index for _, indexes in read for index in indexes]
+    return _claims_of_passages(body, texts, found, needs_document, taxonomy, aliases)

@@ -422,6 +422,66 @@ def test_extraction_in_worker_processes_gives_the_same_rows(taxonomy, aliases):
     assert extract_claims_in_processes(passages, taxonomy, aliases, workers=1, min_passages=0).equals(expected)
 
 
+def _passages_of_files(paths) -> pl.DataFrame:
+    from pipelines.lib.ingest import parse_raw_file
+    from pipelines.lib.passages import load_boilerplate_rules, mark_boilerplate, split_passages
+
+    documents = [
+        (part.content_sha256[:16], part.text)
+        for path in paths
+        for part in parse_raw_file(path.name, path.read_bytes(), 50_000_000)
+    ]
+    return mark_boilerplate(
+        split_passages(pl.DataFrame(documents, schema=["doc_id", "text"], orient="row")), load_boilerplate_rules()
+    )
+
+
+def _read_in_documents(passages: pl.DataFrame, taxonomy, aliases) -> pl.DataFrame:
+    """Every body passage read in its document, in order: what `extract_claims` must equal."""
+    from pipelines.lib.claims import _body_passages, _claims_in_documents
+
+    body = _body_passages(passages).sort("doc_id", "ordinal").with_columns(needs_document=True)
+    return _claims_in_documents(body, taxonomy, aliases).sort("doc_id", "char_start", "char_end")
+
+
+def test_a_text_read_once_gives_every_copy_the_rows_of_reading_it_in_its_document(taxonomy, aliases, tmp_path):
+    from benchmarks.corpus import write_corpus
+
+    write_corpus(tmp_path, 300, seed=11)
+    passages = pl.concat([
+        _passages_of_files(sorted(RAW_DIR.glob("*.txt"))),
+        _passages_of_files(sorted((tmp_path / "raw").rglob("*.txt"))),
+    ])
+    body = passages.filter(~pl.col("is_boilerplate"))
+    assert body["text"].n_unique() < 0.7 * body.height  # reprints repeat most passages word for word
+    expected = _read_in_documents(passages, taxonomy, aliases)
+    assert expected.height > 1_000
+    assert extract_claims(passages, taxonomy, aliases).equals(expected)
+
+
+def test_a_pronoun_in_a_repeated_text_is_resolved_in_each_document(taxonomy, aliases):
+    from pipelines.lib.claims import text_claims
+
+    said = "He said 3,000 troops left and 500 soldiers arrived."
+    plain = "The navy received 2,000 tons of rice."
+    passages = pl.concat([
+        _passages("Wi Sung-lac spoke on Monday.", said, plain, doc_id="a"),
+        _passages("Andrei Lankov spoke on Monday.", "Christine Lagarde was there.", said, plain, doc_id="b"),
+        _passages(said, plain, doc_id="c"),  # nobody named before: no speaker
+    ])
+    found, needs_document = text_claims(pl.Series([plain, said, "Nothing here."]), taxonomy, aliases)
+    assert needs_document == [1]
+    assert found.select("text_index", "quote", "attributed_to").rows() == [(0, "2,000 tons", None)]
+    claims = extract_claims(passages, taxonomy, aliases)
+    assert claims.select("doc_id", "quote", "attributed_to").rows() == [
+        ("a", "3,000 troops", "Wi Sung-lac"), ("a", "500 soldiers", "Wi Sung-lac"), ("a", "2,000 tons", None),
+        ("b", "3,000 troops", "Christine Lagarde"), ("b", "500 soldiers", "Christine Lagarde"), ("b", "2,000 tons", None),
+        ("c", "3,000 troops", None), ("c", "500 soldiers", None), ("c", "2,000 tons", None),
+    ]
+    assert claims["claim_id"].n_unique() == 9
+    assert claims.equals(_read_in_documents(passages, taxonomy, aliases))
+
+
 @given(st.lists(st.sampled_from(["about", "No", "less", "than", "in", "excess", "of", "approx.", "well", "over", "x",
                                  "(", "-", " ", "  ", "\n", "\u00a0", "5"]), max_size=10).map("".join))
 def test_qualifier_search_from_the_last_words_finds_what_a_full_search_finds(left):
