@@ -24,6 +24,7 @@ from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.memory import release_freed_memory
+from pipelines.defs.raw_reading import read_raw_bytes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = PROJECT_ROOT / "sql" / "schema"
@@ -129,7 +130,7 @@ class RawFolder(ConfigurableResource):
         return found
 
     def read_bytes(self, source_path: str) -> bytes:
-        return (self.root / source_path).read_bytes()
+        return read_raw_bytes(str(self.root), source_path)
 
     def open_binary(self, source_path: str) -> BinaryIO:
         """The file opened for streaming (a feed of any size is read one line at a time)."""

@@ -84,6 +84,9 @@ def test_every_file_is_a_document_or_a_rejection_with_its_reason(claimwire, monk
     monkeypatch.setattr(ingest_defs, "ProcessPoolExecutor", lambda **kw: pools.append(kw) or concurrent.futures.ProcessPoolExecutor(**kw))
     monkeypatch.setenv("CLAIMWIRE_WORKERS", "2" if parse_in_workers else "1")
     monkeypatch.setattr(ingest_defs, "PARALLEL_MIN_FILES", 0)
+    # tasks of two files, two ahead: chunks are cut at feeds and oversized files and recorded in turn
+    monkeypatch.setattr(ingest_defs, "READ_CHUNK_FILES", 2)
+    monkeypatch.setattr(ingest_defs, "CHUNKS_AHEAD", 2)
     expected = _write_corpus(claimwire.raw)
     result = claimwire.run(run_config={"resources": {"raw_folder": {"config": {"max_file_bytes": MAX_FILE_BYTES}}}})
     assert result.success
