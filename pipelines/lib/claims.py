@@ -849,34 +849,66 @@ def _claims_in_documents(body: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasT
 
 
 def _body_passages(passages: pl.DataFrame) -> pl.DataFrame:
+    """The non-boilerplate passages, without `is_boilerplate` (no copy when there is none)."""
     missing = [c for c in PASSAGE_COLUMNS if c not in passages.columns]
     if missing:
         raise ValueError(f"extract_claims: passages lack columns {missing}")
-    return passages.filter(~pl.col("is_boilerplate").fill_null(False)).select(PASSAGE_COLUMNS[:-1])
+    body = passages.select(PASSAGE_COLUMNS)
+    if body["is_boilerplate"].fill_null(False).any():
+        body = body.filter(~pl.col("is_boilerplate").fill_null(False))
+    return body.drop("is_boilerplate")
 
 
-def _claims_of_passages(body: pl.DataFrame, texts: pl.Series, found: pl.DataFrame, needs_document: list[int],
-                        taxonomy: Taxonomy, aliases: AliasTable) -> pl.DataFrame:
-    """Claim rows of the body passages from their texts' claims (`found`, by `text_index` into
-    `texts`); the passages whose text needs its document are read again in their documents."""
-    indexed = body.join(
-        pl.DataFrame({"text": texts, "text_index": pl.int_range(0, len(texts), dtype=pl.UInt32, eager=True)}),
-        on="text", how="left", nulls_equal=True,
-    ).with_columns(needs_document=pl.col("text_index").is_in(pl.Series(needs_document, dtype=pl.UInt32).implode()))
-    from_texts = indexed.filter(~pl.col("needs_document")).join(found, on="text_index", how="inner")
-    # claim_id: the first 16 hex digits of the SHA-256 of "passage_id:start:end" (offsets in the passage)
-    with_ids = duckdb.sql(
-        "select left(sha256(passage_id || ':' || start || ':' || \"end\"), 16) as claim_id, * from from_texts"
-    ).pl()
-    from_texts = with_ids.select(
-        "claim_id", "doc_id", "passage_id",
+def _distinct_texts(body: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """The body's distinct texts, and its rows with `text_index` (a text's row in them) instead
+    of the text."""
+    texts = body["text"].unique(maintain_order=True)
+    indexes = pl.LazyFrame({"text": texts, "text_index": pl.int_range(0, len(texts), dtype=pl.UInt32, eager=True)})
+    keyed = body.lazy().join(indexes, on="text", how="left", nulls_equal=True).drop("text").collect()
+    return texts, keyed
+
+
+def _needing_documents(body: pl.DataFrame, texts: pl.Series, needs_document: list[int]) -> pl.DataFrame:
+    """The passages of the documents that hold a text whose claims need their document, sorted
+    by doc_id and ordinal, with `needs_document` marking those passages."""
+    if not needs_document:
+        return body.clear().with_columns(needs_document=pl.lit(False))
+    needed = texts.gather(needs_document).implode()
+    docs = body.filter(pl.col("text").is_in(needed))["doc_id"].unique().implode()
+    return body.filter(pl.col("doc_id").is_in(docs)).sort("doc_id", "ordinal").with_columns(
+        needs_document=pl.col("text").is_in(needed)
+    )
+
+
+def _rows_of_texts(keyed: pl.DataFrame, found: pl.DataFrame, needs_document: list[int]) -> pl.DataFrame:
+    """`found` (the texts' claims) joined to the passages that hold each text, but for the texts
+    that need their documents."""
+    if needs_document:
+        keyed = keyed.filter(~pl.col("text_index").is_in(pl.Series(needs_document, dtype=pl.UInt32).implode()))
+    return keyed.join(found, on="text_index", how="inner")
+
+
+def _claim_rows(rows: pl.DataFrame) -> pl.DataFrame:
+    """`CLAIMS_SCHEMA` rows from `_rows_of_texts`: offsets in the document, and claim_id, the first
+    16 hex digits of the SHA-256 of "passage_id:start:end" (offsets in the passage), computed
+    by DuckDB over those three columns (in row order)."""
+    ids = duckdb.sql(
+        "select left(sha256(passage_id || ':' || start || ':' || \"end\"), 16) as claim_id from rows"
+    ).pl()["claim_id"]
+    return rows.select(
+        ids,
+        "doc_id",
+        "passage_id",
         (pl.col("char_start") + pl.col("start")).alias("char_start"),
         (pl.col("char_start") + pl.col("end")).alias("char_end"),
         *list(TEXT_CLAIMS_SCHEMA)[3:],
     ).cast(CLAIMS_SCHEMA)
-    in_documents = indexed.filter(pl.col("doc_id").is_in(indexed.filter(pl.col("needs_document"))["doc_id"].unique().implode()))
-    from_documents = _claims_in_documents(in_documents.sort("doc_id", "ordinal"), taxonomy, aliases)
-    return pl.concat([from_texts, from_documents]).sort("doc_id", "char_start", "char_end")
+
+
+def _all_claims(from_texts: pl.DataFrame, in_documents: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTable) -> pl.DataFrame:
+    from_documents = _claims_in_documents(in_documents, taxonomy, aliases)
+    claims = pl.concat([from_texts, from_documents]) if from_documents.height else from_texts
+    return claims.sort("doc_id", "char_start", "char_end")
 
 
 def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTable) -> pl.DataFrame:
@@ -889,10 +921,7 @@ def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTab
     latest person named earlier in the document, so those passages are read again in their
     documents, in ordinal order. Passages may come from many documents in any order.
     """
-    body = _body_passages(passages)
-    texts = body["text"].unique(maintain_order=True)
-    found, needs_document = text_claims(texts, taxonomy, aliases)
-    return _claims_of_passages(body, texts, found, needs_document, taxonomy, aliases)
+    return extract_claims_in_processes(passages, taxonomy, aliases, workers=1)
 
 
 # Below this many distinct texts a batch is read in process: starting a worker (a fresh
@@ -919,20 +948,28 @@ def extract_claims_in_processes(
     said") are read in this process. The result is the one `extract_claims` gives, row for row.
     """
     body = _body_passages(passages)
-    texts = body["text"].unique(maintain_order=True)
+    texts, keyed = _distinct_texts(body)
     if workers <= 1 or len(texts) < (PARALLEL_MIN_PASSAGES if min_passages is None else min_passages):
         found, needs_document = text_claims(texts, taxonomy, aliases)
-        return _claims_of_passages(body, texts, found, needs_document, taxonomy, aliases)
-    from concurrent.futures import ProcessPoolExecutor
-    from itertools import repeat
-    from multiprocessing import get_context
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from itertools import repeat
+        from multiprocessing import get_context
 
-    n_parts = 4 * workers  # smaller parts even out texts of different lengths
-    cuts = [len(texts) * i // n_parts for i in range(n_parts + 1)]
-    starts = [lo for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
-    parts = [texts.slice(lo, hi - lo) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        read = list(pool.map(text_claims, parts, repeat(taxonomy), repeat(aliases), starts))
-    found = pl.concat([frame for frame, _ in read])
-    needs_document = [index for _, indexes in read for index in indexes]
-    return _claims_of_passages(body, texts, found, needs_document, taxonomy, aliases)
+        n_parts = 4 * workers  # smaller parts even out texts of different lengths
+        cuts = [len(texts) * i // n_parts for i in range(n_parts + 1)]
+        starts = [lo for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+        parts = [texts.slice(lo, hi - lo) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            read = list(pool.map(text_claims, parts, repeat(taxonomy), repeat(aliases), starts))
+        found = pl.concat([frame for frame, _ in read], rechunk=False)
+        needs_document = [index for _, indexes in read for index in indexes]
+        del read
+    # Held one at a time where they can be: the texts' claims, then the passages' rows.
+    in_documents = _needing_documents(body, texts, needs_document)
+    del texts
+    rows = _rows_of_texts(keyed, found, needs_document)
+    del found, keyed
+    claims = _claim_rows(rows)
+    del rows
+    return _all_claims(claims, in_documents, taxonomy, aliases)
