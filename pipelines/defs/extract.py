@@ -23,7 +23,7 @@ from pipelines.lib.claims import extract_claims_in_processes, load_aliases, load
 from pipelines.lib.charts import values_over_time_spec
 from pipelines.lib.consistency import check_consistency, load_consistency_rules
 from pipelines.lib.facts import build_facts
-from pipelines.lib.validation import row_level_suite, split_rows, validate_frame
+from pipelines.lib.validation import row_level_suite, screen_rows
 
 
 @multi_asset(
@@ -100,12 +100,11 @@ def extract_and_screen_claims(
                     """
                 )
             # Only the row-level rules decide kept or quarantined. They read a few columns and do
-            # not depend on other rows, so Great Expectations screens those columns a slice at a
-            # time: its pandas copy holds no quotes or sentences, and one slice only.
+            # not depend on other rows, so Great Expectations screens the distinct values of those
+            # columns (`screen_rows`): its pandas copy holds no quotes or sentences.
             screening, columns = row_level_suite(suite)
             unscreened = read_frame(conn, sql_file("select_unscreened_claims"))
-            for part in unscreened.iter_slices(SCREEN_SLICE_ROWS):
-                passed, failed = split_rows(part, validate_frame(part.select(columns), screening))
+            for passed, failed in screen_rows(unscreened, screening, columns, SCREEN_SLICE_ROWS):
                 append_table(conn, "claims", passed)
                 append_table(conn, "quarantine", failed)
             n_unscreened = unscreened.height
@@ -139,7 +138,8 @@ def extract_and_screen_claims(
     )
 
 
-# Unscreened claim rows checked by one Great Expectations run (bounds its pandas copy).
+# Claim rows screened and written per slice; also distinct values per Great Expectations run
+# (bounds its pandas copy).
 SCREEN_SLICE_ROWS = 200_000
 
 # what facts are built from: no texts (quotes and sentences stay in the warehouse)

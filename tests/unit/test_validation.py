@@ -680,3 +680,25 @@ def test_row_level_suite_screens_on_the_columns_it_reads_with_the_same_failures(
     assert screened.failing_rows.equals(whole.failing_rows)
     assert screened.failing_rows["row_index"].to_list() == [3, 8]
     assert whole.success is False and screened.success is True
+
+
+def test_screening_distinct_values_splits_rows_as_screening_every_row(suites):
+    from pipelines.lib.validation import row_level_suite, screen_rows, split_rows
+
+    screening, columns = row_level_suite(suites["claims"])
+    rows = [{}] * 30
+    for i in (2, 9, 17, 25):  # one implausible value in four rows: validated once
+        rows[i] = {"value_low": 50.0, "value_high": 50.0}
+    rows[11] = {"measure": "other", "unit": "shell", "value_low": 5.0, "value_high": 4.0}  # reversed
+    rows[12] = {"measure": "other", "unit": "shell", "value_low": 5.0, "value_high": None}  # nulls join as equal
+    rows[13] = {"measure": "other", "unit": "shell", "value_low": 5.0, "value_high": None}
+    frame = claims_frame(rows).with_columns(pl.int_range(pl.len()).alias("claim_id").cast(pl.Utf8))
+    expected = split_rows(frame, validate_frame(frame.select(columns), screening))
+    assert expected[1]["claim_id"].to_list() == ["2", "9", "11", "12", "13", "17", "25"]
+    for slice_rows in (1, 4, 7, 1_000):
+        parts = list(screen_rows(frame, screening, columns, slice_rows))
+        assert len(parts) == -(-frame.height // slice_rows)
+        passed = pl.concat([p for p, _ in parts])
+        failed = pl.concat([f for _, f in parts])
+        assert passed.equals(expected[0]) and failed.equals(expected[1])
+    assert list(screen_rows(frame.clear(), screening, columns, 4)) == []
