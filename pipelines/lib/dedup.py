@@ -209,12 +209,14 @@ def compute_signatures(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.
     Signatures carry the normalised-text hash, the shingle count, one u64 key per band and the
     MinHash digests themselves (their low 32 bits as i32: equal digests estimate Jaccard).
     Passages whose normalised text is empty get no signature (they cannot be compared).
-    Signatures are sorted by `passage_id`; `shingles` (`passage_id`, `shingle`) in the same order.
+    Signatures are sorted by `passage_id`. `shingles` (`passage_id`, `shingle`, a passage's rows
+    contiguous) holds the shingles of each distinct normalised text once, under the smallest
+    passage id that holds it: the only twin `candidate_pairs` makes a representative, and the
+    only one of them ever verified.
     """
     signatures, coded = sign_batch(passages, config)
-    return signatures, coded.select(
-        passage_id=signatures["passage_id"].gather(coded["code"]), shingle="shingle"
-    )
+    shingles = coded.select(passage_id=signatures["passage_id"].gather(coded["code"]), shingle="shingle")
+    return signatures.sort("passage_id"), shingles
 
 
 def _coded_normalised(passages: pl.DataFrame, columns: list[str], offset: int = 0) -> pl.DataFrame:
@@ -232,28 +234,48 @@ def sign_batch(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFram
     """`compute_signatures` with shingles keyed by `code` (u32), the row of their passage's
     signature: 12 bytes a shingle instead of a repeated id string. The first half of
     `match_batch`: a caller that lets go of the passages' texts before `match_signed` holds
-    less while pairs are found."""
+    less while pairs are found.
+
+    A text repeated word for word (once normalised) is signed once: reprints repeat most
+    passages (43% of the 100,000-article benchmark's). The passages are signed in the order of
+    their normalised text's hash, then passage id, so twins are neighbours; each chunk signs its
+    distinct texts and gives every twin the first one's signature. Signatures come in that
+    order (`code` is the row); shingles are kept for the first passage of each distinct text
+    in a chunk (the smallest passage id of its twins there).
+    """
     keyed = _coded_normalised(passages, ["passage_id", "doc_id"])
     if keyed.is_empty():
         return pl.DataFrame(schema=SIGNATURES_SCHEMA), pl.DataFrame(schema={"code": pl.UInt32, "shingle": pl.UInt64})
-    # A signature depends on its own passage only, so the batch is signed in chunks: the token
+    keyed = (
+        keyed.with_columns(norm_hash=pl.col("norm").hash(seed=config.seed))
+        .sort("norm_hash", "code")
+        .drop("code")
+        .with_row_index("code")
+    )
+    # A signature depends on its own text only, so the batch is signed in chunks: the token
     # table (a row per word) and rensa's digest rows are held for one chunk at a time. Every
-    # passage left has at least one word, hence at least one shingle: one run per chunk row.
+    # text left has at least one word, hence at least one shingle: one run per distinct text.
     signed_parts, shingle_parts = [], []
     for chunk in keyed.iter_slices(SIGN_CHUNK_PASSAGES):
-        shingles = _shingles_of_normalised(chunk, config, key="code")
+        firsts = chunk.select("code", "norm").unique(subset="norm", keep="first", maintain_order=True)
+        which = (
+            chunk.select("norm")
+            .join(firsts.select("norm", first=pl.int_range(pl.len(), dtype=pl.UInt32)), on="norm", how="left", maintain_order="left")
+            ["first"].to_numpy()
+        )
+        shingles = _shingles_of_normalised(firsts, config, key="code")
         counts = shingles["code"].rle().struct.field("len")
-        if counts.len() != chunk.height:
-            raise AssertionError("every signed passage must have one run of shingles")
+        if counts.len() != firsts.height:
+            raise AssertionError("every signed text must have one run of shingles")
         digests = _minhash_digests(shingles["shingle"].to_numpy(), counts.to_numpy(), config)
         signed_parts.append(
             chunk.select(
                 "passage_id",
                 "doc_id",
-                norm_hash=pl.col("norm").hash(seed=config.seed),
-                n_shingles=pl.Series(counts).cast(pl.Int32),
-                band_keys=pl.Series(_band_keys(digests, config)).cast(pl.List(pl.UInt64)),
-                minhash=pl.Series(digests.view(np.int32)).cast(pl.List(pl.Int32)),
+                "norm_hash",
+                n_shingles=pl.Series(counts.to_numpy()[which]).cast(pl.Int32),
+                band_keys=pl.Series(_band_keys(digests, config)[which]).cast(pl.List(pl.UInt64)),
+                minhash=pl.Series(digests[which].view(np.int32)).cast(pl.List(pl.Int32)),
             )
         )
         shingle_parts.append(shingles)
@@ -375,7 +397,12 @@ def candidate_pairs(
     )
     if not coded.is_empty():
         # digests of the pairs' passages only (rows in code order, so pairs stay sorted by side a)
-        involved = np.unique(np.concatenate([coded["passage_id_a"].to_numpy(), coded["passage_id_b"].to_numpy()]))
+        # the codes named by a pair, sorted: marked in a mask over every code (np.unique hashed
+        # the 2 x 5 million codes of the 100,000-article first batch in 1.3 s)
+        named = np.zeros(codes.height, dtype=bool)
+        named[coded["passage_id_a"].to_numpy()] = True
+        named[coded["passage_id_b"].to_numpy()] = True
+        involved = np.flatnonzero(named).astype(coded["passage_id_a"].to_numpy().dtype)
         rows = known_reps[involved]
         history_digests = history
         if "minhash" not in history.columns:

@@ -93,6 +93,31 @@ def test_shingles_by_slices_are_the_shingles_of_one_pass():
         assert _by_slices(coded, lambda part: _shingle_plan(part, config, "code"), n=n).equals(one)
 
 
+def test_a_repeated_text_is_signed_once_and_every_twin_gets_its_signature(monkeypatch):
+    import pipelines.lib.dedup as dedup_lib
+    from pipelines.lib.dedup import shingle_hashes, sign_batch
+
+    texts = [QUOTE, QUOTE_COPY, OTHER, LONG, TRIMMED, QUOTE.upper(), "Related: more", "x"]
+    rows = [(f"p{(i * 37) % 101:03d}", f"d{i % 9}", texts[(i * 5) % len(texts)]) for i in range(60)]
+    frame = _frame(rows)
+    config = DedupConfig()
+    # each passage signed on its own: what every twin's signature must be
+    alone = pl.concat([compute_signatures(frame.slice(i, 1), config)[0] for i in range(frame.height)]).sort("passage_id")
+    for chunk in (7, 13, 50_000):  # twins split across chunks, and all in one
+        monkeypatch.setattr(dedup_lib, "SIGN_CHUNK_PASSAGES", chunk)
+        signatures, coded = sign_batch(frame, config)
+        assert signatures.sort("passage_id").equals(alone)
+        assert compute_signatures(frame, config)[0].equals(alone)
+        # shingles are kept for the smallest passage id of each distinct text, and are its own
+        ids = signatures["passage_id"].gather(coded["code"].unique(maintain_order=True))
+        norms = alone.select("passage_id", "norm_hash")
+        smallest = norms.group_by("norm_hash").agg(pl.col("passage_id").min())["passage_id"]
+        assert set(smallest) <= set(ids) and len(ids) < frame.height
+        kept = coded.select(passage_id=signatures["passage_id"].gather(coded["code"]), shingle="shingle")
+        expected = shingle_hashes(frame.filter(pl.col("passage_id").is_in(ids.implode())), config)
+        assert kept.sort("passage_id", "shingle").equals(expected.sort("passage_id", "shingle"))
+
+
 def test_signatures_are_deterministic_and_equal_for_equal_text():
     frame = _frame([("a", "d1", QUOTE), ("b", "d2", QUOTE.upper()), ("c", "d3", OTHER)])
     sig1, _ = compute_signatures(frame, DedupConfig())
