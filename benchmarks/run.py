@@ -593,7 +593,10 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?”])\s+(?=[A-Z“])")
 
 
 def _sentences(publish_dir: Path, truth_dir: Path, limit: int) -> pl.DataFrame:
-    """Body sentences of the release (whole documents, in order) with the truth claims inside each."""
+    """Distinct body sentences of the release (whole documents, in order; a sentence already
+    taken, as in a reprint, is skipped) with the truth claims inside each. Distinct, since
+    `extract_claims` reads a repeated text once: the same sentences twice would time that, not
+    extraction."""
     release = publish_dir.resolve()
     documents = pl.read_parquet(release / "documents" / "*.parquet", columns=["doc_id", "source_path"])
     passages = (
@@ -602,12 +605,14 @@ def _sentences(publish_dir: Path, truth_dir: Path, limit: int) -> pl.DataFrame:
         .join(documents, on="doc_id")
         .sort("source_path", "ordinal")
     )
-    rows = []
+    rows, seen = [], set()
     for doc_id, source_path, start, text in passages.select("doc_id", "source_path", "char_start", "text").iter_rows():
         offset = 0
         for sentence in _SENTENCE_SPLIT.split(text):
             at = text.index(sentence, offset)
-            rows.append((doc_id, source_path, start + at, start + at + len(sentence), sentence))
+            if sentence not in seen:
+                seen.add(sentence)
+                rows.append((doc_id, source_path, start + at, start + at + len(sentence), sentence))
             offset = at + len(sentence)
         if len(rows) >= limit:
             break

@@ -198,3 +198,28 @@ def test_a_kept_size_replays_its_incremental_run(tmp_path):
     assert not [p for p in work.iterdir() if p.name.startswith("claimwire-replay-")]
     done = subprocess.run([sys.executable, "-m", "benchmarks.replay", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert done.returncode != 0 and "not a folder kept for replays" in done.stderr
+
+
+def test_extraction_sentences_are_distinct_and_keep_their_truth(tmp_path):
+    from benchmarks.run import _sentences
+
+    release, truth = tmp_path / "release", tmp_path / "truth"
+    for folder in (release / "documents", release / "passages", truth):
+        folder.mkdir(parents=True)
+    story = "Russia sent 10,000 troops. Pay is $2,000 a month."
+    pl.DataFrame({"doc_id": ["a", "b"], "source_path": ["1.txt", "2.txt"]}).write_parquet(release / "documents" / "p.parquet")
+    pl.DataFrame({
+        "doc_id": ["a", "a", "b"], "ordinal": [1, 2, 1], "char_start": [0, 60, 0],
+        "text": [story, "Menu", "Seoul said 3 ships left. " + story],  # b reprints a's story after a sentence of its own
+        "is_boilerplate": [False, True, False],
+    }).write_parquet(release / "passages" / "p.parquet")
+    pl.DataFrame({
+        "source_path": ["1.txt", "1.txt", "2.txt", "2.txt", "2.txt"], "char_start": [12, 35, 11, 38, 61],
+        "value_low": [10_000.0, 2_000.0, 3.0, 10_000.0, 2_000.0], "value_high": [10_000.0, 2_000.0, 3.0, 10_000.0, 2_000.0],
+        "unit": ["person", "USD", "ship", "person", "USD"],
+    }).write_parquet(truth / "claims.parquet")
+    sentences, located = _sentences(release, truth, 10)
+    assert sentences.select("source_path", "text").rows() == [
+        ("1.txt", "Russia sent 10,000 troops."), ("1.txt", "Pay is $2,000 a month."), ("2.txt", "Seoul said 3 ships left."),
+    ]
+    assert located.select("sentence_no", "value_low").rows() == [(0, 10_000.0), (1, 2_000.0), (2, 3.0)]
