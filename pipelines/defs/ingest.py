@@ -38,7 +38,6 @@ from pipelines.lib.ingest import (
     Rejection,
     doc_id_for,
     iter_jsonl,
-    parse_raw_file,
     too_large_detail,
 )
 from pipelines.lib.passages import load_boilerplate_rules

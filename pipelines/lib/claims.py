@@ -892,9 +892,11 @@ def _claim_rows(rows: pl.DataFrame) -> pl.DataFrame:
     """`CLAIMS_SCHEMA` rows from `_rows_of_texts`: offsets in the document, and claim_id, the first
     16 hex digits of the SHA-256 of "passage_id:start:end" (offsets in the passage), computed
     by DuckDB over those three columns (in row order)."""
-    ids = duckdb.sql(
-        "select left(sha256(passage_id || ':' || start || ':' || \"end\"), 16) as claim_id from rows"
-    ).pl()["claim_id"]
+    with duckdb.connect() as conn:  # in memory; a plain projection keeps the row order
+        conn.register("claim_rows", rows.select("passage_id", "start", "end"))
+        ids = conn.sql(
+            "select left(sha256(passage_id || ':' || start || ':' || \"end\"), 16) as claim_id from claim_rows"
+        ).pl()["claim_id"]
     return rows.select(
         ids,
         "doc_id",
@@ -926,10 +928,10 @@ def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTab
 
 # Below this many distinct texts a batch is read in process: starting a worker (a fresh
 # interpreter importing Polars and this module, from compiled bytecode) costs about 0.6 s, and
-# one process reads about 7,000 body passages a second. Measured when each passage was read
-# (before texts were read once; a distinct text costs what a passage cost). Measured on a quiet machine (medians
-# of 3, whole documents of the 100,000-article benchmark corpus): 2,356 passages 0.35 s in one
-# process, 0.44 s in two; 7,856 passages 1.13 s and 0.88 s; 23,490 passages 3.30 s and 2.12 s.
+# one process reads about 7,000 body passages a second. Measured on a quiet machine when each
+# passage was read (a distinct text costs what a passage cost; medians of 3, whole documents of
+# the 100,000-article benchmark corpus): 2,356 passages 0.35 s in one process, 0.44 s in two;
+# 7,856 passages 1.13 s and 0.88 s; 23,490 passages 3.30 s and 2.12 s.
 PARALLEL_MIN_PASSAGES = 5_000
 
 
