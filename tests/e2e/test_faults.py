@@ -50,7 +50,7 @@ def _fail(*args, **kwargs):
 @pytest.mark.parametrize(
     ("module", "function"),
     [
-        (ingest_defs, "parse_raw_file"),
+        (ingest_defs, "read_and_parse_files"),
         (dedup_defs, "split_passages"),
         (dedup_defs, "match_signed"),
         (extract_defs, "extract_claims_in_processes"),
