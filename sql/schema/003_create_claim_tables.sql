@@ -1,8 +1,13 @@
 -- Claim and fact layer. Safe to re-run.
 
 -- one row per number mention in a non-boilerplate passage, as extracted (computed once per passage)
+-- claim_mentions and claims have no primary key: rows are only appended, deleted and relabelled
+-- (never upserted), a claim_id is unique by construction (a hash of passage and offsets), and the
+-- blocking `claims` check counts claim_id repeats over the whole table. The key's index cost more
+-- than the rows: at 100,000 articles, 1.28 million mentions inserted and committed in 6.2 s with
+-- it, 1.7 s without; a 13,000-row batch into both tables with its checkpoint 0.91 s against 0.12 s.
 create table if not exists claim_mentions (
-    claim_id      varchar primary key,
+    claim_id      varchar not null,
     doc_id        varchar not null,
     passage_id    varchar not null,
     char_start    integer not null,
@@ -21,7 +26,7 @@ create table if not exists claim_mentions (
 
 -- one row per claim mention that passed the row-level checks, with its cluster
 create table if not exists claims (
-    claim_id           varchar primary key,
+    claim_id           varchar not null,
     doc_id             varchar not null,
     passage_id         varchar not null,
     cluster_id         varchar not null,

@@ -100,6 +100,33 @@ def test_mostly_failing_extractor_blocks_the_release(claimwire, monkeypatch):
     assert _release_rows(claimwire, "claims") == before_claims
 
 
+def test_a_repeated_claim_id_blocks_the_release(claimwire, monkeypatch):
+    # claims and claim_mentions have no primary key: the blocking check is what stops a repeat
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    before_id, before_claims = _release_id(claimwire), _release_rows(claimwire, "claims")
+
+    real_extract = extract_defs.extract_claims_in_processes
+
+    def repeated(*args, **kwargs):
+        mentions = real_extract(*args, **kwargs)
+        return pl.concat([mentions, mentions.head(1)])
+
+    monkeypatch.setattr(extract_defs, "extract_claims_in_processes", repeated)
+    monkeypatch.setenv("CLAIMWIRE_WAREHOUSE", str(claimwire.root / "second" / "warehouse.duckdb"))
+    result = claimwire.run(raise_on_error=False)
+    assert not result.success
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert failed == {"claims_expectations"}
+    import duckdb
+
+    with duckdb.connect(str(claimwire.root / "second" / "warehouse.duckdb"), read_only=True) as conn:
+        # the repeated mention meets its label once per mention row: 2 x 2 rows, 3 repeats
+        assert conn.execute("select count(*) - count(distinct claim_id) from claims").fetchall() == [(3,)]
+    assert _release_id(claimwire) == before_id
+    assert _release_rows(claimwire, "claims") == before_claims
+
+
 def test_publish_killed_midway_leaves_the_previous_release(claimwire, monkeypatch):
     claimwire.add_seeds()
     assert claimwire.run().success
