@@ -7,7 +7,9 @@ leaves the previous one in place; a publish step that dies midway leaves the pre
 
 import json
 import threading
+from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -79,52 +81,37 @@ def test_screening_in_slices_quarantines_the_same_rows(claimwire, monkeypatch):
     assert n_mentions > 8 and published == [(n_mentions - 1, n_mentions - 1)]
 
 
-def test_mostly_failing_extractor_blocks_the_release(claimwire, monkeypatch):
+def _second_run_is_blocked(claimwire, monkeypatch, change) -> Path:
+    """Publish the seeds, then run again into a second warehouse with the extractor's rows passed
+    through `change`: only the claims check fails and the release stays as it was. Returns the
+    second warehouse."""
     claimwire.add_seeds()
     assert claimwire.run().success
     before_id, before_claims = _release_id(claimwire), _release_rows(claimwire, "claims")
-
     real_extract = extract_defs.extract_claims_in_processes
-
-    def inflated(*args, **kwargs):
-        # every value a million times too large: most claims break a plausible range
-        return real_extract(*args, **kwargs).with_columns(pl.col("value_low", "value_high") * 1e6)
-
-    monkeypatch.setattr(extract_defs, "extract_claims_in_processes", inflated)
-    monkeypatch.setenv("CLAIMWIRE_WAREHOUSE", str(claimwire.root / "second" / "warehouse.duckdb"))
+    monkeypatch.setattr(extract_defs, "extract_claims_in_processes", lambda *a, **k: change(real_extract(*a, **k)))
+    second = claimwire.root / "second" / "warehouse.duckdb"
+    monkeypatch.setenv("CLAIMWIRE_WAREHOUSE", str(second))
     result = claimwire.run(raise_on_error=False)
     assert not result.success
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert failed == {"claims_expectations"}
     assert _release_id(claimwire) == before_id
     assert _release_rows(claimwire, "claims") == before_claims
+    return second
+
+
+def test_mostly_failing_extractor_blocks_the_release(claimwire, monkeypatch):
+    # every value a million times too large: most claims break a plausible range
+    _second_run_is_blocked(claimwire, monkeypatch, lambda rows: rows.with_columns(pl.col("value_low", "value_high") * 1e6))
 
 
 def test_a_repeated_claim_id_blocks_the_release(claimwire, monkeypatch):
     # claims and claim_mentions have no primary key: the blocking check is what stops a repeat
-    claimwire.add_seeds()
-    assert claimwire.run().success
-    before_id, before_claims = _release_id(claimwire), _release_rows(claimwire, "claims")
-
-    real_extract = extract_defs.extract_claims_in_processes
-
-    def repeated(*args, **kwargs):
-        mentions = real_extract(*args, **kwargs)
-        return pl.concat([mentions, mentions.head(1)])
-
-    monkeypatch.setattr(extract_defs, "extract_claims_in_processes", repeated)
-    monkeypatch.setenv("CLAIMWIRE_WAREHOUSE", str(claimwire.root / "second" / "warehouse.duckdb"))
-    result = claimwire.run(raise_on_error=False)
-    assert not result.success
-    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
-    assert failed == {"claims_expectations"}
-    import duckdb
-
-    with duckdb.connect(str(claimwire.root / "second" / "warehouse.duckdb"), read_only=True) as conn:
+    second = _second_run_is_blocked(claimwire, monkeypatch, lambda rows: pl.concat([rows, rows.head(1)]))
+    with duckdb.connect(str(second), read_only=True) as conn:
         # the repeated mention meets its label once per mention row: 2 x 2 rows, 3 repeats
         assert conn.execute("select count(*) - count(distinct claim_id) from claims").fetchall() == [(3,)]
-    assert _release_id(claimwire) == before_id
-    assert _release_rows(claimwire, "claims") == before_claims
 
 
 def test_publish_killed_midway_leaves_the_previous_release(claimwire, monkeypatch):
