@@ -39,7 +39,6 @@ Decisions that shape the rows (and the gold file `tests/data/claims_gold_seeds.j
   match straight and curly apostrophes alike.
 """
 
-import hashlib
 import json
 import re
 from bisect import bisect_left
@@ -813,30 +812,23 @@ def text_claims(texts: pl.Series, taxonomy: Taxonomy, aliases: AliasTable, first
     return pl.DataFrame(rows, schema=TEXT_CLAIMS_SCHEMA, orient="row"), needs_document
 
 
-def _passage_rows(passage: dict, doc: _DocumentContext, rules: tuple[_ReadyRule, ...], fallback: str) -> list[dict]:
-    """Claim rows of one passage read in its document (`passage` holds the stored `text` and
-    `spaced`, the same text with space-like characters made plain spaces)."""
-    rows = []
-    for start, end, *fields in _text_claims(passage["text"], passage["spaced"], doc, passage["ordinal"], rules, fallback):
-        local_id = f"{passage['passage_id']}:{start}:{end}"
-        rows.append({
-            "claim_id": hashlib.sha256(local_id.encode()).hexdigest()[:16],
-            "doc_id": passage["doc_id"],
-            "passage_id": passage["passage_id"],
-            "char_start": passage["char_start"] + start,
-            "char_end": passage["char_start"] + end,
-            **dict(zip(list(TEXT_CLAIMS_SCHEMA)[3:], fields)),
-        })
-    return rows
+# A claim row before its id and document offsets: the passage's fields, the mention's offsets in
+# the passage (`start`, `end`) and what the text says (`_claim_rows` finishes it).
+PASSAGE_CLAIMS_SCHEMA = {
+    "passage_id": pl.Utf8,
+    "doc_id": pl.Utf8,
+    "char_start": pl.Int32,
+    **{name: dtype for name, dtype in TEXT_CLAIMS_SCHEMA.items() if name != "text_index"},
+}
 
 
-def _claims_in_documents(body: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTable) -> pl.DataFrame:
-    """Claim rows (`CLAIMS_SCHEMA`) of the passages marked `needs_document`, each read in its
+def _rows_in_documents(body: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTable) -> pl.DataFrame:
+    """`PASSAGE_CLAIMS_SCHEMA` rows of the passages marked `needs_document`, each read in its
     document: every passage of it (`body`, sorted by doc_id and ordinal) is added to the context
     in order, so "he said" resolves to the latest person named before."""
     matcher = _alias_matcher(aliases)
     rules = _ready_rules(taxonomy)
-    rows: list[dict] = []
+    rows: list[tuple] = []
     doc, doc_id = None, None
     named: dict[str, tuple[str | None, bool]] = {}
     for passage in body.with_columns(spaced=_spaced(pl.col("text"))).iter_rows(named=True):
@@ -844,8 +836,9 @@ def _claims_in_documents(body: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasT
             doc, doc_id = _DocumentContext(matcher, aliases, named), passage["doc_id"]
         doc.add_passage(passage["ordinal"], passage["spaced"])
         if passage["needs_document"]:
-            rows.extend(_passage_rows(passage, doc, rules, taxonomy.fallback))
-    return pl.DataFrame(rows, schema=CLAIMS_SCHEMA)
+            found = _text_claims(passage["text"], passage["spaced"], doc, passage["ordinal"], rules, taxonomy.fallback)
+            rows.extend((passage["passage_id"], doc_id, passage["char_start"], *row) for row in found)
+    return pl.DataFrame(rows, schema=PASSAGE_CLAIMS_SCHEMA, orient="row")
 
 
 def _body_passages(passages: pl.DataFrame) -> pl.DataFrame:
@@ -889,9 +882,10 @@ def _rows_of_texts(keyed: pl.DataFrame, found: pl.DataFrame, needs_document: lis
 
 
 def _claim_rows(rows: pl.DataFrame) -> pl.DataFrame:
-    """`CLAIMS_SCHEMA` rows from `_rows_of_texts`: offsets in the document, and claim_id, the first
-    16 hex digits of the SHA-256 of "passage_id:start:end" (offsets in the passage), computed
-    by DuckDB over those three columns (in row order)."""
+    """`CLAIMS_SCHEMA` rows, sorted by doc_id and char_start, from `PASSAGE_CLAIMS_SCHEMA` rows:
+    offsets in the document, and claim_id, the first 16 hex digits of the SHA-256 of
+    "passage_id:start:end" (offsets in the passage), computed by DuckDB over those three columns
+    (in row order)."""
     with duckdb.connect() as conn:  # in memory; a plain projection keeps the row order
         conn.register("claim_rows", rows.select("passage_id", "start", "end"))
         ids = conn.sql(
@@ -904,13 +898,7 @@ def _claim_rows(rows: pl.DataFrame) -> pl.DataFrame:
         (pl.col("char_start") + pl.col("start")).alias("char_start"),
         (pl.col("char_start") + pl.col("end")).alias("char_end"),
         *list(TEXT_CLAIMS_SCHEMA)[3:],
-    ).cast(CLAIMS_SCHEMA)
-
-
-def _all_claims(from_texts: pl.DataFrame, in_documents: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTable) -> pl.DataFrame:
-    from_documents = _claims_in_documents(in_documents, taxonomy, aliases)
-    claims = pl.concat([from_texts, from_documents]) if from_documents.height else from_texts
-    return claims.sort("doc_id", "char_start", "char_end")
+    ).cast(CLAIMS_SCHEMA).sort("doc_id", "char_start", "char_end")
 
 
 def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTable) -> pl.DataFrame:
@@ -970,8 +958,10 @@ def extract_claims_in_processes(
     # Held one at a time where they can be: the texts' claims, then the passages' rows.
     in_documents = _needing_documents(body, texts, needs_document)
     del texts
-    rows = _rows_of_texts(keyed, found, needs_document)
+    rows = _rows_of_texts(keyed, found, needs_document).select(list(PASSAGE_CLAIMS_SCHEMA)).cast(PASSAGE_CLAIMS_SCHEMA)
     del found, keyed
-    claims = _claim_rows(rows)
-    del rows
-    return _all_claims(claims, in_documents, taxonomy, aliases)
+    in_documents = _rows_in_documents(in_documents, taxonomy, aliases)
+    if in_documents.height:
+        rows = pl.concat([rows, in_documents])
+    del in_documents
+    return _claim_rows(rows)

@@ -438,10 +438,10 @@ def _passages_of_files(paths) -> pl.DataFrame:
 
 def _read_in_documents(passages: pl.DataFrame, taxonomy, aliases) -> pl.DataFrame:
     """Every body passage read in its document, in order: what `extract_claims` must equal."""
-    from pipelines.lib.claims import _body_passages, _claims_in_documents
+    from pipelines.lib.claims import _body_passages, _claim_rows, _rows_in_documents
 
     body = _body_passages(passages).sort("doc_id", "ordinal").with_columns(needs_document=True)
-    return _claims_in_documents(body, taxonomy, aliases).sort("doc_id", "char_start", "char_end")
+    return _claim_rows(_rows_in_documents(body, taxonomy, aliases))
 
 
 def test_a_text_read_once_gives_every_copy_the_rows_of_reading_it_in_its_document(taxonomy, aliases, tmp_path):
