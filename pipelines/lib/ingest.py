@@ -258,20 +258,66 @@ class StatedProvenance:
 
 def parse_dateline(line: str) -> datetime | None:
     """The UTC time a dateline states, or None when the line is not a dateline."""
-    from dateutil import parser as date_parser
-
     stripped = line.strip()
     for pattern in DATELINE_PATTERNS:
         match = pattern.match(stripped)
         if match:
-            try:
-                stamp = date_parser.parse(match.group("date"), tzinfos=_TZINFOS)
-            except (ValueError, OverflowError):
-                return None
-            if stamp.tzinfo is not None:
-                stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None)
-            return stamp
+            return _utc_stamp(match.group("date"))
     return None
+
+
+# The datelines' usual shapes, read field by field: "Nov 4, 2024 06:19", "November 4, 2024",
+# "6:19 PM UTC, November 4, 2024". dateutil's general parser took half of parsing a generated
+# article (0.16 of 0.32 ms); these give the same time (tests compare them over every month
+# spelling, zone, hour and day) and anything else goes to dateutil.
+_MONTH_NUMBERS = {name: i for i, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_CLOCK = rf"(?P<hour>\d{{1,2}}):(?P<minute>\d{{2}})(?:\s*(?P<half>[AP])M)?(?:\s+(?P<tz>{_TZ}))?"
+_DAY = rf"(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}}),\s+(?P<year>\d{{4}})"
+_SIMPLE_DATES = (
+    re.compile(rf"{_DAY}(?:\s+{_CLOCK})?", re.IGNORECASE),
+    re.compile(rf"{_CLOCK},?\s+{_DAY}", re.IGNORECASE),
+)
+
+
+def _simple_stamp(date: str) -> datetime | None:
+    """The naive UTC time of a dateline in one of the usual shapes, or None when it is in none
+    of them or names an impossible time (dateutil then decides)."""
+    for pattern in _SIMPLE_DATES:
+        match = pattern.fullmatch(date)
+        if match:
+            break
+    else:
+        return None
+    month = _MONTH_NUMBERS[match["month"][:3].lower()]
+    hour, minute = int(match["hour"] or 0), int(match["minute"] or 0)
+    half, zone = match["half"], match["tz"]
+    # dateutil knows the zones by their upper-case names only
+    if minute > 59 or (hour > 23 if half is None else not 1 <= hour <= 12) or (zone is not None and not zone.isupper()):
+        return None
+    if half is not None:
+        hour = hour % 12 + (12 if half.upper() == "P" else 0)
+    try:
+        stamp = datetime(int(match["year"]), month, int(match["day"]), hour, minute)
+    except ValueError:
+        return None
+    return stamp - timedelta(hours=_TZ_OFFSETS_H[zone.upper()]) if zone is not None else stamp
+
+
+def _utc_stamp(date: str) -> datetime | None:
+    """The naive UTC time of a dateline's date, or None when it cannot be read."""
+    stamp = _simple_stamp(date)
+    if stamp is not None:
+        return stamp
+    from dateutil import parser as date_parser
+
+    try:
+        stamp = date_parser.parse(date, tzinfos=_TZINFOS)
+    except (ValueError, OverflowError):
+        return None
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None)
+    return stamp
 
 
 def read_stated_provenance(text: str) -> StatedProvenance:
@@ -284,10 +330,11 @@ def read_stated_provenance(text: str) -> StatedProvenance:
     """
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     outlet = next((m.group("outlet").strip() for line in lines for p in OUTLET_PATTERNS if (m := p.match(line))), None)
-    published_at = next((stamp for line in lines[:HEAD_LINES] if (stamp := parse_dateline(line))), None)
+    head_stamps = [parse_dateline(line) for line in lines[:HEAD_LINES]]
+    published_at = next((stamp for stamp in head_stamps if stamp), None)
     title = None
-    for line in lines[:HEAD_LINES]:
-        if _HEAD_NOISE.match(line) or any(p.match(line) for p in OUTLET_PATTERNS) or parse_dateline(line):
+    for line, stamp in zip(lines[:HEAD_LINES], head_stamps):
+        if _HEAD_NOISE.match(line) or any(p.match(line) for p in OUTLET_PATTERNS) or stamp:
             continue
         if _reads_like_headline(line):
             title = line
