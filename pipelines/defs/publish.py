@@ -251,11 +251,17 @@ def _write_parts(conn: duckdb.DuckDBPyConnection, table: str, folder: Path, part
     query, order = RELEASE_TABLES[table]
     if not parts:
         return
+    # the rows are picked by their documents first: a batch rewrites a few parts, and joining
+    # every row to its part before filtering read the whole table, texts and all (passages at
+    # 100,000 articles: 1.03 s for 54 parts of 100 documents, 0.24 s picked by document)
+    wanted = f"x.doc_id in (select doc_id from ({_release_parts()}) where part in (select unnest($parts)))"
+    if ORPHAN_PART in parts:
+        wanted += " or x.doc_id is null or x.doc_id not in (select doc_id from documents)"
     relation = conn.sql(
         f"""
         select coalesce(p.part, '{ORPHAN_PART}') as __part, x.*
-        from ({query}) as x left join (select doc_id, part from ({_release_parts()})) as p using (doc_id)
-        where coalesce(p.part, '{ORPHAN_PART}') in (select unnest($parts))
+        from (select * from ({query}) as x where {wanted}) as x
+        left join (select doc_id, part from ({_release_parts()})) as p using (doc_id)
         order by __part, {", ".join(f"x.{column.strip()}" for column in order.split(","))}
         """,
         params={"parts": parts},
