@@ -266,6 +266,18 @@ def _data_docs_site(docs_dir: Path) -> dict:
     }
 
 
+# GX's pandas `expect_column_values_to_be_between` compares in NumPy only when a column's dtype is
+# int64 or float64; any other width goes through a Python function per value (1.09 million
+# passage clusters: 2.2 million calls, 2.1 s of 4.7 for two rules on Int32 columns).
+_NARROW_INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.UInt8, pl.UInt16, pl.UInt32)
+
+
+def _widened(df: pl.DataFrame) -> pl.DataFrame:
+    """`df` with narrow integers as Int64 and Float32 as Float64: the same values, in the dtypes
+    GX compares in NumPy."""
+    return df.with_columns(pl.col(*_NARROW_INTEGERS).cast(pl.Int64), pl.col(pl.Float32).cast(pl.Float64))
+
+
 def validate_frame(df: pl.DataFrame, suite: Suite, *, data_docs_dir: Path | None = None) -> ValidationReport:
     """Run `suite` on `df`; render Data Docs into `data_docs_dir` when given.
 
@@ -275,7 +287,7 @@ def validate_frame(df: pl.DataFrame, suite: Suite, *, data_docs_dir: Path | None
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    pdf = df.to_pandas()
+    pdf = _widened(df).to_pandas()
     docs_dir = Path(data_docs_dir).resolve() if data_docs_dir is not None else None
     try:
         with warnings.catch_warnings():

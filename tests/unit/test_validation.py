@@ -702,3 +702,19 @@ def test_screening_distinct_values_splits_rows_as_screening_every_row(suites):
         failed = pl.concat([f for _, f in parts])
         assert passed.equals(expected[0]) and failed.equals(expected[1])
     assert list(screen_rows(frame.clear(), screening, columns, 4)) == []
+
+
+def test_narrow_numbers_reach_gx_widened_with_the_same_verdicts(suites, monkeypatch):
+    """Int32 and Float32 columns are validated as Int64 and Float64 (GX compares only those in
+    NumPy); a range rule on an Int32 column fails the same rows either way."""
+    df = with_row(clean_clusters(), 1, n_passages=0).with_columns(pl.col("n_passages", "n_documents").cast(pl.Int32))
+    assert validation._widened(df.with_columns(x=pl.lit(1.5, pl.Float32), y=pl.lit(1, pl.UInt8))).select(
+        "n_passages", "n_documents", "x", "y"
+    ).dtypes == [pl.Int64, pl.Int64, pl.Float64, pl.Int64]
+    widened = validate_frame(df, suites["passage_clusters"])
+    monkeypatch.setattr(validation, "_widened", lambda frame: frame)
+    as_given = validate_frame(df, suites["passage_clusters"])
+    assert [(r.check_name, r.failing_row_indices) for r in widened.blocking_failures] == [
+        (r.check_name, r.failing_row_indices) for r in as_given.blocking_failures
+    ]
+    assert "expect_column_values_to_be_between:n_passages" in [r.check_name for r in widened.blocking_failures]
