@@ -718,3 +718,29 @@ def test_narrow_numbers_reach_gx_widened_with_the_same_verdicts(suites, monkeypa
         (r.check_name, r.failing_row_indices) for r in as_given.blocking_failures
     ]
     assert "expect_column_values_to_be_between:n_passages" in [r.check_name for r in widened.blocking_failures]
+
+
+def test_a_large_frame_reads_its_condition_columns_as_categoricals_with_the_same_results(suites, monkeypatch):
+    """From CATEGORICAL_MIN_ROWS rows on, the strings that row conditions read (measure, unit,
+    period) reach GX as categoricals; the rules' results, failing rows included, are those of
+    the plain strings."""
+    clean = clean_claims()
+    copies = validation.CATEGORICAL_MIN_ROWS // clean.height + 1
+    big = pl.concat([clean] * copies).with_columns(claim_id=pl.format("c{}", pl.int_range(pl.len())))
+    big = with_row(with_row(big, 5, value_low=50.0), 40_001, unit="soldiers")  # a low pay, a unit that is a noun
+    frame = validation._gx_frame(big, suites["claims"])
+    categorical = sorted(name for name, dtype in frame.schema.items() if dtype == pl.Categorical)
+    assert categorical == ["measure", "period", "unit"]
+    assert validation._gx_frame(clean, suites["claims"]).schema == validation._widened(clean).schema  # a small frame
+
+    def results(report):
+        return [(r.check_name, r.success, r.n_checked, r.n_failed, r.failing_row_indices) for r in report.results]
+
+    as_categoricals = validate_frame(big, suites["claims"])
+    monkeypatch.setattr(validation, "_gx_frame", lambda df, suite: validation._widened(df))
+    as_strings = validate_frame(big, suites["claims"])
+    assert results(as_categoricals) == results(as_strings)
+    assert [(r.check_name, r.failing_row_indices) for r in as_categoricals.results if r.n_failed] == [
+        ("expect_column_values_to_not_be_in_set:unit", (40_001,)),
+        (PAY_LOW, (5,)),
+    ]
