@@ -43,7 +43,7 @@ from pipelines.lib.passages import load_boilerplate_rules, mark_boilerplate, spl
 def passages(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) -> MaterializeResult:
     """Split new documents into passages and mark boilerplate by the rules in pipelines/data."""
     rules = load_boilerplate_rules()
-    new_documents = "select doc_id, text from documents where list_contains(?, doc_id)"
+    new_documents = "select doc_id, text from documents where doc_id in (select unnest(?))"
     with warehouse.get_connection() as conn:
         with transaction(conn):
             if reset_stage_if_changed(conn, "passages", _rules_version(rules)):
@@ -174,7 +174,7 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
     yield MaterializeResult(asset_key=AssetKey("doc_syndication"), metadata=frame_metadata(syndication, n_rows=n_pairs))
 
 
-NEW_BODY_PASSAGES = "select passage_id, doc_id, text from passages where list_contains(?, doc_id) and not is_boilerplate"
+NEW_BODY_PASSAGES = "select passage_id, doc_id, text from passages where doc_id in (select unnest(?)) and not is_boilerplate"
 ALL_PASSAGES = """
     select p.passage_id, p.doc_id, p.char_start, p.char_end, p.is_boilerplate, d.published_at
     from passages p join documents d using (doc_id)
@@ -300,7 +300,7 @@ def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[i
     history = read_frame(conn, "select * exclude (minhash) from passage_signatures")
 
     def fetch_texts(ids: list[str]) -> pl.DataFrame:
-        return read_frame(conn, "select passage_id, text from passages where list_contains(?, passage_id)", [ids])
+        return read_frame(conn, "select passage_id, text from passages where passage_id in (select unnest(?))", [ids])
 
     def fetch_digests(ids: list[str]) -> pl.DataFrame:
         return read_frame(conn, "select passage_id, minhash from passage_signatures where passage_id in (select unnest(?))", [ids])

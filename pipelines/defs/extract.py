@@ -61,7 +61,7 @@ def extract_and_screen_claims(
     # boilerplate yields no claims and names no speakers (extract_claims drops it): not read
     new_passages = (
         "select passage_id, doc_id, ordinal, char_start, text, is_boilerplate from passages "
-        "where list_contains(?, doc_id) and not coalesce(is_boilerplate, false) order by doc_id, ordinal"
+        "where doc_id in (select unnest(?)) and not coalesce(is_boilerplate, false) order by doc_id, ordinal"
     )
     with warehouse.get_connection() as conn:
         with transaction(conn):
