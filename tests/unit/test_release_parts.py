@@ -53,3 +53,18 @@ def test_the_written_parts_hold_every_row_once(conn, tmp_path, monkeypatch):
     written = sorted(row for path in folder.iterdir() for row in _rows(path))
     assert written == sorted(conn.sql("select passage_id, doc_id from passages").fetchall())
     assert _rows(folder / "part-b1-00002.parquet") == [("d5-p0", "d5"), ("d5-p1", "d5")]
+
+
+def test_a_batch_is_cut_into_parts_in_order_of_publication(conn, tmp_path, monkeypatch):
+    """Copies of one story are published within days of each other, and a new batch changes
+    rows of the documents that reprint what it reprints: cut in order of publication, those
+    documents share few parts. Documents without a date come last."""
+    monkeypatch.setattr(publish, "DOCS_PER_PART", 2)
+    for doc_id, day in (("d1", 3), ("d2", 1), ("d3", 2), ("d5", 1)):
+        conn.execute("update documents set published_at = ? where doc_id = ?", [datetime(2024, 1, day), doc_id])
+    parts = dict(conn.sql(f"select doc_id, part from ({publish._release_parts()})").fetchall())
+    assert parts == {"d2": "b1-00000", "d5": "b1-00000", "d3": "b1-00001", "d1": "b1-00001", "d4": "b1-00002"}
+    folder = tmp_path / "passages"
+    folder.mkdir()
+    publish._write_parts(conn, "passages", folder, ["b1-00001"])
+    assert _rows(folder / "part-b1-00001.parquet") == [("d1-p0", "d1"), ("d1-p1", "d1"), ("d3-p0", "d3"), ("d3-p1", "d3")]
