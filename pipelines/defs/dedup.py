@@ -292,12 +292,38 @@ def _recluster_touched(conn, new_matches: pl.DataFrame) -> int:
     return touched.height
 
 
+# The stored representatives' band keys that a probe of the batch shares (DuckDB unnests the
+# stored lists and keeps the matching keys: at 100,000 articles 31 million keys in 0.35 s).
+BUCKET_MEMBERS = """
+    select r.code, k.band, k.key
+    from (
+        select passage_id, unnest(band_keys) as key, generate_subscripts(band_keys, 1) - 1 as band
+        from passage_signatures
+    ) as k
+    semi join _probe_keys using (key)
+    join _stored_reps as r using (passage_id)
+"""
+
+
+def stored_bucket_members(conn, keys: pl.Series, reps: pl.DataFrame) -> pl.DataFrame:
+    """`code`, `band`, `key` of each band key in `passage_signatures` that is one of `keys`, for
+    the signatures `reps` (`passage_id`, `code`) names (`candidate_pairs`' `fetch_bucket_members`)."""
+    conn.register("_probe_keys", pl.DataFrame({"key": keys}))
+    conn.register("_stored_reps", reps)
+    try:
+        return read_frame(conn, BUCKET_MEMBERS)
+    finally:
+        conn.unregister("_probe_keys")
+        conn.unregister("_stored_reps")
+
+
 def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[int, pl.DataFrame]:
     """Sign the new batch and verify its copies against all history, in process (Polars + rensa)."""
     # the batch's texts are let go once signed: matching holds signatures and shingles only
     signed = sign_batch(read_frame(conn, NEW_BODY_PASSAGES, [todo]), config)
-    # the digests (120 a passage) are read for the history's candidates only
-    history = read_frame(conn, "select * exclude (minhash) from passage_signatures")
+    # the history's band keys and digests stay in the warehouse: the keys are looked up for the
+    # batch's buckets, the digests (120 a passage) read for the history's candidates only
+    history = read_frame(conn, "select passage_id, norm_hash, n_shingles from passage_signatures")
 
     def fetch_texts(ids: list[str]) -> pl.DataFrame:
         return read_frame(conn, "select passage_id, text from passages where passage_id in (select unnest(?))", [ids])
@@ -305,7 +331,9 @@ def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[i
     def fetch_digests(ids: list[str]) -> pl.DataFrame:
         return read_frame(conn, "select passage_id, minhash from passage_signatures where passage_id in (select unnest(?))", [ids])
 
-    signatures, matches = match_signed(*signed, history, fetch_texts, config, fetch_digests)
+    signatures, matches = match_signed(
+        *signed, history, fetch_texts, config, fetch_digests, lambda keys, reps: stored_bucket_members(conn, keys, reps)
+    )
     del signed
     append_table(conn, "passage_signatures", signatures)
     append_table(conn, "passage_matches", matches)

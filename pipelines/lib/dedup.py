@@ -325,6 +325,7 @@ def candidate_pairs(
     history: pl.DataFrame,
     config: DedupConfig,
     fetch_digests: Callable[[list[str]], pl.DataFrame] | None = None,
+    fetch_bucket_members: Callable[[pl.Series, pl.DataFrame], pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(`exact_pairs`, `lsh_pairs`) between a new batch and itself plus the history.
 
@@ -332,6 +333,12 @@ def candidate_pairs(
     same normalised hash; only passages without an earlier twin go through LSH. `history` may
     leave out `minhash` when `fetch_digests(passage_ids)` returns `passage_id`, `minhash` of
     stored signatures: the digests are then read for the history's candidates only.
+
+    `history` may leave out `band_keys` too, when `fetch_bucket_members(keys, reps)` returns
+    `code`, `band` (from 0), `key`: one row per band key of a stored signature named in `reps`
+    (`passage_id`, `code`) that is one of `keys`. Only the buckets the batch's probes fall in
+    are read then, not every stored key: the same pairs (a bucket's members are all the
+    signatures with its key, and a pair needs a probe in it).
     """
     # Twins and representatives are found on the slim columns; the band keys and digests of
     # the representatives are gathered once, straight into arrays (no frame copies of them).
@@ -368,30 +375,13 @@ def candidate_pairs(
         .select("passage_id", "n_shingles", "source", "row")
     )
     codes = known_reps.select("passage_id").with_row_index("code")
-    is_probe = codes["passage_id"].is_in(probes["passage_id"].implode())
-    keys = _gathered_lists((history, new), "band_keys", config.bands, np.uint64, known_reps)
-    # A small batch meets only the buckets its probes fall in: those buckets' members are
-    # found first (their sizes are the same), so a batch of 1,000 articles does not group the
-    # whole history's keys 40 times.
-    few_probes = int(is_probe.sum()) < FEW_PROBES_SHARE * len(is_probe)
-    pair_parts = []
-    for band in range(config.bands):
-        known = pl.LazyFrame({"code": codes["code"], "key": keys[:, band], "probe": is_probe})
-        if few_probes:
-            known = known.join(known.filter("probe").select("key").unique(), on="key", how="semi")
-        # a bucket of one yields no pair; one over the cap yields none either
-        known = known.filter(pl.len().over("key").is_between(2, config.max_bucket_size))
-        met = known.filter("probe").join(known, on="key", suffix="_k").filter(pl.col("code") != pl.col("code_k"))
-        pair_parts.append(
-            met.select(
-                pair=pl.min_horizontal("code", "code_k").cast(pl.UInt64) * (1 << 32)
-                + pl.max_horizontal("code", "code_k").cast(pl.UInt64)
-            )
-        )
-    # every band's plan in one query: Polars runs them side by side (at 78,000 passages 0.41 s
-    # one collect per band, 0.16 s together); a pair found in several bands is kept once
-    pairs = pl.concat(pair_parts).unique().sort("pair").collect() if pair_parts else pl.DataFrame(schema={"pair": pl.UInt64})
-    del keys
+    if "band_keys" in history.columns:
+        is_probe = codes["passage_id"].is_in(probes["passage_id"].implode())
+        pairs = _banded_pairs(history, new, known_reps, codes, is_probe, config)
+    elif fetch_bucket_members is not None:
+        pairs = _banded_pairs_fetched(new, known_reps, codes, fetch_bucket_members, config)
+    else:
+        raise ValueError("history signatures without band_keys need fetch_bucket_members")
     coded = pairs.select(
         passage_id_a=(pl.col("pair") // (1 << 32)).cast(pl.UInt32), passage_id_b=(pl.col("pair") % (1 << 32)).cast(pl.UInt32)
     )
@@ -432,6 +422,74 @@ def candidate_pairs(
     lsh = lsh.join(exact, on=["passage_id_a", "passage_id_b"], how="anti")
     return exact, lsh
 
+
+def _banded_pairs(
+    history: pl.DataFrame, new: pl.DataFrame, known_reps: pl.DataFrame, codes: pl.DataFrame, is_probe: pl.Series, config: DedupConfig
+) -> pl.DataFrame:
+    """The LSH pairs (`pair`: code_a << 32 | code_b, sorted) from the band keys of every known
+    representative, gathered from both frames."""
+    keys = _gathered_lists((history, new), "band_keys", config.bands, np.uint64, known_reps)
+    # A small batch meets only the buckets its probes fall in: those buckets' members are
+    # found first (their sizes are the same), so a batch of 1,000 articles does not group the
+    # whole history's keys 40 times.
+    few_probes = int(is_probe.sum()) < FEW_PROBES_SHARE * len(is_probe)
+    bands = (pl.LazyFrame({"code": codes["code"], "key": keys[:, band], "probe": is_probe}) for band in range(config.bands))
+    return _bucket_pairs(bands, few_probes, config)
+
+
+def _banded_pairs_fetched(
+    new: pl.DataFrame,
+    known_reps: pl.DataFrame,
+    codes: pl.DataFrame,
+    fetch_bucket_members: Callable[[pl.Series, pl.DataFrame], pl.DataFrame],
+    config: DedupConfig,
+) -> pl.DataFrame:
+    """`_banded_pairs` when the history's band keys stay in the store: the probes (the new
+    representatives) bring their keys, the store the stored representatives that share one
+    (`code`, `band`, `key`), so only the buckets a probe falls in are read."""
+    is_new = known_reps["source"] == 1
+    probe_codes = codes["code"].filter(is_new)
+    keys = _gathered_lists((new,), "band_keys", config.bands, np.uint64, known_reps.filter(is_new).with_columns(source=pl.lit(0, pl.UInt8)))
+    stored_reps = codes.filter(~is_new)
+    stored = fetch_bucket_members(pl.Series("key", keys.ravel()).unique(), stored_reps)
+    if not stored["code"].is_in(stored_reps["code"].implode()).all():
+        raise ValueError("fetch_bucket_members returned codes that name no stored representative")
+    stored = stored.select(pl.col("code").cast(pl.UInt32), pl.col("band").cast(pl.UInt8), pl.col("key").cast(pl.UInt64), probe=pl.lit(False))
+    by_band = stored.partition_by("band", as_dict=True, include_key=False)
+    empty = stored.drop("band").clear()
+    bands = (
+        pl.concat(
+            [
+                pl.DataFrame([probe_codes.cast(pl.UInt32), pl.Series("key", keys[:, band], pl.UInt64)]).with_columns(probe=pl.lit(True)),
+                by_band.get((band,), empty),
+            ]
+        ).lazy()
+        for band in range(config.bands)
+    )
+    # every stored row shares a probe's key: no bucket to leave out first
+    return _bucket_pairs(bands, False, config)
+
+
+def _bucket_pairs(bands, few_probes: bool, config: DedupConfig) -> pl.DataFrame:
+    """The pairs (`pair`: code_a << 32 | code_b, sorted, once each) of a probe and another
+    representative in one bucket of a band, from one LazyFrame (`code`, `key`, `probe`) a band.
+    With `few_probes`, each band first keeps only the buckets a probe falls in."""
+    pair_parts = []
+    for known in bands:
+        if few_probes:
+            known = known.join(known.filter("probe").select("key").unique(), on="key", how="semi")
+        # a bucket of one yields no pair; one over the cap yields none either
+        known = known.filter(pl.len().over("key").is_between(2, config.max_bucket_size))
+        met = known.filter("probe").join(known, on="key", suffix="_k").filter(pl.col("code") != pl.col("code_k"))
+        pair_parts.append(
+            met.select(
+                pair=pl.min_horizontal("code", "code_k").cast(pl.UInt64) * (1 << 32)
+                + pl.max_horizontal("code", "code_k").cast(pl.UInt64)
+            )
+        )
+    # every band's plan in one query: Polars runs them side by side (at 78,000 passages 0.41 s
+    # one collect per band, 0.16 s together); a pair found in several bands is kept once
+    return pl.concat(pair_parts).unique().sort("pair").collect() if pair_parts else pl.DataFrame(schema={"pair": pl.UInt64})
 
 def _gathered_lists(
     frames: tuple[pl.DataFrame, ...], column: str, width: int, dtype, rows: pl.DataFrame
@@ -597,10 +655,11 @@ def match_signed(
     fetch_texts: Callable[[list[str]], pl.DataFrame],
     config: DedupConfig,
     fetch_digests: Callable[[list[str]], pl.DataFrame] | None = None,
+    fetch_bucket_members: Callable[[pl.Series, pl.DataFrame], pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The second half of `match_batch`, from `sign_batch`'s output (`fetch_digests`: see
-    `candidate_pairs`)."""
-    exact, candidates = candidate_pairs(new_signatures, history_signatures, config, fetch_digests)
+    """The second half of `match_batch`, from `sign_batch`'s output (`fetch_digests` and
+    `fetch_bucket_members`: see `candidate_pairs`)."""
+    exact, candidates = candidate_pairs(new_signatures, history_signatures, config, fetch_digests, fetch_bucket_members)
     involved = pl.concat([candidates["passage_id_a"], candidates["passage_id_b"]]).unique()
     old_ids = involved.filter(~involved.is_in(new_signatures["passage_id"].implode())).sort().to_list()
     # History passages are coded after the new ones; their texts are shingled again here.

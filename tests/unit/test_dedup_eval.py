@@ -256,8 +256,12 @@ def test_the_digest_estimate_loses_no_verified_copy(article_bases):
 @pytest.mark.parametrize("new_share", [0.05, 0.5])
 def test_a_small_batch_meets_the_same_buckets_as_a_large_one(article_bases, monkeypatch, new_share):
     # a batch with few probes keeps only the buckets its probes fall in before counting bucket
-    # sizes; with the shortcut forced on or off, the candidates are the same
+    # sizes; with the shortcut forced on or off, and with the stored band keys looked up in
+    # DuckDB for the probes' buckets only, the candidates are the same
+    import duckdb
+
     import pipelines.lib.dedup as dedup
+    from pipelines.defs.dedup import stored_bucket_members
     from pipelines.lib.dedup import candidate_pairs, compute_signatures
 
     passages, _ = generate_eval_set(7, 600, article_bases)
@@ -269,7 +273,20 @@ def test_a_small_batch_meets_the_same_buckets_as_a_large_one(article_bases, monk
     for share in (0.0, 2.0):  # never, always
         monkeypatch.setattr(dedup, "FEW_PROBES_SHARE", share)
         results.append(candidate_pairs(new, history, config))
-    (exact_off, lsh_off), (exact_on, lsh_on) = results
+    # the stage's way: the history's band keys and digests stay in a DuckDB table and only the
+    # probes' buckets and the candidates' digests are read
+    conn = duckdb.connect()
+    conn.register("passage_signatures", history)
+    results.append(
+        candidate_pairs(
+            new, history.select("passage_id", "norm_hash", "n_shingles"), config,
+            lambda ids: history.filter(pl.col("passage_id").is_in(ids)).select("passage_id", "minhash"),
+            lambda keys, reps: stored_bucket_members(conn, keys, reps),
+        )
+    )
+    (exact_off, lsh_off), (exact_on, lsh_on), (exact_stored, lsh_stored) = results
     assert lsh_off.height > 20
     assert exact_on.sort(exact_on.columns).equals(exact_off.sort(exact_off.columns))
     assert lsh_on.sort(lsh_on.columns).equals(lsh_off.sort(lsh_off.columns))
+    assert exact_stored.sort(exact_stored.columns).equals(exact_off.sort(exact_off.columns))
+    assert lsh_stored.sort(lsh_stored.columns).equals(lsh_off.sort(lsh_off.columns))
