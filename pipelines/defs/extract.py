@@ -15,6 +15,7 @@ from pipelines.defs.common import (
     reset_stage_if_changed,
     table_frame,
     unprocessed_doc_ids,
+    utc_now,
 )
 from pipelines.defs.engine import Engine
 from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, sql_file, transaction
@@ -65,7 +66,8 @@ def extract_and_screen_claims(
     )
     with warehouse.get_connection() as conn:
         with transaction(conn):
-            if reset_stage_if_changed(conn, "claims", version):
+            reset = reset_stage_if_changed(conn, "claims", version)
+            if reset:
                 conn.execute("delete from claim_mentions")
             todo = unprocessed_doc_ids(conn, "claims")
             if engine.is_spark and todo:
@@ -83,14 +85,18 @@ def extract_and_screen_claims(
             mark_processed(conn, "claims", todo)
 
             # Screened rows stay where they are; only what changed is written. Rows of document
-            # versions that are no longer current go, rows whose cluster changed (a new copy can
-            # make an old passage a syndicated one) are relabelled, and the mentions not screened
-            # yet are checked row by row and added to `claims` or `quarantine`.
-            # The labels are computed once (a join of every mention with the clusters) and read
-            # by the four statements below and the unscreened rows' query.
-            conn.execute("create or replace temp table claim_labels_now as select * from current_claim_labels")
+            # versions that are no longer current go (and, after the stage started over, rows
+            # whose mention is gone), rows whose cluster changed (a new copy can make an old
+            # passage a syndicated one) are relabelled, and the mentions not screened yet are
+            # checked row by row and added to `claims` or `quarantine`. The labels are computed
+            # once, for the mentions whose label may have changed (`compute_claim_labels`), and
+            # read by the statements below and the unscreened rows' query.
+            conn.execute(sql_file("compute_claim_labels"))
+            n_labelled = conn.sql("select count(*) from claim_labels_now").fetchall()[0][0]
             for table in ("claims", "quarantine"):
-                conn.execute(f"delete from {table} where claim_id not in (select claim_id from claim_labels_now)")
+                conn.execute(f"delete from {table} where doc_id not in (select doc_id from documents where is_current)")
+                if reset:
+                    conn.execute(f"delete from {table} where claim_id not in (select claim_id from claim_mentions)")
                 conn.execute(
                     f"""
                     update {table} as t set cluster_id = l.cluster_id, is_syndicated_copy = l.is_syndicated_copy
@@ -109,7 +115,11 @@ def extract_and_screen_claims(
                 append_table(conn, "quarantine", failed)
             n_unscreened = unscreened.height
             del unscreened
-            conn.execute("drop table claim_labels_now")
+            conn.execute(
+                "insert or replace into stage_progress select 'claim_labels', doc_id, ? from _clustered_docs", [utc_now()]
+            )
+            for table in ("claim_labels_now", "_label_scope", "_clustered_docs"):
+                conn.execute(f"drop table {table}")
             n_claims = record_table_version(conn, "claims", context.run.run_id)
             n_quarantined = record_table_version(conn, "quarantine", context.run.run_id)
             top_values = read_frame(conn, TOP_VALUES)
@@ -124,6 +134,7 @@ def extract_and_screen_claims(
             **frame_metadata(claims_preview, n_rows=n_claims),
             "new_mentions": MetadataValue.int(n_mentions),
             "newly_screened": MetadataValue.int(n_unscreened),
+            "labels_recomputed": MetadataValue.int(n_labelled),
             "engine": MetadataValue.text(engine.name),
             "top_values": MetadataValue.md(markdown_table(top_values)),
             "by_measure": MetadataValue.md(markdown_table(by_measure)),

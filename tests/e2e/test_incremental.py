@@ -140,7 +140,7 @@ def _from_scratch(cw) -> dict[str, list[tuple]]:
 
 def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scratch(claimwire):
     # one document at a time: 002 copies a quote of 000, 003 and 004 share passages with earlier ones
-    n_reclustered = []
+    n_reclustered, n_labelled = [], []
     for prefix in ("000", "001", "002", "003", "004"):
         _copy(claimwire, prefix)
         result = claimwire.run()
@@ -148,10 +148,19 @@ def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scr
         expected = _from_scratch(claimwire)
         for table in ("passage_cluster_members", "passage_clusters", "doc_syndication"):
             assert sorted(claimwire.warehouse_query(f"select * from {table}")) == expected[table], (prefix, table)
+        # the claims step relabels only the mentions in clusters the batch joined, and every
+        # claim and quarantined row then carries the label of every current mention
+        labelled = claimwire.warehouse_query(
+            "select claim_id, cluster_id, is_syndicated_copy from claims union all "
+            "select claim_id, cluster_id, is_syndicated_copy from quarantine order by claim_id"
+        )
+        assert labelled == claimwire.warehouse_query("select * from current_claim_labels order by claim_id"), prefix
         (materialization,) = [
             m for m in result.get_asset_materialization_events() if m.asset_key.path == ["passage_clusters"]
         ]
         n_reclustered.append(materialization.materialization.metadata["reclustered_passages"].value)
+        (claims_event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["claims"]]
+        n_labelled.append(claims_event.materialization.metadata["labels_recomputed"].value)
     n_passages = [
         claimwire.warehouse_query(f"select count(*) from passages p join documents d using (doc_id) where d.source_path like '{p}_%'")[0][0]
         for p in ("000", "001", "002", "003", "004")
@@ -164,6 +173,14 @@ def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scr
     result = claimwire.run()
     (materialization,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["passage_clusters"]]
     assert materialization.materialization.metadata["reclustered_passages"].value == 0
+    (claims_event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["claims"]]
+    assert claims_event.materialization.metadata["labels_recomputed"].value == 0
+    # each batch labels its own mentions and those of the clusters it joins, not all of them
+    n_mentions = claimwire.warehouse_query("select count(*) from claim_mentions")[0][0]
+    assert n_labelled[0] == claimwire.warehouse_query(
+        "select count(*) from claim_mentions m join documents d using (doc_id) where d.source_path like '000_%'"
+    )[0][0]
+    assert all(0 < n < n_mentions for n in n_labelled[1:]), n_labelled
 
 
 PARTITIONED = ("documents", "passages", "claims")
