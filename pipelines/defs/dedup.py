@@ -273,7 +273,8 @@ def _recluster_touched(conn, new_matches: pl.DataFrame) -> int:
     append_table(conn, "passage_clusters", clusters, or_replace=True)
     append_table(conn, "passage_cluster_members", members, or_replace=True)
 
-    docs = f"doc_id in ({SYNDICATION_DOCS})"
+    conn.execute(f"create or replace temp table _around_docs as {SYNDICATION_DOCS}")
+    docs = "doc_id in (select doc_id from _around_docs)"
     around = read_frame(conn, f"select * from ({ALL_PASSAGES}) where {docs}")
     around_members = read_frame(
         conn, f"select * from passage_cluster_members where passage_id in (select passage_id from passages where {docs})"
@@ -287,7 +288,7 @@ def _recluster_touched(conn, new_matches: pl.DataFrame) -> int:
         "or doc_id_b in (select doc_id from _syndicated_docs)"
     )
     append_table(conn, "doc_syndication", syndication)
-    for table in ("_touched", "_reclustered", "_old_clusters", "_syndicated_docs"):
+    for table in ("_touched", "_reclustered", "_old_clusters", "_syndicated_docs", "_around_docs"):
         conn.execute(f"drop table {table}")
     return touched.height
 

@@ -223,7 +223,8 @@ def consistency(context: AssetExecutionContext, warehouse: Warehouse) -> Materia
     rules = load_consistency_rules()
     with warehouse.get_connection() as conn:
         with transaction(conn):
-            checked = check_consistency(table_frame(conn, "facts"), rules)
+            # every column the rules read, not the facts' claim ids (1.3 million at 100,000 articles)
+            checked = check_consistency(read_frame(conn, "select * exclude (claim_ids) from facts"), rules)
             replace_table(conn, "consistency", checked)
             n_rows = record_table_version(conn, "consistency", context.run.run_id)
     return MaterializeResult(

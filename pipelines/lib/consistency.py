@@ -183,7 +183,8 @@ def check_consistency(facts: pl.DataFrame, rules: Iterable[ConsistencyRule] | It
     # hundreds of troop figures costs a few hundred comparisons, not millions.
     rank = [c for c in ("n_independent_sources", "n_mentions") if c in facts.columns]
     ordered = facts.sort([*rank, "fact_id"], descending=[True] * len(rank) + [False]) if rank else facts.sort("fact_id")
-    records = ordered.to_dicts()
+    # only what the rules read and the rows copy (a fact's claim ids are every mention of it)
+    records = ordered.select(c for c in facts.columns if c in (*FACT_COLUMNS, "qualifiers")).to_dicts()
     rows = []
     for rule in rules:
         candidates = [[f for f in records if selector.matches(f)][:MAX_FACTS_PER_SIDE] for selector in rule.product_of]

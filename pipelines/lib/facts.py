@@ -56,19 +56,23 @@ def build_facts(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     """
     if claims.is_empty():
         return pl.DataFrame(schema=FACTS_SCHEMA)
-    # ids are hashed once per distinct fact, not per mention
-    keys = claims.select(FACT_KEY).unique().with_columns(
-        fact_id=pl.struct(FACT_KEY).map_elements(lambda k: fact_id_for(**k), return_dtype=pl.Utf8)
+    # ids are hashed once per distinct fact, not per mention; a fact is carried as its row
+    # number in `keys` (an integer) until the rows are built
+    keys = (
+        claims.select(FACT_KEY).unique()
+        .with_columns(fact_id=pl.struct(FACT_KEY).map_elements(lambda k: fact_id_for(**k), return_dtype=pl.Utf8))
+        .with_row_index("fact")
     )
-    mentions = (
-        claims.join(keys, on=FACT_KEY, nulls_equal=True)
-        .join(documents.select("doc_id", "outlet", "published_at", "ingested_at"), on="doc_id", how="left")
-        .with_columns(
-            source_key=pl.concat_str(pl.lit("outlet:"), pl.coalesce(pl.col("outlet").str.to_lowercase(), "doc_id"))
-        )
+    # a document's source is named once per document, as an integer code, not once per mention
+    # (a claim whose document is missing, which the reference checks rule out, is its own source)
+    missing = claims.select("doc_id").unique().join(documents, on="doc_id", how="anti")
+    sources = pl.concat([documents.select("doc_id", "outlet", "published_at", "ingested_at"), missing], how="diagonal").select(
+        "doc_id", "published_at", "ingested_at",
+        source=pl.concat_str(pl.lit("outlet:"), pl.coalesce(pl.col("outlet").str.to_lowercase(), "doc_id"))
+        .rank("dense").cast(pl.UInt32),
     )
-    facts = mentions.group_by("fact_id").agg(
-        pl.col(FACT_KEY).first(),
+    mentions = claims.join(keys.select(*FACT_KEY, "fact"), on=FACT_KEY, nulls_equal=True).join(sources, on="doc_id", how="left")
+    facts = mentions.group_by("fact").agg(
         qualifiers=pl.col("qualifier").unique().sort(),
         n_mentions=pl.len(),
         n_documents=pl.col("doc_id").n_unique(),
@@ -76,11 +80,10 @@ def build_facts(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         first_seen_at=pl.coalesce(pl.col("published_at").min(), pl.col("ingested_at").min()),
         claim_ids=pl.col("claim_id").sort(),
     )
-    independent = _independent_sources(mentions)
+    facts = keys.join(facts, on="fact").join(_independent_sources(mentions), on="fact", how="left")
     conflicts = _conflicts(facts)
     return (
-        facts.join(independent, on="fact_id", how="left")
-        .join(conflicts, on="fact_id", how="left")
+        facts.join(conflicts, on="fact_id", how="left")
         .with_columns(pl.col("conflicts_with").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
         .select(list(FACTS_SCHEMA))
         .cast(FACTS_SCHEMA)
@@ -89,24 +92,26 @@ def build_facts(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
 
 
 def _independent_sources(mentions: pl.DataFrame) -> pl.DataFrame:
-    """Per fact, the connected components of its mentions' sources (outlets) and clusters: an
-    outlet repeating itself, and copies of one passage, count once. Sources and clusters become
-    integer nodes per fact (hash joins, no string sort), labelled by SciPy."""
-    sources = mentions.select("fact_id", "source_key").unique().with_row_index("a")
-    # a mention without a cluster links nothing: its source still counts on its own
-    clusters = mentions.select("fact_id", "cluster_id").drop_nulls().unique().with_row_index("b")
-    edges = mentions.select("fact_id", "source_key", "cluster_id").join(sources, on=["fact_id", "source_key"]).join(
-        clusters, on=["fact_id", "cluster_id"]
+    """Per fact (`fact`), the connected components of its mentions' sources (`source`, an
+    outlet's code) and clusters: an outlet repeating itself, and copies of one passage, count
+    once. A node is a (fact, source) or (fact, cluster) pair packed into one integer, so the
+    graph of every fact is built at once without string keys, and labelled by SciPy."""
+    high = pl.col("fact").cast(pl.UInt64) * (1 << 32)
+    packed = mentions.select(
+        source=high + pl.col("source").cast(pl.UInt64),
+        # a mention without a cluster links nothing: its source still counts on its own
+        cluster=high + pl.col("cluster_id").cast(pl.Categorical).to_physical().cast(pl.UInt64),
     )
-    label = component_labels(
-        sources.height + clusters.height,
-        edges["a"].to_numpy().astype(np.int64),
-        edges["b"].to_numpy().astype(np.int64) + sources.height,
-    )
+    source_nodes, a = np.unique(packed["source"].to_numpy(), return_inverse=True)
+    linked = packed.filter(pl.col("cluster").is_not_null())
+    cluster_nodes, b = np.unique(linked["cluster"].to_numpy(), return_inverse=True)
+    a_linked = a[packed["cluster"].is_not_null().to_numpy()]
+    label = component_labels(len(source_nodes) + len(cluster_nodes), a_linked.astype(np.int64), b.astype(np.int64) + len(source_nodes))
     return (
-        sources.with_columns(component=pl.Series(label[: sources.height]))
-        .group_by("fact_id")
+        pl.DataFrame({"fact": source_nodes >> np.uint64(32), "component": label[: len(source_nodes)]})
+        .group_by("fact")
         .agg(n_independent_sources=pl.col("component").n_unique())
+        .cast({"fact": pl.UInt32})
     )
 
 

@@ -68,3 +68,19 @@ def test_mentions_without_a_cluster_link_nothing():
     claims = CLAIMS.with_columns(cluster_id=pl.when(pl.col("claim_id").is_in(["c1", "c2", "c3"])).then(None).otherwise(pl.col("cluster_id")))
     pay = build_facts(claims, DOCUMENTS).filter(pl.col("measure") == "pay_per_soldier").row(0, named=True)
     assert (pay["n_mentions"], pay["n_documents"], pay["n_independent_sources"]) == (3, 3, 3)
+
+
+def test_a_mention_whose_document_is_missing_is_a_source_of_its_own():
+    # c7 and c8 name documents that are not in `documents` (the reference checks rule that out
+    # in a run): each counts as its own source, by its doc_id, unless a cluster links it
+    extra = pl.DataFrame(
+        {
+            "claim_id": ["c7", "c8", "c9"], "doc_id": ["dX", "dY", "dZ"], "cluster_id": [None, "k9", "k9"],
+            "measure": ["pay_per_soldier"] * 3, "unit": ["USD"] * 3, "period": ["month"] * 3,
+            "value_low": [2000.0] * 3, "value_high": [2000.0] * 3, "qualifier": ["exact"] * 3, "attributed_to": [None] * 3,
+        }
+    )
+    pay = build_facts(pl.concat([CLAIMS, extra]), DOCUMENTS).filter(pl.col("measure") == "pay_per_soldier").row(0, named=True)
+    # k1 links d1 and d2; d3 (Outlet X); dX; dY and dZ linked by k9
+    assert (pay["n_mentions"], pay["n_documents"], pay["n_independent_sources"]) == (6, 6, 4)
+    assert pay["first_seen_at"] == datetime(2024, 11, 4)
