@@ -91,7 +91,7 @@ def extract_and_screen_claims(
             # checked row by row and added to `claims` or `quarantine`. The labels are computed
             # once, for the mentions whose label may have changed (`compute_claim_labels`), and
             # read by the statements below and the unscreened rows' query.
-            conn.execute(sql_file("compute_claim_labels"))
+            _compute_claim_labels(conn)
             n_labelled = conn.sql("select count(*) from claim_labels_now").fetchall()[0][0]
             for table in ("claims", "quarantine"):
                 conn.execute(f"delete from {table} where doc_id not in (select doc_id from documents where is_current)")
@@ -119,7 +119,7 @@ def extract_and_screen_claims(
                 "insert or replace into stage_progress select 'claim_labels', doc_id, ? from _clustered_docs", [utc_now()]
             )
             for table in ("claim_labels_now", "_label_scope", "_clustered_docs"):
-                conn.execute(f"drop table {table}")
+                conn.execute(f"drop table if exists {table}")
             n_claims = record_table_version(conn, "claims", context.run.run_id)
             n_quarantined = record_table_version(conn, "quarantine", context.run.run_id)
             top_values = read_frame(conn, TOP_VALUES)
@@ -147,6 +147,18 @@ def extract_and_screen_claims(
             "quarantined_share": MetadataValue.float(n_quarantined / max(1, n_claims + n_quarantined)),
         },
     )
+
+
+def _compute_claim_labels(conn) -> None:
+    """`claim_labels_now`, with `_clustered_docs`: the labels of the mentions whose label may
+    have changed (sql/transforms/compute_claim_labels.sql). When every document was clustered
+    since, they are the whole view: the scope would be every mention, found at twice the cost."""
+    conn.execute(f"create or replace temp table _clustered_docs as {sql_file('select_docs_clustered_since_labels')}")
+    n_clustered, n_documents = conn.sql("select (select count(*) from _clustered_docs), (select count(*) from documents)").fetchall()[0]
+    if n_clustered >= n_documents:
+        conn.execute("create or replace temp table claim_labels_now as select * from current_claim_labels")
+    else:
+        conn.execute(sql_file("compute_claim_labels"))
 
 
 # Claim rows screened and written per slice; also distinct values per Great Expectations run

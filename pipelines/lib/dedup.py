@@ -451,7 +451,10 @@ def _banded_pairs_fetched(
     probe_codes = codes["code"].filter(is_new)
     keys = _gathered_lists((new,), "band_keys", config.bands, np.uint64, known_reps.filter(is_new).with_columns(source=pl.lit(0, pl.UInt8)))
     stored_reps = codes.filter(~is_new)
-    stored = fetch_bucket_members(pl.Series("key", keys.ravel()).unique(), stored_reps)
+    if stored_reps.is_empty():  # the first batch: nothing stored to look up
+        stored = pl.DataFrame(schema={"code": pl.UInt32, "band": pl.UInt8, "key": pl.UInt64})
+    else:
+        stored = fetch_bucket_members(pl.Series("key", keys.ravel()).unique(), stored_reps)
     if not stored["code"].is_in(stored_reps["code"].implode()).all():
         raise ValueError("fetch_bucket_members returned codes that name no stored representative")
     stored = stored.select(pl.col("code").cast(pl.UInt32), pl.col("band").cast(pl.UInt8), pl.col("key").cast(pl.UInt64), probe=pl.lit(False))

@@ -6,14 +6,10 @@
 --     cluster changes only when such a passage joins it, and then its name, canonical passage
 --     and document count, which the labels are made of, may change for every member;
 --   * every current mention in neither `claims` nor `quarantine` (new, or not screened yet).
--- After the first run this is the batch's documents and the clusters they join; after the
--- dedup stage clustered everything again, every mention.
-
-create or replace temp table _clustered_docs as
-select w.doc_id
-from stage_progress as w
-left join stage_progress as l on l.stage = 'claim_labels' and l.doc_id = w.doc_id
-where w.stage = 'dedup' and (l.processed_at is null or l.processed_at < w.processed_at);
+-- After the first run this is the batch's documents and the clusters they join. When every
+-- document was clustered since (the first run, or the dedup stage clustered everything again),
+-- the claims step reads the whole view instead: the same rows, without finding the scope.
+-- Needs `_clustered_docs` (sql/transforms/select_docs_clustered_since_labels.sql).
 
 create or replace temp table _label_scope as
 select m.claim_id
