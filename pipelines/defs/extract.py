@@ -94,7 +94,8 @@ def extract_and_screen_claims(
             _compute_claim_labels(conn)
             n_labelled = conn.sql("select count(*) from claim_labels_now").fetchall()[0][0]
             for table in ("claims", "quarantine"):
-                conn.execute(f"delete from {table} where doc_id not in (select doc_id from documents where is_current)")
+                # by the mention's document (a claim row's own doc_id is what the checks verify)
+                conn.execute(f"delete from {table} where claim_id in ({NOT_CURRENT_MENTIONS})")
                 if reset:
                     conn.execute(f"delete from {table} where claim_id not in (select claim_id from claim_mentions)")
                 conn.execute(
@@ -147,6 +148,10 @@ def extract_and_screen_claims(
             "quarantined_share": MetadataValue.float(n_quarantined / max(1, n_claims + n_quarantined)),
         },
     )
+
+
+# mentions whose document version is no longer current (or gone)
+NOT_CURRENT_MENTIONS = "select claim_id from claim_mentions where doc_id not in (select doc_id from documents where is_current)"
 
 
 def _compute_claim_labels(conn) -> None:
