@@ -494,6 +494,7 @@ def _bucket_pairs(bands, few_probes: bool, config: DedupConfig) -> pl.DataFrame:
     # one collect per band, 0.16 s together); a pair found in several bands is kept once
     return pl.concat(pair_parts).unique().sort("pair").collect() if pair_parts else pl.DataFrame(schema={"pair": pl.UInt64})
 
+
 def _gathered_lists(
     frames: tuple[pl.DataFrame, ...], column: str, width: int, dtype, rows: pl.DataFrame
 ) -> np.ndarray:
