@@ -16,3 +16,85 @@ def test_the_warehouse_checkpoints_without_vacuum_unless_configured(claimwire):
         assert conn.sql("select count(*) from claims").fetchall() == [(0,)]
     with Warehouse(connection_config={"max_vacuum_tasks": 100}).get_connection() as conn:
         assert _setting(conn, "max_vacuum_tasks") == 100
+
+
+def _file_is_free(path) -> bool:
+    """Another process can open the warehouse for writing: no connection of ours holds it."""
+    import subprocess
+    import sys
+
+    probe = f"import duckdb; duckdb.connect({str(path)!r}).close()"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+
+def _temporary_objects(conn) -> list[tuple]:
+    return conn.sql(
+        "select table_name from duckdb_tables() where temporary "
+        "union all select view_name from duckdb_views() where temporary and not internal"
+    ).fetchall()
+
+
+def test_a_run_hands_its_steps_one_connection_as_a_fresh_one_would_be(claimwire):
+    """Between setup and teardown (one run's steps in one process) the warehouse is opened once;
+    the next step gets it without the last step's temporary tables and registered frames and
+    with the memory limit it was opened with; a step that fails closes it, and the next opens
+    the file again; teardown closes it."""
+    import polars as pl
+    import pytest
+    from dagster import build_init_resource_context
+
+    from pipelines.defs.resources import Warehouse, transaction
+
+    warehouse = Warehouse(connection_config={"memory_limit": "300MB"})
+    warehouse.setup_for_execution(build_init_resource_context())
+    with warehouse.get_connection() as first:
+        first.execute("create temp table _scratch as select 1 as i")
+        first.register("_frame", pl.DataFrame({"i": [1]}))
+        first.execute("insert into stage_progress values ('step-one', 'doc-1', now())")
+        limit = _setting(first, "memory_limit")
+    assert not _file_is_free(claimwire.warehouse)
+    with warehouse.get_connection() as second:
+        assert second is first
+        assert _temporary_objects(second) == []
+        assert _setting(second, "memory_limit") == limit  # set back after its cached blocks were dropped
+        assert second.sql("select stage from stage_progress").fetchall() == [("step-one",)]
+    with pytest.raises(RuntimeError, match="the step failed"):
+        with warehouse.get_connection() as failing:
+            assert failing is first
+            with transaction(failing):
+                failing.execute("insert into stage_progress values ('step-three', 'doc-1', now())")
+                raise RuntimeError("the step failed")
+    assert _file_is_free(claimwire.warehouse)
+    with warehouse.get_connection() as reopened:
+        assert reopened is not first
+        assert reopened.sql("select stage from stage_progress").fetchall() == [("step-one",)]
+    warehouse.teardown_after_execution(build_init_resource_context())
+    assert _file_is_free(claimwire.warehouse)
+    # outside a run every use opens and closes the file
+    with warehouse.get_connection() as own:
+        assert own is not reopened
+    assert _file_is_free(claimwire.warehouse)
+
+
+def test_the_in_process_job_opens_the_warehouse_once_and_lets_it_go(claimwire, monkeypatch):
+    """The whole graph on the seed articles, in one process: 14 steps, one connection, and the
+    file free for another process when the run ends."""
+    from pipelines.defs.resources import Warehouse
+
+    opened = []
+    original = Warehouse._open
+
+    def counting(self):
+        conn = original(self)
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(Warehouse, "_open", counting)
+    claimwire.add_seeds()
+    result = claimwire.run()
+    assert result.success
+    steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"]
+    assert len(steps) == 14
+    assert len(opened) == 1
+    assert _file_is_free(claimwire.warehouse)
+    assert claimwire.warehouse_query("select count(*) from documents") == [(5,)]
