@@ -1,6 +1,7 @@
 """Claim assets: `claims` (+ `quarantine` for rows the row-level checks hold back) and `facts`."""
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
@@ -24,7 +25,7 @@ from pipelines.lib.claims import extract_claims_in_processes, load_aliases, load
 from pipelines.lib.charts import values_over_time_spec
 from pipelines.lib.consistency import check_consistency, load_consistency_rules
 from pipelines.lib.facts import build_facts
-from pipelines.lib.validation import row_level_suite, screen_rows
+from pipelines.lib.validation import row_level_suite, screen_rows, screen_values
 
 
 @multi_asset(
@@ -64,7 +65,14 @@ def extract_and_screen_claims(
         "select passage_id, doc_id, ordinal, char_start, text, is_boilerplate from passages "
         "where doc_id in (select unnest(?)) and not coalesce(is_boilerplate, false) order by doc_id, ordinal"
     )
-    with warehouse.get_connection() as conn:
+    # Only the row-level rules decide kept or quarantined. They read a few columns and do not
+    # depend on other rows, so Great Expectations screens the distinct values of those columns
+    # (`screen_values`): its pandas copy holds no quotes or sentences. The new mentions' values
+    # are screened on a thread of their own while DuckDB writes the mentions and relabels
+    # (Great Expectations holds the GIL, DuckDB lets go of it).
+    screening, columns = row_level_suite(suite)
+    with warehouse.get_connection() as conn, ThreadPoolExecutor(1) as screener:
+        early_verdicts = None
         with transaction(conn):
             reset = reset_stage_if_changed(conn, "claims", version)
             if reset:
@@ -80,6 +88,7 @@ def extract_and_screen_claims(
             else:
                 mentions = extract_claims_in_processes(read_frame(conn, new_passages, [todo]), taxonomy, aliases, engine.n_workers)
                 n_mentions = mentions.height
+                early_verdicts = screener.submit(screen_values, mentions.select(columns), screening, columns, SCREEN_SLICE_ROWS)
                 append_table(conn, "claim_mentions", mentions)
                 del mentions
             mark_processed(conn, "claims", todo)
@@ -106,12 +115,11 @@ def extract_and_screen_claims(
                       and (t.cluster_id <> l.cluster_id or t.is_syndicated_copy <> l.is_syndicated_copy)
                     """
                 )
-            # Only the row-level rules decide kept or quarantined. They read a few columns and do
-            # not depend on other rows, so Great Expectations screens the distinct values of those
-            # columns (`screen_rows`): its pandas copy holds no quotes or sentences.
-            screening, columns = row_level_suite(suite)
+            # the mentions in neither table: on Spark, or any the new ones do not hold, are
+            # screened here
             unscreened = read_frame(conn, sql_file("select_unscreened_claims"))
-            for passed, failed in screen_rows(unscreened, screening, columns, SCREEN_SLICE_ROWS):
+            known = early_verdicts.result() if early_verdicts is not None else None
+            for passed, failed in screen_rows(unscreened, screening, columns, SCREEN_SLICE_ROWS, known):
                 append_table(conn, "claims", passed)
                 append_table(conn, "quarantine", failed)
             n_unscreened = unscreened.height

@@ -491,12 +491,21 @@ def split_rows(df: pl.DataFrame, report: ValidationReport) -> tuple[pl.DataFrame
     return passed, failed
 
 
-def screen_rows(
-    df: pl.DataFrame, suite: Suite, columns: tuple[str, ...], slice_rows: int
-) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    """`split_rows` of `df` by a row-level suite that reads only `columns` (`row_level_suite`),
-    with Great Expectations run on the distinct rows of those columns; yielded a slice of
-    `slice_rows` rows at a time, in `df`'s order.
+@dataclass(frozen=True)
+class ScreeningVerdicts:
+    """Row-level verdicts on distinct combinations of a screening's columns: every combination
+    screened (`screened`), and the failing ones with `failed_check` and `reason` (`failing`)."""
+
+    screened: pl.DataFrame
+    failing: pl.DataFrame
+
+
+def screen_values(
+    values: pl.DataFrame, suite: Suite, columns: tuple[str, ...], slice_rows: int, known: ScreeningVerdicts | None = None
+) -> ScreeningVerdicts:
+    """The verdicts of a row-level suite that reads only `columns` (`row_level_suite`) on the
+    distinct combinations of those columns in `values`, Great Expectations run on `slice_rows`
+    combinations at a time; those `known` holds are not validated again.
 
     A row-level rule reads a row's own values of `columns` (its column and its row condition's),
     so rows with equal values pass or fail alike: each combination is validated once and its
@@ -505,11 +514,31 @@ def screen_rows(
     bounds the distinct rows of one validation (its pandas copy).
     """
     keys = list(columns)
-    distinct = df.select(keys).unique(maintain_order=True)
-    verdicts = [split_rows(part, validate_frame(part, suite))[1] for part in distinct.iter_slices(slice_rows)]
-    if not verdicts:
+    distinct = values.select(keys).unique(maintain_order=True)
+    if known is not None:
+        known = ScreeningVerdicts(known.screened.cast(distinct.schema), known.failing.cast(distinct.schema))
+        distinct = distinct.join(known.screened, on=keys, how="anti", nulls_equal=True, maintain_order="left")
+    failing = [split_rows(part, validate_frame(part, suite))[1] for part in distinct.iter_slices(slice_rows)]
+    if known is None:
+        return ScreeningVerdicts(distinct, pl.concat(failing) if failing else _no_failures(distinct))
+    return ScreeningVerdicts(pl.concat([known.screened, distinct]), pl.concat([known.failing, *failing]))
+
+
+def _no_failures(distinct: pl.DataFrame) -> pl.DataFrame:
+    return distinct.clear().with_columns(failed_check=pl.lit(None, pl.String), reason=pl.lit(None, pl.String))
+
+
+def screen_rows(
+    df: pl.DataFrame, suite: Suite, columns: tuple[str, ...], slice_rows: int, known: ScreeningVerdicts | None = None
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """`split_rows` of `df` by a row-level suite that reads only `columns` (`row_level_suite`),
+    with Great Expectations run on the distinct rows of those columns (`screen_values`) that
+    `known` has no verdict on; yielded a slice of `slice_rows` rows at a time, in `df`'s order.
+    """
+    if df.is_empty():
         return
-    failing = pl.concat(verdicts)
+    keys = list(columns)
+    failing = screen_values(df, suite, columns, slice_rows, known).failing
     for part in df.iter_slices(slice_rows):
         yield (
             part.join(failing.select(keys), on=keys, how="anti", nulls_equal=True, maintain_order="left"),

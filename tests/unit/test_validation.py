@@ -704,6 +704,47 @@ def test_screening_distinct_values_splits_rows_as_screening_every_row(suites):
     assert list(screen_rows(frame.clear(), screening, columns, 4)) == []
 
 
+
+def test_known_verdicts_are_reused_and_only_new_values_are_validated(suites, monkeypatch):
+    """The claims step screens the new mentions' values early (`screen_values`) and hands the
+    verdicts to `screen_rows`: the rows split as without them, Great Expectations sees only the
+    combinations the verdicts lack, and verdicts read from a frame of other dtypes still join."""
+    import pipelines.lib.validation as validation
+    from pipelines.lib.validation import row_level_suite, screen_rows, screen_values
+
+    screening, columns = row_level_suite(suites["claims"])
+    rows = [{}] * 12
+    rows[2] = {"value_low": 50.0, "value_high": 50.0}  # pay below 100 USD a month
+    rows[5] = {"measure": "other", "unit": "shell", "value_low": 5.0, "value_high": 4.0}  # reversed
+    rows[7] = {"measure": "other", "unit": "shell", "value_low": 5.0, "value_high": None}
+    rows[9] = {"measure": "other", "unit": "shell", "value_low": 7.0, "value_high": 7.0}
+    frame = claims_frame(rows).with_columns(pl.int_range(pl.len()).alias("claim_id").cast(pl.Utf8))
+    expected = list(screen_rows(frame, screening, columns, 1_000))
+    assert [f["claim_id"].to_list() for _, f in expected] == [["2", "5", "7"]]
+
+    early = frame.head(6).select(columns).with_columns(pl.col("measure", "unit").cast(pl.Categorical))
+    known = screen_values(early, screening, columns, 1_000)
+    assert known.screened.height == 3 and known.failing.height == 2  # the plain row, rows 2 and 5
+
+    validated = []
+    real_validate = validation.validate_frame
+
+    def counting(df, suite, **kwargs):
+        validated.append(df.height)
+        return real_validate(df, suite, **kwargs)
+
+    monkeypatch.setattr(validation, "validate_frame", counting)
+    for slice_rows in (4, 1_000):
+        validated.clear()
+        parts = list(screen_rows(frame, screening, columns, slice_rows, known))
+        assert pl.concat([p for p, _ in parts]).equals(expected[0][0])
+        assert pl.concat([f for _, f in parts]).equals(expected[0][1])
+        assert sum(validated) == 2  # rows 7 and 9: the combinations the early verdicts lack
+    validated.clear()
+    every = screen_values(frame.head(3), screening, columns, 1_000, known)
+    assert validated == [] and every.screened.height == 3 and every.failing.height == 2
+    assert list(screen_rows(frame.clear(), screening, columns, 4, known)) == []
+
 def test_narrow_numbers_reach_gx_widened_with_the_same_verdicts(suites, monkeypatch):
     """Int32 and Float32 columns are validated as Int64 and Float64 (GX compares only those in
     NumPy); a range rule on an Int32 column fails the same rows either way."""
