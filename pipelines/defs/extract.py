@@ -261,11 +261,30 @@ def consistency(context: AssetExecutionContext, warehouse: Warehouse) -> Materia
 
 
 # The figures stated most often: a preview of what `facts` will hold.
+# The ten values stated by the most documents, for the claims' metadata. Documents are counted
+# on (value, document) groups and attributions read for the ten values only: at 100,000
+# articles 0.22-0.37 s against 0.36-0.66 s for one grouping with count(distinct) and
+# list(distinct) over every claim (the same rows; tests/unit/test_claims.py compares them).
 TOP_VALUES = """
-    select measure, value_low, value_high, unit, period, count(*) as n_mentions, count(distinct doc_id) as n_documents,
-           list_sort(coalesce(list(distinct attributed_to) filter (where attributed_to is not null), [])) as attributed_to
-    from claims
-    group by measure, value_low, value_high, unit, period
+    with per_document as (
+        select measure, value_low, value_high, unit, period, doc_id, count(*) as n
+        from claims
+        group by all
+    ),
+    top as (
+        select measure, value_low, value_high, unit, period, sum(n)::bigint as n_mentions, count(*) as n_documents
+        from per_document
+        group by all
+        order by n_documents desc, n_mentions desc, measure, value_low, value_high, unit, period
+        limit 10
+    )
+    select t.measure, t.value_low, t.value_high, t.unit, t.period, t.n_mentions, t.n_documents,
+           list_sort(coalesce(list(distinct c.attributed_to) filter (where c.attributed_to is not null), [])) as attributed_to
+    from top as t
+    join claims as c
+      on c.measure is not distinct from t.measure and c.value_low is not distinct from t.value_low
+     and c.value_high is not distinct from t.value_high and c.unit is not distinct from t.unit
+     and c.period is not distinct from t.period
+    group by all
     order by n_documents desc, n_mentions desc, measure, value_low, value_high, unit, period
-    limit 10
 """

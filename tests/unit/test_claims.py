@@ -487,3 +487,42 @@ def test_a_pronoun_in_a_repeated_text_is_resolved_in_each_document(taxonomy, ali
 def test_qualifier_search_from_the_last_words_finds_what_a_full_search_finds(left):
     plain, found = QUALIFIER_RE.search(left), _qualifier_match(left)
     assert (plain.span(), plain.group("q")) == (found.span(), found.group("q")) if plain else found is None
+
+
+def test_top_values_are_the_values_most_documents_state():
+    """`TOP_VALUES` (documents counted on value-document groups, attributions read for the top
+    ten only) gives the rows of the plain definition: one grouping of every claim, documents
+    counted distinct; with nulls in the value's columns, ties broken by the value, and more
+    than ten values."""
+    import duckdb
+
+    from pipelines.defs.extract import TOP_VALUES
+
+    definition = """
+        select measure, value_low, value_high, unit, period, count(*) as n_mentions, count(distinct doc_id) as n_documents,
+               list_sort(coalesce(list(distinct attributed_to) filter (where attributed_to is not null), [])) as attributed_to
+        from claims
+        group by measure, value_low, value_high, unit, period
+        order by n_documents desc, n_mentions desc, measure, value_low, value_high, unit, period
+        limit 10
+    """
+    with duckdb.connect() as conn:
+        conn.execute(
+            """
+            create table claims as
+            select
+                case when i % 7 = 0 then null else 'measure_' || (i % 5) end as measure,
+                (i % 13)::double as value_low,
+                case when i % 11 = 0 then null else (i % 13 + i % 2)::double end as value_high,
+                case when i % 3 = 0 then null else 'unit_' || (i % 2) end as unit,
+                case when i % 2 = 0 then null else 'month' end as period,
+                'doc-' || (i % 37) as doc_id,
+                case when i % 6 = 0 then null else 'source ' || (i % 4) end as attributed_to
+            from range(2000) as r(i)
+            """
+        )
+        expected = conn.sql(definition).fetchall()
+        assert len(expected) == 10 and any(None in row[:5] for row in expected)
+        assert conn.sql(TOP_VALUES).fetchall() == expected
+        conn.execute("delete from claims")
+        assert conn.sql(TOP_VALUES).fetchall() == []
