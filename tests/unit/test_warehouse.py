@@ -36,9 +36,9 @@ def _temporary_objects(conn) -> list[tuple]:
 
 def test_a_run_hands_its_steps_one_connection_as_a_fresh_one_would_be(claimwire):
     """Between setup and teardown (one run's steps in one process) the warehouse is opened once;
-    the next step gets it without the last step's temporary tables and registered frames and
-    with the memory limit it was opened with; a step that fails closes it, and the next opens
-    the file again; teardown closes it."""
+    the next step gets it without the last step's temporary tables, registered frames and open
+    transaction, and with the memory limit it was opened with; a step that fails closes it, and
+    the next opens the file again; teardown closes it."""
     import polars as pl
     import pytest
     from dagster import build_init_resource_context
@@ -58,6 +58,12 @@ def test_a_run_hands_its_steps_one_connection_as_a_fresh_one_would_be(claimwire)
         assert _temporary_objects(second) == []
         assert _setting(second, "memory_limit") == limit  # set back after its cached blocks were dropped
         assert second.sql("select stage from stage_progress").fetchall() == [("step-one",)]
+        second.execute("begin transaction")
+        second.execute("insert into stage_progress values ('left-open', 'doc-1', now())")
+    with warehouse.get_connection() as after_open:  # the transaction left open was rolled back
+        assert after_open is first
+        with transaction(after_open):
+            assert after_open.sql("select stage from stage_progress").fetchall() == [("step-one",)]
     with pytest.raises(RuntimeError, match="the step failed"):
         with warehouse.get_connection() as failing:
             assert failing is first
