@@ -260,11 +260,11 @@ def consistency(context: AssetExecutionContext, warehouse: Warehouse) -> Materia
     )
 
 
-# The figures stated most often: a preview of what `facts` will hold.
-# The ten values stated by the most documents, for the claims' metadata. Documents are counted
-# on (value, document) groups and attributions read for the ten values only: at 100,000
-# articles 0.22-0.37 s against 0.36-0.66 s for one grouping with count(distinct) and
-# list(distinct) over every claim (the same rows; tests/unit/test_claims.py compares them).
+# The figures stated most often, a preview of what `facts` will hold: the ten values stated by
+# the most documents, for the claims' metadata. Documents are counted on (value, document)
+# groups and attributions read for the ten values only: at 100,000 articles 0.22-0.37 s
+# against 0.36-0.66 s for one grouping with count(distinct) and list(distinct) over every
+# claim (the same rows; tests/unit/test_claims.py compares them).
 TOP_VALUES = """
     with per_document as (
         select measure, value_low, value_high, unit, period, doc_id, count(*) as n

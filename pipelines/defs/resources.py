@@ -20,9 +20,9 @@ from typing import BinaryIO
 
 import duckdb
 import polars as pl
-from pydantic import PrivateAttr
 from dagster import ConfigurableResource, InitResourceContext
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
 from pipelines.defs.memory import release_freed_memory
 from pipelines.defs.raw_reading import read_raw_bytes
@@ -168,12 +168,12 @@ class Warehouse(DuckDBResource):
     `teardown_after_execution`): the in-process job (`make run`, the benchmark) opens the
     warehouse once, and the file is checkpointed as DuckDB's write-ahead log fills and when
     the run ends, not after every step. At 100,000 articles the +1% run opened and closed the
-    file 14 times, 2.3-2.7 s in all. Between steps the connection is handed on as a fresh one
-    would be: a transaction the step left open rolled back, its temporary tables dropped, the
-    cached table blocks given up (`drop_cached_blocks`, so a step starts with the memory it
-    would have). A step that fails
-    closes it, and the next step opens the file again. Used outside a run (the CLI, a test),
-    `get_connection` opens and closes a connection of its own each time.
+    file 14 times, 1.9-2.7 s in all. Between steps the connection is handed on as a fresh one
+    would be: a transaction the step left open rolled back, its temporary tables and
+    registered frames dropped, the cached table blocks given up (`drop_cached_blocks`, so a
+    step starts with the memory it would have). A step that fails closes it, and the next
+    step opens the file again. Used outside a run (the CLI, a test), `get_connection` opens
+    and closes a connection of its own each time.
     """
 
     database: str = ""
