@@ -515,17 +515,14 @@ def screen_values(
     """
     keys = list(columns)
     distinct = values.select(keys).unique(maintain_order=True)
+    screened, failing = [], []
     if known is not None:
-        known = ScreeningVerdicts(known.screened.cast(distinct.schema), known.failing.cast(distinct.schema))
-        distinct = distinct.join(known.screened, on=keys, how="anti", nulls_equal=True, maintain_order="left")
-    failing = [split_rows(part, validate_frame(part, suite))[1] for part in distinct.iter_slices(slice_rows)]
-    if known is None:
-        return ScreeningVerdicts(distinct, pl.concat(failing) if failing else _no_failures(distinct))
-    return ScreeningVerdicts(pl.concat([known.screened, distinct]), pl.concat([known.failing, *failing]))
-
-
-def _no_failures(distinct: pl.DataFrame) -> pl.DataFrame:
-    return distinct.clear().with_columns(failed_check=pl.lit(None, pl.String), reason=pl.lit(None, pl.String))
+        screened, failing = [known.screened.cast(distinct.schema)], [known.failing.cast(distinct.schema)]
+        distinct = distinct.join(screened[0], on=keys, how="anti", nulls_equal=True, maintain_order="left")
+    failing += [split_rows(part, validate_frame(part, suite))[1] for part in distinct.iter_slices(slice_rows)]
+    if not failing:  # nothing was screened: no failures, in the failing rows' columns
+        failing = [distinct.with_columns(failed_check=pl.lit(None, pl.String), reason=pl.lit(None, pl.String))]
+    return ScreeningVerdicts(pl.concat([*screened, distinct]), pl.concat(failing))
 
 
 def screen_rows(
