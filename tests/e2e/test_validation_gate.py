@@ -275,3 +275,41 @@ def test_broken_references_of_old_claims_are_found_without_a_new_document(claimw
         (ids[0], "claim_references:doc_id"), (ids[0], "claim_references:passage_doc"),
         (ids[1], "claim_references:passage_id"), (ids[2], "claim_references:passage_span"),
     }
+
+
+def test_a_small_scope_reads_its_passages_once_with_the_same_frame_and_span_failures(claimwire):
+    """The passages check reads a small scope's passages with their texts once
+    (`_scope_passages`): the frame Great Expectations validates and the span failures are the
+    ones the two reads give, and a passage whose text no longer matches its document fails."""
+    import duckdb
+
+    from pipelines.defs import validate as validate_defs
+
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        (tampered, doc_id) = conn.sql("select passage_id, doc_id from passages order by passage_id limit 1").fetchall()[0]
+        conn.execute("update passages set text = 'tampered' || text where passage_id = ?", [tampered])
+        # the tampered passage's document and one other: a scope smaller than the table
+        conn.execute(
+            "create temp table _check_scope as select ? as doc_id union select min(doc_id) from documents where doc_id <> ?",
+            [doc_id, doc_id],
+        )
+        frame, with_text = validate_defs._scope_passages(conn)
+        # the same rows and columns (both reads are unordered)
+        assert frame.sort("passage_id").equals(validate_defs._frame_for(conn, "passages", scoped=True).sort("passage_id"))
+        assert frame["doc_id"].n_unique() == 2 and frame.height > 2
+        one_read = validate_defs._cross_table_failures(conn, "passages", with_text)
+        two_reads = validate_defs._cross_table_failures(conn, "passages")
+    assert one_read.equals(two_reads)
+    assert one_read.select("passage_id", "failed_check").rows() == [(tampered, "passage_offsets:text")]
+
+    # the check itself: a second run finds the tampered passage in the scope of its document
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        conn.execute("delete from stage_progress where stage = 'check:passages' and doc_id = ?", [doc_id])
+    result = claimwire.run(raise_on_error=False)
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["passages_expectations"]
+    assert failed[0].metadata["cross_table_failures"].value == 1
+    assert _latest_scopes(claimwire)["passages"]["n_documents"] == 1
