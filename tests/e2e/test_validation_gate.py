@@ -277,39 +277,54 @@ def test_broken_references_of_old_claims_are_found_without_a_new_document(claimw
     }
 
 
-def test_a_small_scope_reads_its_passages_once_with_the_same_frame_and_span_failures(claimwire):
-    """The passages check reads a small scope's passages with their texts once
-    (`_scope_passages`): the frame Great Expectations validates and the span failures are the
-    ones the two reads give, and a passage whose text no longer matches its document fails."""
+# (table, the span column a tampered row gets wrong, the failing rule)
+SCOPE_READS = [("passages", "text", "passage_offsets:text"), ("claims", "quote", "quote_offsets:quote")]
+
+
+@pytest.mark.parametrize(("table", "span", "rule"), SCOPE_READS, ids=[t for t, _, _ in SCOPE_READS])
+def test_a_small_scope_is_read_once_with_the_same_frame_and_span_failures(claimwire, table, span, rule):
+    """The passages and claims checks read a small scope's rows once (`_scope_rows`): the frame
+    Great Expectations validates and the span failures are the ones two reads give, and a row
+    whose span no longer matches its document fails, in a run too."""
     import duckdb
 
     from pipelines.defs import validate as validate_defs
 
+    key = "passage_id" if table == "passages" else "claim_id"
     claimwire.add_seeds()
     assert claimwire.run().success
     with duckdb.connect(str(claimwire.warehouse)) as conn:
-        (tampered, doc_id) = conn.sql("select passage_id, doc_id from passages order by passage_id limit 1").fetchall()[0]
-        conn.execute("update passages set text = 'tampered' || text where passage_id = ?", [tampered])
-        # the tampered passage's document and one other: a scope smaller than the table
+        (tampered, doc_id) = conn.sql(f"select {key}, doc_id from {table} order by {key} limit 1").fetchall()[0]
+        conn.execute(f"update {table} set {span} = 'tampered' || {span} where {key} = ?", [tampered])
+        # the tampered row's document and one other: a scope smaller than the table
         conn.execute(
             "create temp table _check_scope as select ? as doc_id union select min(doc_id) from documents where doc_id <> ?",
             [doc_id, doc_id],
         )
-        frame, with_text = validate_defs._scope_passages(conn)
-        # the same rows and columns (both reads are unordered)
-        assert frame.sort("passage_id").equals(validate_defs._frame_for(conn, "passages", scoped=True).sort("passage_id"))
-        assert frame["doc_id"].n_unique() == 2 and frame.height > 2
-        one_read = validate_defs._cross_table_failures(conn, "passages", with_text)
-        two_reads = validate_defs._cross_table_failures(conn, "passages")
+        if table == "claims":
+            # a quarantined row of the scope joins the frame, not the quotes
+            conn.execute(
+                "insert into quarantine by name select *, 'claims:test' as failed_check, 'moved here' as reason "
+                "from claims where doc_id = ? and claim_id <> ? order by claim_id limit 1", [doc_id, tampered],
+            )
+            conn.execute("delete from claims where claim_id in (select claim_id from quarantine)")
+        frame, spans = validate_defs._scope_rows(conn, table)
+        # the same rows and columns as the checked relation's (both reads are unordered)
+        assert frame.sort(key).equals(validate_defs._frame_for(conn, table, scoped=True).sort(key))
+        assert frame["doc_id"].n_unique() == 2
+        # the spans are the kept rows': every passage, the claims but the quarantined one
+        assert spans.height == frame.height - (table == "claims") > 2
+        one_read = validate_defs._cross_table_failures(conn, table, spans)
+        two_reads = validate_defs._cross_table_failures(conn, table)
     assert one_read.equals(two_reads)
-    assert one_read.select("passage_id", "failed_check").rows() == [(tampered, "passage_offsets:text")]
+    assert one_read.select(key, "failed_check").rows() == [(tampered, rule)]
 
-    # the check itself: a second run finds the tampered passage in the scope of its document
+    # the check itself: a run finds the tampered row in the scope of its document
     with duckdb.connect(str(claimwire.warehouse)) as conn:
-        conn.execute("delete from stage_progress where stage = 'check:passages' and doc_id = ?", [doc_id])
+        conn.execute(f"delete from stage_progress where stage = 'check:{table}' and doc_id = ?", [doc_id])
     result = claimwire.run(raise_on_error=False)
     assert not result.success
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    assert [e.check_name for e in failed] == ["passages_expectations"]
+    assert [e.check_name for e in failed] == [f"{table}_expectations"]
     assert failed[0].metadata["cross_table_failures"].value == 1
-    assert _latest_scopes(claimwire)["passages"]["n_documents"] == 1
+    assert _latest_scopes(claimwire)[table]["n_documents"] == 1
