@@ -104,3 +104,35 @@ def test_the_in_process_job_opens_the_warehouse_once_and_lets_it_go(claimwire, m
     assert len(opened) == 1
     assert _file_is_free(claimwire.warehouse)
     assert claimwire.warehouse_query("select count(*) from documents") == [(5,)]
+
+
+def _cached_mb(conn) -> float:
+    return conn.sql("select sum(memory_usage_bytes) / 2**20 from duckdb_memory()").fetchall()[0][0]
+
+
+def test_a_step_hands_on_the_cache_it_used_up_to_hand_on_cache(claimwire, monkeypatch):
+    """The next step finds what the last one read still cached while it is under
+    `HAND_ON_CACHE`; above it, the cache is given up down to that size."""
+    from dagster import build_init_resource_context
+
+    from pipelines.defs import resources
+
+    warehouse = resources.Warehouse()
+    warehouse.setup_for_execution(build_init_resource_context())
+    try:
+        with warehouse.get_connection() as first:
+            # hashes: text DuckDB cannot compress much
+            first.execute("create table scratch as select range as i, md5(range::varchar) || md5((-range)::varchar) as s from range(2000000)")
+            first.execute("checkpoint")
+            assert first.sql("select count(*), sum(length(s)) from scratch").fetchall() == [(2000000, 128000000)]
+            cached = _cached_mb(first)
+        assert cached > 40
+        with warehouse.get_connection() as second:  # under 1GB: kept
+            assert _cached_mb(second) >= 0.9 * cached
+            second.sql("select max(s) from scratch").fetchall()
+        monkeypatch.setattr(resources, "HAND_ON_CACHE", "8MB")
+        with warehouse.get_connection() as third:  # over the size kept: given up
+            assert _cached_mb(third) < cached / 4
+            assert _setting(third, "memory_limit") == _setting(first, "memory_limit")
+    finally:
+        warehouse.teardown_after_execution(build_init_resource_context())
