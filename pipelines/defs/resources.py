@@ -154,9 +154,11 @@ class RawFolder(ConfigurableResource):
 # tables are not vacuumed by DuckDB either way.) `connection_config` may set it back.
 VACUUM_TASKS = 0
 # The cached table blocks a run's connection keeps when a step hands it on: a step that used
-# less leaves DuckDB's cache to the next, which reads many of the same columns (the +1% run at
-# 100,000 articles held 0.2-1.1 GB between steps; dropping it all took 1.25 s in three
-# alternating replays, 21.1-22.0 s against 19.9-20.5 s); a step that used more gives the rest up.
+# less leaves DuckDB's cache to the next, which reads many of the same columns; a step that
+# used more gives the rest up. The +1% run at 100,000 articles held 0.2-1.1 GB between steps;
+# keeping 256MB instead cost about 1 s in alternating replays (docs/benchmarks.md, thirteenth
+# session); the full run's peak memory stayed at 3.76 GB (its largest steps fill DuckDB's
+# cache to its limit anyway and drop it themselves where Polars needs the room).
 HAND_ON_CACHE = "1GB"
 
 
@@ -175,8 +177,8 @@ class Warehouse(DuckDBResource):
     the run ends, not after every step. At 100,000 articles the +1% run opened and closed the
     file 14 times, 1.9-2.7 s in all. Between steps the connection is handed on as a fresh one
     would be: a transaction the step left open rolled back, its temporary tables and
-    registered frames dropped, the cached table blocks given up (`drop_cached_blocks`, so a
-    step starts with the memory it would have). A step that fails closes it, and the next
+    registered frames dropped, the cached table blocks beyond `HAND_ON_CACHE` given up
+    (`drop_cached_blocks`). A step that fails closes it, and the next
     step opens the file again. Used outside a run (the CLI, a test), `get_connection` opens
     and closes a connection of its own each time.
     """
