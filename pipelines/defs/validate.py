@@ -233,17 +233,19 @@ def _cross_table_failures(conn, table: str, scope_spans: pl.DataFrame | None = N
         return None
     published = f"({sql_file('select_published_passages')})"
     ranges = _document_ranges(conn) if scope_spans is None else [(None, None)]
+
+    def spans_in(low: str | None, high: str | None, query: str) -> pl.DataFrame:
+        """One range's spans: the caller's when it read them, else `query`'s rows."""
+        return scope_spans if scope_spans is not None else read_frame(conn, query, {"low": low, "high": high})
+
     if table == "passages":
-        if scope_spans is not None:
-            return check_passage_offsets(scope_spans, _documents_in(conn, None, None))
         return pl.concat(
             [
                 check_passage_offsets(
-                    read_frame(
-                        conn,
+                    spans_in(
+                        low, high,
                         f"select passage_id, doc_id, char_start, char_end, text from {published} "
                         f"where {_in_range(low, high)} order by doc_id, char_start",
-                        {"low": low, "high": high},
                     ),
                     _documents_in(conn, low, high),
                 )
@@ -275,11 +277,7 @@ def _cross_table_failures(conn, table: str, scope_spans: pl.DataFrame | None = N
     conn.execute("drop table _suspect_claims")
     quotes = [
         check_quote_offsets(
-            scope_spans if scope_spans is not None else read_frame(
-                conn,
-                f"select claim_id, doc_id, char_start, char_end, quote from claims where {_in_range(low, high)}",
-                {"low": low, "high": high},
-            ),
+            spans_in(low, high, f"select claim_id, doc_id, char_start, char_end, quote from claims where {_in_range(low, high)}"),
             _documents_in(conn, low, high),
         )
         for low, high in ranges
