@@ -1,6 +1,7 @@
 """Passage assets: `passages` (split and boilerplate marked) and `passage_clusters` (syndicated copies)."""
 
 import hashlib
+from collections.abc import Callable
 
 import polars as pl
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
@@ -293,38 +294,78 @@ def _recluster_touched(conn, new_matches: pl.DataFrame) -> int:
     return touched.height
 
 
-# The stored representatives' band keys that a probe of the batch shares (DuckDB unnests the
-# stored lists and keeps the matching keys: at 100,000 articles 31 million keys in 0.35 s).
-BUCKET_MEMBERS = """
-    select r.code, k.band, k.key
+# What a batch can meet in the store, for `candidate_pairs`: every band key a stored signature
+# shares with the batch (DuckDB unnests the stored lists and keeps the matching keys: at 100,000
+# articles 31 million keys in 0.35 s), and the slim rows of every norm-hash group that holds
+# such a signature or a twin of a new passage. A bucket's members and a twin's group are all
+# there, so the pairs are those of the whole history; the rest of it is not read.
+NEAR_KEYS = """
+    select passage_id, key, band
     from (
         select passage_id, unnest(band_keys) as key, generate_subscripts(band_keys, 1) - 1 as band
         from passage_signatures
-    ) as k
-    semi join _probe_keys using (key)
-    join _stored_reps as r using (passage_id)
+    )
+    semi join _batch_keys using (key)
+"""
+NEAR_GROUPS = """
+    select passage_id, norm_hash, n_shingles
+    from passage_signatures
+    where norm_hash in (
+        select norm_hash from _batch_hashes
+        union all
+        select norm_hash from passage_signatures where passage_id in (select passage_id from _near_passages)
+    )
+    order by passage_id
 """
 
 
-def stored_bucket_members(conn, keys: pl.Series, reps: pl.DataFrame) -> pl.DataFrame:
-    """`code`, `band`, `key` of each band key in `passage_signatures` that is one of `keys`, for
-    the signatures `reps` (`passage_id`, `code`) names (`candidate_pairs`' `fetch_bucket_members`)."""
-    conn.register("_probe_keys", pl.DataFrame({"key": keys}))
-    conn.register("_stored_reps", reps)
-    try:
-        return read_frame(conn, BUCKET_MEMBERS)
-    finally:
-        conn.unregister("_probe_keys")
-        conn.unregister("_stored_reps")
+def stored_signatures_near(conn, new: pl.DataFrame) -> tuple[pl.DataFrame, Callable[[pl.Series, pl.DataFrame], pl.DataFrame]]:
+    """(`history`, `fetch_bucket_members`) for `candidate_pairs` on the batch `new` (signatures
+    with `norm_hash` and `band_keys`), from `passage_signatures`: the history is the slim rows
+    (`passage_id`, `norm_hash`, `n_shingles`) of the stored norm-hash groups the batch meets,
+    whole, and the bucket members are looked up among the stored band keys the batch shares.
+
+    The same candidates as the whole history: a stored signature becomes a candidate only in a
+    bucket a new one falls in, or as the twin of a new passage, and whether it represents its
+    group depends on its group's other members only, which come with it.
+    """
+    empty_keys = pl.DataFrame(schema={"passage_id": pl.Utf8, "key": pl.UInt64, "band": pl.Int64})
+    empty_history = pl.DataFrame(schema={"passage_id": pl.Utf8, "norm_hash": pl.UInt64, "n_shingles": pl.Int32})
+    if new.is_empty() or not conn.sql("select exists (select 1 from passage_signatures)").fetchall()[0][0]:
+        near, history = empty_keys, empty_history  # the first batch: nothing stored to meet
+    else:
+        conn.register("_batch_keys", new.select(pl.col("band_keys").explode().unique().alias("key")))
+        try:
+            near = read_frame(conn, NEAR_KEYS)
+        finally:
+            conn.unregister("_batch_keys")
+        conn.register("_near_passages", near.select(pl.col("passage_id").unique()))
+        conn.register("_batch_hashes", new.select("norm_hash"))
+        try:
+            history = read_frame(conn, NEAR_GROUPS)
+        finally:
+            conn.unregister("_near_passages")
+            conn.unregister("_batch_hashes")
+
+    def bucket_members(keys: pl.Series, reps: pl.DataFrame) -> pl.DataFrame:
+        """`code`, `band`, `key` of each stored band key that is one of `keys`, for the
+        signatures `reps` (`passage_id`, `code`) names."""
+        return (
+            near.filter(pl.col("key").is_in(keys.implode()))
+            .join(reps.select("passage_id", "code"), on="passage_id")
+            .select("code", "band", "key")
+        )
+
+    return history, bucket_members
 
 
 def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[int, pl.DataFrame]:
     """Sign the new batch and verify its copies against all history, in process (Polars + rensa)."""
     # the batch's texts are let go once signed: matching holds signatures and shingles only
     signed = sign_batch(read_frame(conn, NEW_BODY_PASSAGES, [todo]), config)
-    # the history's band keys and digests stay in the warehouse: the keys are looked up for the
-    # batch's buckets, the digests (120 a passage) read for the history's candidates only
-    history = read_frame(conn, "select passage_id, norm_hash, n_shingles from passage_signatures")
+    # the history's band keys and digests stay in the warehouse: only the signatures the batch
+    # can meet are read, and the digests (120 a passage) for the history's candidates only
+    history, bucket_members = stored_signatures_near(conn, signed[0])
 
     def fetch_texts(ids: list[str]) -> pl.DataFrame:
         return read_frame(conn, "select passage_id, text from passages where passage_id in (select unnest(?))", [ids])
@@ -333,7 +374,7 @@ def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[i
         return read_frame(conn, "select passage_id, minhash from passage_signatures where passage_id in (select unnest(?))", [ids])
 
     signatures, matches = match_signed(
-        *signed, history, fetch_texts, config, fetch_digests, lambda keys, reps: stored_bucket_members(conn, keys, reps)
+        *signed, history, fetch_texts, config, fetch_digests, bucket_members
     )
     del signed
     append_table(conn, "passage_signatures", signatures)

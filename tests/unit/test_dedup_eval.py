@@ -256,12 +256,12 @@ def test_the_digest_estimate_loses_no_verified_copy(article_bases):
 @pytest.mark.parametrize("new_share", [0.05, 0.5])
 def test_a_small_batch_meets_the_same_buckets_as_a_large_one(article_bases, monkeypatch, new_share):
     # a batch with few probes keeps only the buckets its probes fall in before counting bucket
-    # sizes; with the shortcut forced on or off, and with the stored band keys looked up in
-    # DuckDB for the probes' buckets only, the candidates are the same
+    # sizes; with the shortcut forced on or off, and with only the stored signatures the batch
+    # can meet read from DuckDB (`stored_signatures_near`), the candidates are the same
     import duckdb
 
     import pipelines.lib.dedup as dedup
-    from pipelines.defs.dedup import stored_bucket_members
+    from pipelines.defs.dedup import stored_signatures_near
     from pipelines.lib.dedup import candidate_pairs, compute_signatures
 
     passages, _ = generate_eval_set(7, 600, article_bases)
@@ -269,23 +269,45 @@ def test_a_small_batch_meets_the_same_buckets_as_a_large_one(article_bases, monk
     signatures, _ = compute_signatures(passages, config)
     n_history = int(signatures.height * (1 - new_share))
     history, new = signatures.head(n_history), signatures.tail(signatures.height - n_history)
+    # twins of stored passages in the batch, one named before its stored group's
+    # representative and one after: the first takes the group over, the second joins it
+    twins = history.filter(pl.col("n_shingles") >= config.min_shingles).head(2)
+    new = pl.concat([new, twins.with_columns(pl.concat_str(pl.Series(["0", "~"]), "passage_id").alias("passage_id"))])
+    # Groups whose members' band keys differ (a norm hash is what makes a group): a stored
+    # passage the batch meets in a bucket, with a stored twin named before it that shares no
+    # bucket with the batch (the twin represents the group, so the passage is no candidate),
+    # and a new twin of a stored passage that shares no bucket with it (an exact pair).
+    def other_keys(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns(pl.col("band_keys").list.eval(pl.element() ^ 0x5BD1E995))
+
+    plain = candidate_pairs(new, history, config)[1]
+    met = plain.filter(~pl.col("passage_id_a").is_in(new["passage_id"].implode()))["passage_id_a"][0]
+    history = pl.concat([history, other_keys(history.filter(pl.col("passage_id") == met)).with_columns(passage_id=pl.lit("0" + met))])
+    new_keys = new["band_keys"].explode().unique().implode()
+    unmet = history.filter(~pl.col("band_keys").list.eval(pl.element().is_in(new_keys)).list.any())
+    new = pl.concat([new, other_keys(unmet.head(1)).with_columns(pl.lit("~" + unmet["passage_id"][0]).alias("passage_id"))])
     results = []
     for share in (0.0, 2.0):  # never, always
         monkeypatch.setattr(dedup, "FEW_PROBES_SHARE", share)
         results.append(candidate_pairs(new, history, config))
-    # the stage's way: the history's band keys and digests stay in a DuckDB table and only the
-    # probes' buckets and the candidates' digests are read
+    # the stage's way: the history's signatures stay in a DuckDB table; the groups and buckets
+    # the batch meets, and the candidates' digests, are read
     conn = duckdb.connect()
     conn.register("passage_signatures", history)
+    near, fetch_bucket_members = stored_signatures_near(conn, new)
     results.append(
         candidate_pairs(
-            new, history.select("passage_id", "norm_hash", "n_shingles"), config,
+            new, near, config,
             lambda ids: history.filter(pl.col("passage_id").is_in(ids)).select("passage_id", "minhash"),
-            lambda keys, reps: stored_bucket_members(conn, keys, reps),
+            fetch_bucket_members,
         )
     )
     (exact_off, lsh_off), (exact_on, lsh_on), (exact_stored, lsh_stored) = results
     assert lsh_off.height > 20
+    assert near.height < history.height / 2
+    in_exact = set(exact_off["passage_id_a"]) | set(exact_off["passage_id_b"])
+    assert {*twins["passage_id"], unmet["passage_id"][0], "~" + unmet["passage_id"][0]} <= in_exact
+    assert met not in set(lsh_off["passage_id_a"]) | set(lsh_off["passage_id_b"])
     assert exact_on.sort(exact_on.columns).equals(exact_off.sort(exact_off.columns))
     assert lsh_on.sort(lsh_on.columns).equals(lsh_off.sort(lsh_off.columns))
     assert exact_stored.sort(exact_stored.columns).equals(exact_off.sort(exact_off.columns))
