@@ -300,9 +300,9 @@ def _recluster_touched(conn, new_matches: pl.DataFrame) -> int:
 # such a signature or a twin of a new passage. A bucket's members and a twin's group are all
 # there, so the pairs are those of the whole history; the rest of it is not read.
 NEAR_KEYS = """
-    select passage_id, key, band
+    select passage_id, norm_hash, key, band
     from (
-        select passage_id, unnest(band_keys) as key, generate_subscripts(band_keys, 1) - 1 as band
+        select passage_id, norm_hash, unnest(band_keys) as key, generate_subscripts(band_keys, 1) - 1 as band
         from passage_signatures
     )
     semi join _batch_keys using (key)
@@ -310,11 +310,7 @@ NEAR_KEYS = """
 NEAR_GROUPS = """
     select passage_id, norm_hash, n_shingles
     from passage_signatures
-    where norm_hash in (
-        select norm_hash from _batch_hashes
-        union all
-        select norm_hash from passage_signatures where passage_id in (select passage_id from _near_passages)
-    )
+    where norm_hash in (select norm_hash from _near_hashes)
     order by passage_id
 """
 
@@ -329,7 +325,7 @@ def stored_signatures_near(conn, new: pl.DataFrame) -> tuple[pl.DataFrame, Calla
     bucket a new one falls in, or as the twin of a new passage, and whether it represents its
     group depends on its group's other members only, which come with it.
     """
-    empty_keys = pl.DataFrame(schema={"passage_id": pl.Utf8, "key": pl.UInt64, "band": pl.Int64})
+    empty_keys = pl.DataFrame(schema={"passage_id": pl.Utf8, "norm_hash": pl.UInt64, "key": pl.UInt64, "band": pl.Int64})
     empty_history = pl.DataFrame(schema={"passage_id": pl.Utf8, "norm_hash": pl.UInt64, "n_shingles": pl.Int32})
     if new.is_empty() or not conn.sql("select exists (select 1 from passage_signatures)").fetchall()[0][0]:
         near, history = empty_keys, empty_history  # the first batch: nothing stored to meet
@@ -339,13 +335,11 @@ def stored_signatures_near(conn, new: pl.DataFrame) -> tuple[pl.DataFrame, Calla
             near = read_frame(conn, NEAR_KEYS)
         finally:
             conn.unregister("_batch_keys")
-        conn.register("_near_passages", near.select(pl.col("passage_id").unique()))
-        conn.register("_batch_hashes", new.select("norm_hash"))
+        conn.register("_near_hashes", pl.concat([near["norm_hash"], new["norm_hash"]]).unique().to_frame())
         try:
             history = read_frame(conn, NEAR_GROUPS)
         finally:
-            conn.unregister("_near_passages")
-            conn.unregister("_batch_hashes")
+            conn.unregister("_near_hashes")
 
     def bucket_members(keys: pl.Series, reps: pl.DataFrame) -> pl.DataFrame:
         """`code`, `band`, `key` of each stored band key that is one of `keys`, for the
