@@ -370,6 +370,43 @@ def test_each_implausible_row_is_quarantined_without_blocking(suites):
     assert {r.level for r in report.results if r.n_failed} == {"row"}
 
 
+def test_only_expectations_that_failed_rows_run_again_for_their_rows(suites, monkeypatch):
+    # A suite runs once in Great Expectations' BASIC format (counts, a sample of values); the
+    # expectations that found failing rows run again in COMPLETE for their row indices. The
+    # report is the one a single COMPLETE run gives, and a clean frame runs once.
+    calls = []
+    run_suite = validation._run_suite
+
+    def recorded(pdf, suite, indexes, result_format, docs_dir=None):
+        calls.append((indexes, result_format))
+        return run_suite(pdf, suite, indexes, result_format, docs_dir)
+
+    monkeypatch.setattr(validation, "_run_suite", recorded)
+    suite = suites["claims"]
+    validate_frame(CLEAN["claims"](), suite)
+    assert calls == [(tuple(range(len(suite.expectations))), "BASIC")]
+
+    calls.clear()
+    rows = [{}] * 20
+    rows[3] = {"value_low": 50.0, "value_high": 50.0}  # monthly pay below 100: a row-level failure
+    frame = with_row(claims_frame(rows), 6, claim_id="c00", char_end=1)  # a duplicate id, an end before its start
+    report = validate_frame(frame, suite)
+    failed = tuple(i for i, r in enumerate(report.results) if r.n_failed)
+    assert [suite.expectations[i].check_name for i in failed] == [
+        "expect_column_values_to_be_unique:claim_id",
+        "expect_column_pair_values_a_to_be_greater_than_b:char_end,char_start",
+        PAY_LOW,
+    ]
+    assert calls == [(tuple(range(len(suite.expectations))), "BASIC"), (failed, "COMPLETE")]
+    complete = validation._collect_results(
+        suite, run_suite(validation._gx_frame(frame, suite).to_pandas(), suite, calls[0][0], "COMPLETE")
+    )
+    assert report.results == complete
+    assert [(r.failing_row_indices, r.failing_values) for r in report.results if r.n_failed] == [
+        ((0, 6), ("c00", "c00")), ((6,), ([1, 10],)), ((3,), (50.0,)),
+    ]
+
+
 def test_mostly_one_bad_pay_row_in_twenty_passes_fifteen_blocks(suites):
     one_bad = claims_frame([{}] * 19 + [{"value_low": 50.0, "value_high": 50.0}])  # pay >= 100 USD a month
     report = validate_frame(one_bad, suites["claims"])
