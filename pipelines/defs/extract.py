@@ -198,7 +198,10 @@ FACT_INPUT_DOCUMENTS = "select doc_id, outlet, published_at, ingested_at from do
 )
 def facts(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) -> MaterializeResult:
     """Merge claim mentions into facts and flag conflicts."""
-    with warehouse.get_connection() as conn:
+    with warehouse.get_connection() as conn, ThreadPoolExecutor(1) as charting:
+        # The chart reads claims and documents, which this step does not write: it is drawn on
+        # a thread of its own, through a cursor, while the facts are built and written.
+        chart = charting.submit(_values_over_time, conn.cursor())
         with transaction(conn):
             if engine.is_spark:
                 from pipelines.spark.facts import build_facts as build_facts_on_spark
@@ -216,7 +219,7 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) 
                 built = build_facts(read_frame(conn, FACT_INPUT_CLAIMS), read_frame(conn, FACT_INPUT_DOCUMENTS))
                 replace_table(conn, "facts", built)
             n_rows = record_table_version(conn, "facts", context.run.run_id)
-        points = read_frame(conn, sql_file("select_reported_values"))
+        values_over_time = chart.result()
     top = built.sort("n_independent_sources", "n_mentions", descending=True).head(10).select(
         "measure", "value_low", "value_high", "unit", "period", "n_independent_sources", "attributed_to",
         pl.col("conflicts_with").list.len().alias("n_conflicts"),
@@ -227,9 +230,15 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) 
             "top_facts": MetadataValue.md(markdown_table(top)),
             "facts_in_conflict": MetadataValue.int(built.filter(pl.col("conflicts_with").list.len() > 0).height),
             "engine": MetadataValue.text(engine.name),
-            "values_over_time_vega_lite": MetadataValue.json(values_over_time_spec(points)),
+            "values_over_time_vega_lite": MetadataValue.json(values_over_time),
         }
     )
+
+
+def _values_over_time(cursor) -> dict:
+    """The Vega-Lite chart of the reported figures over time, read through `cursor` (closed after)."""
+    with cursor:
+        return values_over_time_spec(read_frame(cursor, sql_file("select_reported_values")))
 
 
 @asset(

@@ -16,6 +16,7 @@ def release(tmp_path_factory):
         cw.add_seeds()
         result = cw.run()
         assert result.success
+        cw.result = result
         yield cw
 
 
@@ -199,3 +200,24 @@ def test_consistency_cross_check_is_published(release):
         "where derived_low = 2000 * 10000 * 12 order by rule"
     )
     assert rows and all(r[1] == 240e6 and r[2] == 200e6 and r[3] == "consistent" for r in rows)
+
+
+def test_the_facts_chart_plots_every_published_claim_by_publication_date(release):
+    # the facts step draws the chart on a thread of its own while it writes the facts: the spec
+    # in its metadata is the one the release's claims and documents give
+    import duckdb
+
+    from pipelines.defs.resources import sql_file
+    from pipelines.lib.charts import values_over_time_spec
+
+    (event,) = [m for m in release.result.get_asset_materialization_events() if m.asset_key.path == ["facts"]]
+    spec = event.materialization.metadata["values_over_time_vega_lite"].value
+    with duckdb.connect() as conn:
+        for table in ("claims", "documents"):
+            conn.execute(f"create view {table} as select * from read_parquet('{release.published}/{table}/*.parquet')")
+        points = conn.sql(sql_file("select_reported_values")).pl()
+    assert points.height == release.query("select count(*) from read_parquet('{release}/claims/*.parquet')")[0][0]
+    assert spec == values_over_time_spec(points)
+    assert "pay_per_soldier (USD per month)" in spec["facet"]["row"]["sort"]
+    assert {"panel": "pay_per_soldier (USD per month)", "reported_on": "2024-10-25", "value_low": 2000.0,
+            "value_high": 2000.0, "n_mentions": 1, "n_sources": 1, "sources": "Fakti"} in spec["data"]["values"]
