@@ -129,7 +129,7 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
                 # Polars relabels next: DuckDB need not keep what this step wrote cached meanwhile
                 warehouse.drop_cached_blocks(conn)
                 if _clustering_is_current(conn, config):
-                    n_reclustered = _recluster_touched(conn, new_matches)
+                    n_reclustered = _recluster_touched(conn, new_matches, todo)
                 else:
                     n_reclustered = _recluster_all(conn, config)
                 del new_matches
@@ -218,9 +218,21 @@ def _recluster_all(conn, config: DedupConfig) -> int:
 # Passages whose cluster may change in this run: new passages (no cluster yet), the ends of the
 # new matches, and every passage of a cluster those belong to. Clusters are the connected
 # components of the verified pairs, so this set is closed: a pair with one end in it has both.
+# The passages that belong to no cluster yet: those of the batch's documents (`_batch_docs`).
+# Every other passage got its cluster when its document was clustered, in the same transaction
+# as its progress, so the counts prove it: when the passages outnumber the members by exactly
+# the batch's passages, those are the ones, found without comparing 1.6 million passage ids
+# with as many members (0.3-0.6 s at 100,000 articles). Otherwise (a member whose passage is
+# gone, a passage left without one) the tables are compared whole.
+UNCLUSTERED_IN_BATCH = "select passage_id from passages where doc_id in (select doc_id from _batch_docs)"
+UNCLUSTERED_ANYWHERE = "select passage_id from passages anti join passage_cluster_members using (passage_id)"
+COUNTS_PROVE_BATCH = f"""
+    select (select count(*) from passages) - (select count(*) from passage_cluster_members)
+         = (select count(*) from ({UNCLUSTERED_IN_BATCH}))
+"""
 RECLUSTERED = """
     create or replace temp table _touched as
-    select passage_id from passages anti join passage_cluster_members using (passage_id)
+    select passage_id from _unclustered
     union select passage_id_a from _new_matches
     union select passage_id_b from _new_matches;
 
@@ -239,19 +251,27 @@ RECLUSTERED = """
 
 # Documents whose syndication rows are recomputed from: the documents of reclustered passages
 # and every document that shares a cluster with one of them (for its body length).
+# Each table is filtered before it is joined (the clusters of those documents' body passages,
+# then their members, then the members' documents): 0.3 s against 0.5 s for joining passages to
+# members whole at 100,000 articles, the same documents.
 SYNDICATION_DOCS = """
-    select distinct p.doc_id
-    from passages p join passage_cluster_members m using (passage_id)
-    where not p.is_boilerplate and m.cluster_id in (
-        select m2.cluster_id
-        from passage_cluster_members m2 join passages p2 using (passage_id)
-        where not p2.is_boilerplate and p2.doc_id in (select doc_id from _syndicated_docs)
+    with clusters as (
+        select distinct cluster_id
+        from passage_cluster_members
+        semi join (
+            select passage_id from passages
+            where not is_boilerplate and doc_id in (select doc_id from _syndicated_docs)
+        ) using (passage_id)
+    ),
+    clustered as (
+        select passage_id from passage_cluster_members semi join clusters using (cluster_id)
     )
+    select distinct doc_id from passages semi join clustered using (passage_id) where not is_boilerplate
     union select doc_id from _syndicated_docs
 """
 
 
-def _recluster_touched(conn, new_matches: pl.DataFrame) -> int:
+def _recluster_touched(conn, new_matches: pl.DataFrame, batch_doc_ids: list[str]) -> int:
     """Relabel only the clusters this run's passages and matches touch; the rest stay as they are.
 
     The same rows as `_recluster_all`: a cluster is named by its smallest passage id and its
@@ -259,11 +279,15 @@ def _recluster_touched(conn, new_matches: pl.DataFrame) -> int:
     its name and row; a document pair's syndication changes only when one of them has a
     reclustered passage. `tests/e2e/test_incremental.py` compares both after every batch.
     """
+    conn.register("_batch_docs", pl.DataFrame({"doc_id": batch_doc_ids}, schema={"doc_id": pl.Utf8}))
     conn.register("_new_matches", new_matches.select("passage_id_a", "passage_id_b"))
     try:
+        unclustered = UNCLUSTERED_IN_BATCH if conn.sql(COUNTS_PROVE_BATCH).fetchall()[0][0] else UNCLUSTERED_ANYWHERE
+        conn.execute(f"create or replace temp table _unclustered as {unclustered}")
         conn.execute(RECLUSTERED)
     finally:
         conn.unregister("_new_matches")
+        conn.unregister("_batch_docs")
     in_scope = "passage_id in (select passage_id from _reclustered)"
     touched = read_frame(conn, f"select * from ({ALL_PASSAGES}) where {in_scope}")
     matches = read_frame(
@@ -289,7 +313,7 @@ def _recluster_touched(conn, new_matches: pl.DataFrame) -> int:
         "or doc_id_b in (select doc_id from _syndicated_docs)"
     )
     append_table(conn, "doc_syndication", syndication)
-    for table in ("_touched", "_reclustered", "_old_clusters", "_syndicated_docs", "_around_docs"):
+    for table in ("_unclustered", "_touched", "_reclustered", "_old_clusters", "_syndicated_docs", "_around_docs"):
         conn.execute(f"drop table {table}")
     return touched.height
 

@@ -183,6 +183,39 @@ def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scr
     assert all(0 < n < n_mentions for n in n_labelled[1:]), n_labelled
 
 
+def test_a_batch_finds_its_unclustered_passages_without_comparing_the_whole_tables(claimwire, monkeypatch):
+    from pipelines.defs import dedup
+
+    # the whole-table comparison fails if it runs: batches on a consistent warehouse never need it
+    monkeypatch.setattr(dedup, "UNCLUSTERED_ANYWHERE", "select passage_id from no_such_table")
+    for prefix in ("000", "002"):
+        _copy(claimwire, prefix)
+        assert claimwire.run().success, prefix
+        expected = _from_scratch(claimwire)
+        for table in ("passage_cluster_members", "passage_clusters", "doc_syndication"):
+            assert sorted(claimwire.warehouse_query(f"select * from {table}")) == expected[table], (prefix, table)
+
+
+def test_a_passage_left_without_a_cluster_gets_one_with_the_next_batch(claimwire):
+    _copy(claimwire, "000")
+    assert claimwire.run().success
+    # a passage of the first batch loses its cluster (its member row and its one-passage cluster)
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        ((passage_id,),) = conn.sql(
+            "select canonical_passage_id from passage_clusters where n_passages = 1 order by cluster_id limit 1"
+        ).fetchall()
+        conn.execute("delete from passage_cluster_members where passage_id = ?", [passage_id])
+        conn.execute("delete from passage_clusters where canonical_passage_id = ?", [passage_id])
+    _copy(claimwire, "001")
+    assert claimwire.run().success
+    assert claimwire.warehouse_query(
+        f"select cluster_id from passage_cluster_members where passage_id = '{passage_id}'"
+    ) == [(passage_id,)]
+    expected = _from_scratch(claimwire)
+    for table in ("passage_cluster_members", "passage_clusters", "doc_syndication"):
+        assert sorted(claimwire.warehouse_query(f"select * from {table}")) == expected[table], table
+
+
 PARTITIONED = ("documents", "passages", "claims")
 
 
