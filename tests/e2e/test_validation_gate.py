@@ -277,6 +277,38 @@ def test_broken_references_of_old_claims_are_found_without_a_new_document(claimw
     }
 
 
+def test_every_broken_reference_of_a_claim_is_picked_and_named(claimwire):
+    """DuckDB's suspects hold every claim that breaks a reference rule, one rule at a time and
+    several at once, whatever its scope: the rules then name each broken reference."""
+    import duckdb
+
+    from pipelines.defs import validate as validate_defs
+
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        ids = [r[0] for r in conn.sql("select claim_id from claims order by claim_id limit 6").fetchall()]
+        (other_doc,) = conn.execute(
+            "select min(doc_id) from documents where doc_id <> (select doc_id from claims where claim_id = ?)", [ids[3]]
+        ).fetchall()[0]
+        conn.execute("update claims set cluster_id = 'another-cluster' where claim_id = ?", [ids[0]])
+        conn.execute("update claims set char_start = -1 where claim_id = ?", [ids[1]])
+        conn.execute("update claims set char_end = char_end + 100000 where claim_id = ?", [ids[2]])
+        conn.execute("update claims set doc_id = ? where claim_id = ?", [other_doc, ids[3]])
+        conn.execute("update claims set doc_id = 'no-such-document' where claim_id = ?", [ids[4]])
+        conn.execute("update claims set passage_id = 'no-such-passage' where claim_id = ?", [ids[5]])
+        conn.execute("create temp table _check_scope as select doc_id from documents where false")
+        failures = validate_defs._cross_table_failures(conn, "claims")
+    assert sorted(failures.select("claim_id", "failed_check").rows()) == sorted([
+        (ids[0], "claim_references:cluster_id"),
+        (ids[1], "claim_references:passage_span"),
+        (ids[2], "claim_references:passage_span"),
+        (ids[3], "claim_references:passage_doc"),
+        (ids[4], "claim_references:doc_id"), (ids[4], "claim_references:passage_doc"),
+        (ids[5], "claim_references:passage_id"),
+    ])
+
+
 # (table, the span column a tampered row gets wrong, the failing rule)
 SCOPE_READS = [("passages", "text", "passage_offsets:text"), ("claims", "quote", "quote_offsets:quote")]
 
