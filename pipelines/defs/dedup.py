@@ -19,7 +19,7 @@ from pipelines.defs.common import (
     utc_now,
 )
 from pipelines.defs.engine import Engine, load_parquet
-from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, transaction
+from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, rows_where, transaction
 from pipelines.lib.dedup import (
     DedupConfig,
     cluster_passages,
@@ -44,7 +44,7 @@ from pipelines.lib.passages import load_boilerplate_rules, mark_boilerplate, spl
 def passages(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) -> MaterializeResult:
     """Split new documents into passages and mark boilerplate by the rules in pipelines/data."""
     rules = load_boilerplate_rules()
-    new_documents = "select doc_id, text from documents where doc_id in (select unnest(?))"
+    new_documents = f"select doc_id, text from ({rows_where('documents', 'doc_id in (select unnest(?))')})"
     with warehouse.get_connection() as conn:
         with transaction(conn):
             if reset_stage_if_changed(conn, "passages", _rules_version(rules)):
@@ -175,7 +175,9 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
     yield MaterializeResult(asset_key=AssetKey("doc_syndication"), metadata=frame_metadata(syndication, n_rows=n_pairs))
 
 
-NEW_BODY_PASSAGES = "select passage_id, doc_id, text from passages where doc_id in (select unnest(?)) and not is_boilerplate"
+NEW_BODY_PASSAGES = (
+    f"select passage_id, doc_id, text from ({rows_where('passages', 'doc_id in (select unnest(?))')}) where not is_boilerplate"
+)
 ALL_PASSAGES = """
     select p.passage_id, p.doc_id, p.char_start, p.char_end, p.is_boilerplate, d.published_at
     from passages p join documents d using (doc_id)

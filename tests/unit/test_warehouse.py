@@ -1,5 +1,7 @@
 """The warehouse's DuckDB settings."""
 
+import pytest
+
 
 def _setting(conn, name: str):
     return conn.sql(f"select current_setting('{name}')").fetchall()[0][0]
@@ -136,3 +138,36 @@ def test_a_step_hands_on_the_cache_it_used_up_to_hand_on_cache(claimwire, monkey
             assert _setting(third, "memory_limit") == _setting(first, "memory_limit")
     finally:
         warehouse.teardown_after_execution(build_init_resource_context())
+
+
+def test_rows_picked_by_row_id_are_the_rows_the_predicate_picks():
+    """`rows_where` returns what `where predicate` returns: committed rows, and rows the open
+    transaction inserted, updated or deleted, with a parameter inside the predicate."""
+    import duckdb
+
+    from pipelines.defs.resources import rows_where
+
+    conn = duckdb.connect()
+    conn.execute(
+        "create table t as select i, 'doc' || (i % 97) as doc_id, repeat('x', 50) as text from range(300000) r(i)"
+    )
+    picked = "doc_id in (select unnest(?))"
+    docs = ["doc3", "doc50", "doc96"]
+
+    def both() -> tuple[list, list]:
+        plain = conn.execute(f"select * from t where {picked} order by i", [docs]).fetchall()
+        by_row_id = conn.execute(f"select * from ({rows_where('t', picked)}) order by i", [docs]).fetchall()
+        return plain, by_row_id
+
+    plain, by_row_id = both()
+    assert len(plain) == 3 * 3093 - 1 and by_row_id == plain
+    conn.execute("begin")
+    conn.execute("insert into t select i + 300000, 'doc50', 'new' from range(5000) r(i)")
+    conn.execute("update t set doc_id = 'doc3' where i in (1, 2)")
+    conn.execute("delete from t where i < 200 and doc_id = 'doc96'")
+    plain, by_row_id = both()
+    assert by_row_id == plain and len(plain) == 3 * 3093 - 1 + 5000 + 2 - 2
+    conn.execute("commit")
+    assert both()[1] == plain
+    with pytest.raises(ValueError):
+        rows_where("t; drop table t", picked)
