@@ -101,7 +101,7 @@ def extract_and_screen_claims(
             # checked row by row and added to `claims` or `quarantine`. The labels are computed
             # once, for the mentions whose label may have changed (`compute_claim_labels`), and
             # read by the statements below and the unscreened rows' query.
-            _compute_claim_labels(conn)
+            _compute_claim_labels(conn, todo)
             n_labelled = conn.sql("select count(*) from claim_labels_now").fetchall()[0][0]
             for table in ("claims", "quarantine"):
                 # by the mention's document (a claim row's own doc_id is what the checks verify)
@@ -163,16 +163,39 @@ def extract_and_screen_claims(
 NOT_CURRENT_MENTIONS = "select claim_id from claim_mentions where doc_id not in (select doc_id from documents where is_current)"
 
 
-def _compute_claim_labels(conn) -> None:
+def _compute_claim_labels(conn, new_doc_ids: list[str]) -> None:
     """`claim_labels_now`, with `_clustered_docs`: the labels of the mentions whose label may
     have changed (sql/transforms/compute_claim_labels.sql). When every document was clustered
-    since, they are the whole view: the scope would be every mention, found at twice the cost."""
+    since, they are the whole view: the scope would be every mention, found at twice the cost.
+    `new_doc_ids` are the documents whose mentions this run extracted."""
     conn.execute(f"create or replace temp table _clustered_docs as {sql_file('select_docs_clustered_since_labels')}")
     n_clustered, n_documents = conn.sql("select (select count(*) from _clustered_docs), (select count(*) from documents)").fetchall()[0]
     if n_clustered >= n_documents:
         conn.execute("create or replace temp table claim_labels_now as select * from current_claim_labels")
-    else:
-        conn.execute(sql_file("compute_claim_labels"))
+        return
+    conn.register("_new_docs", pl.DataFrame({"doc_id": new_doc_ids}, schema={"doc_id": pl.Utf8}))
+    try:
+        unscreened = NEW_MENTIONS if conn.sql(COUNTS_PROVE_NEW).fetchall()[0][0] else UNSCREENED_ANYWHERE
+        conn.execute(f"create or replace temp table _unscreened_mentions as {unscreened}")
+    finally:
+        conn.unregister("_new_docs")
+    conn.execute(sql_file("compute_claim_labels"))
+    conn.execute("drop table _unscreened_mentions")
+
+
+# The mentions in neither `claims` nor `quarantine`: those this run extracted (`_new_docs`' ones).
+# Every earlier mention was screened into one of the two in the run that extracted it, and
+# their rows are deleted with their mentions, so the counts prove it: when the mentions
+# outnumber the claims and quarantined rows by exactly the new ones, those are the ones, found
+# without comparing 1.3 million mention ids with as many claims (0.01 against 0.14-0.18 s at 100,000
+# articles). Otherwise (the stage started over, a claim row whose mention is gone) the tables
+# are compared whole.
+NEW_MENTIONS = "select claim_id from claim_mentions where doc_id in (select doc_id from _new_docs)"
+UNSCREENED_ANYWHERE = "select claim_id from claim_mentions anti join claims using (claim_id) anti join quarantine using (claim_id)"
+COUNTS_PROVE_NEW = f"""
+    select (select count(*) from claim_mentions) - (select count(*) from claims) - (select count(*) from quarantine)
+         = (select count(*) from ({NEW_MENTIONS}))
+"""
 
 
 # Claim rows screened and written per slice; also distinct values per Great Expectations run

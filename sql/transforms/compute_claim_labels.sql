@@ -9,7 +9,8 @@
 -- After the first run this is the batch's documents and the clusters they join. When every
 -- document was clustered since (the first run, or the dedup stage clustered everything again),
 -- the claims step reads the whole view instead: the same rows, without finding the scope.
--- Needs `_clustered_docs` (sql/transforms/select_docs_clustered_since_labels.sql).
+-- Needs `_clustered_docs` (sql/transforms/select_docs_clustered_since_labels.sql) and
+-- `_unscreened_mentions`, the ids of the mentions in neither table (`_compute_claim_labels`).
 
 create or replace temp table _label_scope as
 select m.claim_id
@@ -24,9 +25,7 @@ where m.passage_id in (
     )
 )
 union
-select claim_id from claim_mentions
-anti join claims using (claim_id)
-anti join quarantine using (claim_id);
+select claim_id from _unscreened_mentions;
 
 create or replace temp table claim_labels_now as
 select * from current_claim_labels where claim_id in (select claim_id from _label_scope);

@@ -2,12 +2,26 @@
 -- nor `quarantine` yet (new documents, or every mention after the claims stage starts over),
 -- with its passage cluster; the rows the claims step screens. `claim_labels_now` is the claims
 -- step's temporary copy of the view `current_claim_labels`, computed once per run.
+-- The mentions are found among the labelled ones by their ids (anti joins that hash the labels,
+-- not the 1.3 million claims at 100,000 articles), then read by row id: their quotes and
+-- sentences, not every mention's (for a +1% batch at 100,000 articles, 0.08-0.1 s against 0.22-0.27 s).
+with
+
+unscreened as (
+    select claim_id from claim_labels_now
+    anti join claims using (claim_id)
+    anti join quarantine using (claim_id)
+),
+
+mentions as (
+    select * from claim_mentions
+    where rowid in (select rowid from claim_mentions semi join unscreened using (claim_id))
+)
+
 select
     m.claim_id, m.doc_id, m.passage_id, l.cluster_id, m.char_start, m.char_end, m.quote, m.sentence,
     m.value_low, m.value_high, m.unit, m.qualifier, m.period, m.measure, m.subject, m.attributed_to,
     l.is_syndicated_copy
-from claim_mentions as m
+from mentions as m
 join claim_labels_now as l using (claim_id)
-where m.claim_id not in (select claim_id from claims)
-  and m.claim_id not in (select claim_id from quarantine)
 order by m.doc_id, m.char_start, m.claim_id
