@@ -3,8 +3,9 @@
 -- with its passage cluster; the rows the claims step screens. `claim_labels_now` is the claims
 -- step's temporary copy of the view `current_claim_labels`, computed once per run.
 -- The mentions are found among the labelled ones by their ids (anti joins that hash the labels,
--- not the 1.3 million claims at 100,000 articles), then read by row id: their quotes and
--- sentences, not every mention's (for a +1% batch at 100,000 articles, 0.08-0.1 s against 0.22-0.27 s).
+-- not the 1.3 million claims at 100,000 articles). They are not read by row id
+-- (`pipelines.defs.resources.rows_where`): the step appended them in its open transaction, and
+-- DuckDB 2.0 crashed committing after a row-id read of such rows.
 with
 
 unscreened as (
@@ -14,8 +15,7 @@ unscreened as (
 ),
 
 mentions as (
-    select * from claim_mentions
-    where rowid in (select rowid from claim_mentions semi join unscreened using (claim_id))
+    select * from claim_mentions semi join unscreened using (claim_id)
 )
 
 select
