@@ -2,26 +2,16 @@
 -- nor `quarantine` yet (new documents, or every mention after the claims stage starts over),
 -- with its passage cluster; the rows the claims step screens. `claim_labels_now` is the claims
 -- step's temporary copy of the view `current_claim_labels`, computed once per run.
--- The mentions are found among the labelled ones by their ids (anti joins that hash the labels,
--- not the 1.3 million claims at 100,000 articles). They are not read by row id
--- (`pipelines.defs.resources.rows_where`): the step appended them in its open transaction, and
--- DuckDB 2.0 crashed committing after a row-id read of such rows.
-with
-
-unscreened as (
-    select claim_id from claim_labels_now
-    anti join claims using (claim_id)
-    anti join quarantine using (claim_id)
-),
-
-mentions as (
-    select * from claim_mentions semi join unscreened using (claim_id)
-)
-
+-- `not in`, not anti joins: on the first run (every mention unscreened, 1.29 million at 100,000
+-- articles) the anti joins held 450 MB more (1.95 against 2.4 GB for the query alone) and
+-- saved 0.06 s on a +1% batch. Not read by row id (`rows_where`): the step appended these rows
+-- in its open transaction, and DuckDB 2.0 crashed committing after a row-id read of such rows.
 select
     m.claim_id, m.doc_id, m.passage_id, l.cluster_id, m.char_start, m.char_end, m.quote, m.sentence,
     m.value_low, m.value_high, m.unit, m.qualifier, m.period, m.measure, m.subject, m.attributed_to,
     l.is_syndicated_copy
-from mentions as m
+from claim_mentions as m
 join claim_labels_now as l using (claim_id)
+where m.claim_id not in (select claim_id from claims)
+  and m.claim_id not in (select claim_id from quarantine)
 order by m.doc_id, m.char_start, m.claim_id
