@@ -138,6 +138,16 @@ def _from_scratch(cw) -> dict[str, list[tuple]]:
     }
 
 
+def _labels_are_current(cw) -> bool:
+    """Every claim and quarantined row carries the label of its current mention, and every
+    current mention has a row."""
+    labelled = cw.warehouse_query(
+        "select claim_id, cluster_id, is_syndicated_copy from claims union all "
+        "select claim_id, cluster_id, is_syndicated_copy from quarantine order by claim_id"
+    )
+    return labelled == cw.warehouse_query("select * from current_claim_labels order by claim_id")
+
+
 def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scratch(claimwire):
     # one document at a time: 002 copies a quote of 000, 003 and 004 share passages with earlier ones
     n_reclustered, n_labelled = [], []
@@ -150,11 +160,7 @@ def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scr
             assert sorted(claimwire.warehouse_query(f"select * from {table}")) == expected[table], (prefix, table)
         # the claims step relabels only the mentions in clusters the batch joined, and every
         # claim and quarantined row then carries the label of every current mention
-        labelled = claimwire.warehouse_query(
-            "select claim_id, cluster_id, is_syndicated_copy from claims union all "
-            "select claim_id, cluster_id, is_syndicated_copy from quarantine order by claim_id"
-        )
-        assert labelled == claimwire.warehouse_query("select * from current_claim_labels order by claim_id"), prefix
+        assert _labels_are_current(claimwire), prefix
         (materialization,) = [
             m for m in result.get_asset_materialization_events() if m.asset_key.path == ["passage_clusters"]
         ]
@@ -224,11 +230,7 @@ def test_a_batch_finds_its_unscreened_mentions_without_comparing_the_whole_table
     for prefix in ("000", "002"):
         _copy(claimwire, prefix)
         assert claimwire.run().success, prefix
-    labelled = claimwire.warehouse_query(
-        "select claim_id, cluster_id, is_syndicated_copy from claims union all "
-        "select claim_id, cluster_id, is_syndicated_copy from quarantine order by claim_id"
-    )
-    assert labelled == claimwire.warehouse_query("select * from current_claim_labels order by claim_id")
+    assert _labels_are_current(claimwire)
 
 
 def test_a_mention_left_unscreened_is_screened_with_the_next_batch(claimwire):
