@@ -48,6 +48,22 @@ def reset_stage_if_changed(conn: duckdb.DuckDBPyConnection, stage: str, version:
     return bool(stored)
 
 
+def create_batch_rows(conn: duckdb.DuckDBPyConnection, table: str, batch_doc_ids: list[str], in_batch: str,
+                      proof: str, anywhere: str) -> None:
+    """Create the temporary table `table` from `in_batch`, the rows of the batch's documents
+    (registered as `_batch_docs`), when `proof` (one boolean; it may read `_batch_docs`) says
+    they are all the rows wanted; else from `anywhere`, which finds them over whole tables.
+    For rows only the batch can have when every earlier run finished its writes (unclustered
+    passages, unscreened mentions): the counts of whole tables, which DuckDB keeps, prove it,
+    and a warehouse that breaks that is still handled right, at the whole tables' cost."""
+    conn.register("_batch_docs", pl.DataFrame({"doc_id": batch_doc_ids}, schema={"doc_id": pl.Utf8}))
+    try:
+        query = in_batch if conn.sql(proof).fetchall()[0][0] else anywhere
+        conn.execute(f"create or replace temp table {table} as {query}")
+    finally:
+        conn.unregister("_batch_docs")
+
+
 def table_schema(frame: pl.DataFrame) -> TableSchema:
     return TableSchema(columns=[TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()])
 

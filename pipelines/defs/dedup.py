@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 from pipelines.defs.common import (
     OWNERS,
     WAREHOUSE_KINDS,
+    create_batch_rows,
     frame_metadata,
     mark_processed,
     markdown_table,
@@ -217,9 +218,6 @@ def _recluster_all(conn, config: DedupConfig) -> int:
     return all_passages.height
 
 
-# Passages whose cluster may change in this run: new passages (no cluster yet), the ends of the
-# new matches, and every passage of a cluster those belong to. Clusters are the connected
-# components of the verified pairs, so this set is closed: a pair with one end in it has both.
 # The passages that belong to no cluster yet: those of the batch's documents (`_batch_docs`).
 # Every other passage got its cluster when its document was clustered, in the same transaction
 # as its progress, so the counts prove it: when the passages outnumber the members by exactly
@@ -232,6 +230,9 @@ COUNTS_PROVE_BATCH = f"""
     select (select count(*) from passages) - (select count(*) from passage_cluster_members)
          = (select count(*) from ({UNCLUSTERED_IN_BATCH}))
 """
+# Passages whose cluster may change in this run: new passages (no cluster yet), the ends of the
+# new matches, and every passage of a cluster those belong to. Clusters are the connected
+# components of the verified pairs, so this set is closed: a pair with one end in it has both.
 RECLUSTERED = """
     create or replace temp table _touched as
     select passage_id from _unclustered
@@ -281,15 +282,12 @@ def _recluster_touched(conn, new_matches: pl.DataFrame, batch_doc_ids: list[str]
     its name and row; a document pair's syndication changes only when one of them has a
     reclustered passage. `tests/e2e/test_incremental.py` compares both after every batch.
     """
-    conn.register("_batch_docs", pl.DataFrame({"doc_id": batch_doc_ids}, schema={"doc_id": pl.Utf8}))
+    create_batch_rows(conn, "_unclustered", batch_doc_ids, UNCLUSTERED_IN_BATCH, COUNTS_PROVE_BATCH, UNCLUSTERED_ANYWHERE)
     conn.register("_new_matches", new_matches.select("passage_id_a", "passage_id_b"))
     try:
-        unclustered = UNCLUSTERED_IN_BATCH if conn.sql(COUNTS_PROVE_BATCH).fetchall()[0][0] else UNCLUSTERED_ANYWHERE
-        conn.execute(f"create or replace temp table _unclustered as {unclustered}")
         conn.execute(RECLUSTERED)
     finally:
         conn.unregister("_new_matches")
-        conn.unregister("_batch_docs")
     in_scope = "passage_id in (select passage_id from _reclustered)"
     touched = read_frame(conn, f"select * from ({ALL_PASSAGES}) where {in_scope}")
     matches = read_frame(

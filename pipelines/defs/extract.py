@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResul
 from pipelines.defs.common import (
     OWNERS,
     WAREHOUSE_KINDS,
+    create_batch_rows,
     frame_metadata,
     mark_processed,
     markdown_table,
@@ -173,24 +174,19 @@ def _compute_claim_labels(conn, new_doc_ids: list[str]) -> None:
     if n_clustered >= n_documents:
         conn.execute("create or replace temp table claim_labels_now as select * from current_claim_labels")
         return
-    conn.register("_new_docs", pl.DataFrame({"doc_id": new_doc_ids}, schema={"doc_id": pl.Utf8}))
-    try:
-        unscreened = NEW_MENTIONS if conn.sql(COUNTS_PROVE_NEW).fetchall()[0][0] else UNSCREENED_ANYWHERE
-        conn.execute(f"create or replace temp table _unscreened_mentions as {unscreened}")
-    finally:
-        conn.unregister("_new_docs")
+    create_batch_rows(conn, "_unscreened_mentions", new_doc_ids, NEW_MENTIONS, COUNTS_PROVE_NEW, UNSCREENED_ANYWHERE)
     conn.execute(sql_file("compute_claim_labels"))
     conn.execute("drop table _unscreened_mentions")
 
 
-# The mentions in neither `claims` nor `quarantine`: those this run extracted (`_new_docs`' ones).
+# The mentions in neither `claims` nor `quarantine`: those this run extracted (`_batch_docs`' ones).
 # Every earlier mention was screened into one of the two in the run that extracted it, and
 # their rows are deleted with their mentions, so the counts prove it: when the mentions
 # outnumber the claims and quarantined rows by exactly the new ones, those are the ones, found
 # without comparing 1.3 million mention ids with as many claims (0.01 against 0.14-0.18 s at 100,000
 # articles). Otherwise (the stage started over, a claim row whose mention is gone) the tables
 # are compared whole.
-NEW_MENTIONS = "select claim_id from claim_mentions where doc_id in (select doc_id from _new_docs)"
+NEW_MENTIONS = "select claim_id from claim_mentions where doc_id in (select doc_id from _batch_docs)"
 UNSCREENED_ANYWHERE = "select claim_id from claim_mentions anti join claims using (claim_id) anti join quarantine using (claim_id)"
 COUNTS_PROVE_NEW = f"""
     select (select count(*) from claim_mentions) - (select count(*) from claims) - (select count(*) from quarantine)
