@@ -721,12 +721,15 @@ SHARE_TYPES = frozenset({"expect_column_values_to_be_between", "expect_column_pa
 @dataclass(frozen=True)
 class TableWideRule:
     """A rule counted over the whole table in SQL: `checked` and `failed` are boolean SQL
-    expressions on one row (uniqueness rules leave them empty and are counted by their key)."""
+    expressions on one row (uniqueness rules leave them empty and are counted by their key).
+    `values` are the columns whose values they compare, `nulls` those they only test for null."""
 
     index: int
     spec: ExpectationSpec
     checked: str = ""
     failed: str = ""
+    values: tuple[str, ...] = ()
+    nulls: tuple[str, ...] = ()
 
 
 def table_wide_rules(suite: Suite, mutable_columns: frozenset[str] = frozenset()) -> tuple[TableWideRule, ...] | None:
@@ -754,22 +757,25 @@ def table_wide_rules(suite: Suite, mutable_columns: frozenset[str] = frozenset()
     return tuple(rules)
 
 
-def _null_sql(spec: ExpectationSpec) -> tuple[str, str]:
-    """(rows considered, rows failing) of a structural null rule, as SQL."""
+def _null_sql(spec: ExpectationSpec) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+    """(rows considered, rows failing, columns compared, columns tested for null) of a
+    structural null rule, as SQL."""
     kw = spec.kwargs
     if set(kw) - {"column", "row_condition", "condition_parser"}:
         raise ValueError(f"{spec.check_name}: kwargs have no SQL form")
     condition = row_condition_sql(kw["row_condition"]) if kw.get("row_condition") else "true"
+    compared = row_condition_columns(kw["row_condition"]) if kw.get("row_condition") else ()
     col = _quoted(kw["column"])
     if spec.type == "expect_column_values_to_not_be_null":
-        return f"({condition})", f"({condition}) and {col} is null"
+        return f"({condition})", f"({condition}) and {col} is null", compared, (kw["column"],)
     if spec.type == "expect_column_values_to_be_null":
-        return f"({condition})", f"({condition}) and {col} is not null"
+        return f"({condition})", f"({condition}) and {col} is not null", compared, (kw["column"],)
     raise ValueError(f"{spec.check_name} has no SQL form")
 
 
-def _share_sql(spec: ExpectationSpec) -> tuple[str, str]:
-    """(rows the rule considers, rows that fail it) as SQL, as GX counts them for `mostly`: a
+def _share_sql(spec: ExpectationSpec) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+    """(rows the rule considers, rows that fail it, columns compared, no columns tested for
+    null only) as SQL, as GX counts them for `mostly`: a
     column rule considers the non-null values where the row condition holds; a pair rule every
     row where the condition holds and not both values are null (GX's default `ignore_row_if`)."""
     kw = spec.kwargs
@@ -777,16 +783,17 @@ def _share_sql(spec: ExpectationSpec) -> tuple[str, str]:
     if set(kw) - known:
         raise ValueError(f"{spec.check_name}: kwargs {sorted(set(kw) - known)} have no SQL form")
     condition = row_condition_sql(kw["row_condition"]) if kw.get("row_condition") else "true"
+    compared = (*spec.columns, *(row_condition_columns(kw["row_condition"]) if kw.get("row_condition") else ()))
     if spec.type == "expect_column_values_to_be_between":
         col = _quoted(kw["column"])
         bounds = [f"{col} >= {_literal(kw['min_value'])}"] if kw.get("min_value") is not None else []
         bounds += [f"{col} <= {_literal(kw['max_value'])}"] if kw.get("max_value") is not None else []
         checked = f"({condition}) and {col} is not null"
-        return checked, f"{checked} and not ({' and '.join(bounds) or 'true'})"
+        return checked, f"{checked} and not ({' and '.join(bounds) or 'true'})", compared, ()
     a, b = _quoted(kw["column_A"]), _quoted(kw["column_B"])
     op = ">=" if kw.get("or_equal") else ">"
     checked = f"({condition}) and not ({a} is null and {b} is null)"
-    return checked, f"{checked} and not coalesce({a} {op} {b}, false)"
+    return checked, f"{checked} and not coalesce({a} {op} {b}, false)", compared, ()
 
 
 _SQL_COMPARISONS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
@@ -821,6 +828,12 @@ def row_condition_sql(condition: str) -> str:
     return node(ast.parse(condition, mode="eval").body)
 
 
+def row_condition_columns(condition: str) -> tuple[str, ...]:
+    """The columns a `row_condition` reads, in order of first use."""
+    names = (n.id for n in ast.walk(ast.parse(condition, mode="eval")) if isinstance(n, ast.Name))
+    return tuple(dict.fromkeys(names))
+
+
 def _constant(n: ast.AST) -> Any:
     if isinstance(n, ast.Constant) and isinstance(n.value, (str, int, float, bool)):
         return n.value
@@ -853,7 +866,11 @@ def table_wide_counts(
     """(rows in `relation`, each rule counted over it) in DuckDB: for a uniqueness rule the rows
     whose key another row shares (`failed`, GX's count), for a share or null rule the rows it
     considers and fails, over the table and within the scope (`in_scope`, a SQL predicate).
-    The table's rows and every share are counted in one pass.
+    The table's rows and every share are counted in one pass, over the rows grouped by what
+    the rules read (the columns they compare, whether the columns they test for null are, and
+    whether the row is in the scope): the claims' sixteen rules read a few thousand distinct
+    (measure, unit, period, value) rows out of 1.3 million at 100,000 articles, and each
+    filter is then evaluated per group (0.05-0.1 against 0.43-0.69 s per row).
 
     With `keys_near_scope`, a uniqueness rule counts the rows of the key groups that hold a row
     of the scope only: the whole table's count when every other group passed before and no
@@ -864,14 +881,23 @@ def table_wide_counts(
     on a primary key)."""
     counts: dict[int, dict[str, int]] = {}
     shares = [r for r in rules if r.checked]
-    parts = ["count(*)"]
-    for r in shares:
-        parts += [
-            f"count(*) filter (where {r.checked})",
-            f"count(*) filter (where {r.failed})",
-            f"count(*) filter (where ({in_scope}) and {r.failed})",
-        ]
-    n_rows, *row = conn.sql(f"select {', '.join(parts)} from ({relation})").fetchall()[0]
+    if shares:
+        compared = dict.fromkeys(c for r in shares for c in r.values)
+        tested = [c for c in dict.fromkeys(c for r in shares for c in r.nulls) if c not in compared]
+        # a column tested for null only is grouped as true or null: the same tests, far fewer groups
+        read = [_quoted(c) for c in compared] + [f"case when {_quoted(c)} is null then null else true end as {_quoted(c)}" for c in tested]
+        grouped = f"select {', '.join([*read, f'({in_scope}) as __in_scope'])}, count(*) as __n from ({relation}) group by all"
+        parts = ["sum(__n)"]
+        for r in shares:
+            parts += [
+                f"sum(__n) filter (where {r.checked})",
+                f"sum(__n) filter (where {r.failed})",
+                f"sum(__n) filter (where __in_scope and {r.failed})",
+            ]
+        summed = ", ".join(f"coalesce({part}, 0)::bigint" for part in parts)
+        n_rows, *row = conn.sql(f"select {summed} from ({grouped})").fetchall()[0]
+    else:
+        n_rows, row = conn.sql(f"select count(*) from ({relation})").fetchall()[0][0], []
     for k, r in enumerate(shares):
         counts[r.index] = {"checked": row[3 * k], "failed": row[3 * k + 1], "failed_in_scope": row[3 * k + 2]}
     keys = [r for r in rules if not r.checked]

@@ -271,3 +271,41 @@ def test_sql_that_disagrees_with_great_expectations_raises(suites):
     conn.register("scope", pl.DataFrame({"doc_id": ["new"]}))
     with pytest.raises(ValidationRunError, match="fails 1 rows of the scope in Great Expectations but 0 in its SQL form"):
         merge_table_wide(report, suite, rules, table_wide_counts(conn, "select * from t", rules, IN_SCOPE)[1])
+
+
+def test_counts_over_grouped_rows_are_the_counts_row_by_row(suites):
+    """The shares are counted over the rows grouped by what the rules read; the counts are the
+    ones each rule's SQL gives row by row, with repeated rows, null values, null clusters (a
+    column tested for null only, grouped as true or null) and rows in and out of the scope."""
+    rows = [
+        *CLEAN_CLAIM_ROWS,
+        *CLEAN_CLAIM_ROWS,  # every value combination twice
+        {"doc_id": "d2", "cluster_id": None},
+        {"doc_id": "d2", "cluster_id": None, "value_low": 50.0, "value_high": 50.0},
+        {"doc_id": "d3", "value_low": 50.0, "value_high": 40.0},
+        {"doc_id": "d3", "is_syndicated_copy": None, "value_low": -5.0, "value_high": None},
+        {"doc_id": "d3", "measure": None, "unit": None, "period": None},
+        {"doc_id": "d4", "cluster_id": "k9", "value_low": 90000.0, "value_high": 90000.0},
+    ]
+    frame = claims_frame(rows)
+    rules = table_wide_rules(suites["claims"], CLAIMS_MUTABLE)
+    conn = duckdb.connect()
+    conn.register("t", frame)
+    for scope in (["d1"], ["d2", "d3"], ["d4"], []):
+        conn.register("scope", pl.DataFrame({"doc_id": scope}, schema={"doc_id": pl.Utf8}))
+        n_rows, counts = table_wide_counts(conn, "select * from t", rules, IN_SCOPE)
+        assert n_rows == frame.height
+        shares = [r for r in rules if r.checked]
+        assert len(shares) == 16
+        for r in shares:
+            row_by_row = conn.sql(
+                f"select count(*) filter (where {r.checked}), count(*) filter (where {r.failed}), "
+                f"count(*) filter (where ({IN_SCOPE}) and {r.failed}) from t"
+            ).fetchall()[0]
+            got = counts[r.index]
+            assert (got["checked"], got["failed"], got["failed_in_scope"]) == row_by_row, r.spec.check_name
+        nulls = {r.spec.check_name: counts[r.index]["failed"] for r in shares if r.nulls}
+        assert nulls == {
+            "expect_column_values_to_not_be_null:cluster_id": 2,
+            "expect_column_values_to_not_be_null:is_syndicated_copy": 1,
+        }
