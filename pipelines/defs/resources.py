@@ -159,8 +159,8 @@ VACUUM_TASKS = 0
 # step, after the facts step and when the run closed the warehouse; with this threshold it
 # checkpoints once, at the close (1.9 s), and the run took 1-3 s less in alternating replays
 # (docs/benchmarks.md, sixteenth session). A first run writes far more and still checkpoints
-# as it goes.
-CHECKPOINT_THRESHOLD = "256MiB"
+# as it goes. (256MiB held 40-80 MB more in the steps of a 20,000-article first run.)
+CHECKPOINT_THRESHOLD = "64MiB"
 # The cached table blocks a run's connection keeps when a step hands it on: a step that used
 # less leaves DuckDB's cache to the next, which reads many of the same columns; a step that
 # used more gives the rest up. The +1% run at 100,000 articles held 0.2-1.1 GB between steps;

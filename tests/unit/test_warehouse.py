@@ -28,7 +28,7 @@ def test_a_run_checkpoints_small_writes_once_when_it_closes_the_warehouse(claimw
 
     from pipelines.defs.resources import CHECKPOINT_THRESHOLD, Warehouse, transaction
 
-    assert CHECKPOINT_THRESHOLD == "256MiB"
+    assert CHECKPOINT_THRESHOLD == "64MiB"
     wal = claimwire.warehouse.with_name(claimwire.warehouse.name + ".wal")
 
     def commit_rows(warehouse, run: str, times: int) -> list[int]:
@@ -45,7 +45,7 @@ def test_a_run_checkpoints_small_writes_once_when_it_closes_the_warehouse(claimw
     warehouse = Warehouse()
     warehouse.setup_for_execution(build_init_resource_context())
     with warehouse.get_connection() as conn:
-        assert _setting(conn, "checkpoint_threshold") == "256.0 MiB"
+        assert _setting(conn, "checkpoint_threshold") == "64.0 MiB"
     sizes = commit_rows(warehouse, "first", 5)
     assert all(later > earlier for earlier, later in zip(sizes, sizes[1:]))  # none checkpointed
     assert sizes[-1] > 20 * 2**20
