@@ -82,7 +82,10 @@ create table if not exists facts (
     n_independent_sources integer not null,
     attributed_to         varchar[] not null,
     first_seen_at         timestamp,
-    claim_ids             varchar[] not null,
+    -- every mention's id (1.3 million at 100,000 articles), rewritten with most facts by every
+    -- batch: stored uncompressed, the checkpoint after the facts step took 0.14 s instead of
+    -- 0.55 s compressing them again (a warehouse created before keeps its compression)
+    claim_ids             varchar[] using compression uncompressed not null,
     conflicts_with        varchar[] not null
 );
 

@@ -208,3 +208,24 @@ def test_rows_picked_by_row_id_are_the_rows_the_predicate_picks():
     assert by_row_id == plain and len(plain) == 3 * 3093 - 1 + 5000 + 2 - 2
     with pytest.raises(ValueError):
         rows_where("t; drop table t", picked)
+
+
+def test_fact_claim_ids_are_stored_uncompressed(claimwire):
+    """Every batch rewrites most facts with all their claim ids: the ids are stored without
+    compression, which the checkpoint would otherwise redo each time; other lists are compressed."""
+    from pipelines.defs.resources import Warehouse
+
+    with Warehouse().get_connection() as conn:
+        conn.execute(
+            "insert into facts select 'f' || i, 'troops_deployed', 'person', null, i, i, ['exact'], 1, 1, 1, [], null,"
+            " ['claim-' || i, 'claim-' || (i + 1)], ['f' || (i + 1)] from range(50000) t(i)"
+        )
+        conn.execute("checkpoint")
+        stored = conn.sql(
+            "select column_name, segment_type, list(distinct compression) from pragma_storage_info('facts')"
+            " where column_name in ('claim_ids', 'conflicts_with') and segment_type like 'VARCHAR%' group by all order by all"
+        ).fetchall()
+    by_column = {(column, kind): sorted(methods) for column, kind, methods in stored}
+    assert by_column[("claim_ids", "VARCHAR")] == ["Uncompressed"]
+    assert by_column[("claim_ids", "VARCHAR[]")] == ["Uncompressed"]
+    assert "Uncompressed" not in by_column[("conflicts_with", "VARCHAR")]  # the same data, compressed
