@@ -274,6 +274,17 @@ SYNDICATION_DOCS = """
 """
 
 
+# The reclustered passages' members (`_members`) that are new or name another cluster, written.
+CHANGED_MEMBERS = """
+    insert or replace into passage_cluster_members by name
+    select m.* from _members as m
+    anti join (
+        select passage_id, cluster_id from passage_cluster_members
+        where passage_id in (select passage_id from _reclustered)
+    ) as t using (passage_id, cluster_id)
+"""
+
+
 def _recluster_touched(conn, new_matches: pl.DataFrame, batch_doc_ids: list[str]) -> int:
     """Relabel only the clusters this run's passages and matches touch; the rest stay as they are.
 
@@ -296,7 +307,13 @@ def _recluster_touched(conn, new_matches: pl.DataFrame, batch_doc_ids: list[str]
     members, clusters = cluster_passages(touched, matches)
     conn.execute("delete from passage_clusters where cluster_id in (select cluster_id from _old_clusters)")
     append_table(conn, "passage_clusters", clusters, or_replace=True)
-    append_table(conn, "passage_cluster_members", members, or_replace=True)
+    # a member whose cluster kept its name (the smallest passage id, which a new passage seldom
+    # undercuts) is left as it is: most reclustered members, whose rows are spread over the table
+    conn.register("_members", members)
+    try:
+        conn.execute(CHANGED_MEMBERS)
+    finally:
+        conn.unregister("_members")
 
     conn.execute(f"create or replace temp table _around_docs as {SYNDICATION_DOCS}")
     docs = "doc_id in (select doc_id from _around_docs)"
