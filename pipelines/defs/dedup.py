@@ -285,6 +285,27 @@ CHANGED_MEMBERS = """
 """
 
 
+# The syndication rows of the reclustered passages' documents become `_syndication`'s: rows that
+# differ from it are deleted, its rows that are not there inserted. A pair of older documents
+# that a new copy joined keeps its row (their shared passages did not change), so those rows,
+# spread over the table, are not deleted and written again.
+SYNDICATION_COLUMNS = "doc_id_a, doc_id_b, n_shared_passages, shared_chars_a, share_of_a, share_of_b"
+CHANGED_SYNDICATION = f"""
+    create or replace temp table _old_syndication as
+    select {SYNDICATION_COLUMNS} from doc_syndication
+    where doc_id_a in (select doc_id from _syndicated_docs) or doc_id_b in (select doc_id from _syndicated_docs);
+
+    delete from doc_syndication as t
+    using (select {SYNDICATION_COLUMNS} from _old_syndication except select {SYNDICATION_COLUMNS} from _syndication) as gone
+    where t.doc_id_a = gone.doc_id_a and t.doc_id_b = gone.doc_id_b;
+
+    insert into doc_syndication by name
+    select {SYNDICATION_COLUMNS} from _syndication except select {SYNDICATION_COLUMNS} from _old_syndication;
+
+    drop table _old_syndication;
+"""
+
+
 def _recluster_touched(conn, new_matches: pl.DataFrame, batch_doc_ids: list[str]) -> int:
     """Relabel only the clusters this run's passages and matches touch; the rest stay as they are.
 
@@ -325,11 +346,11 @@ def _recluster_touched(conn, new_matches: pl.DataFrame, batch_doc_ids: list[str]
     syndication = document_syndication(around, around_members).filter(
         pl.col("doc_id_a").is_in(changed) | pl.col("doc_id_b").is_in(changed)
     )
-    conn.execute(
-        "delete from doc_syndication where doc_id_a in (select doc_id from _syndicated_docs) "
-        "or doc_id_b in (select doc_id from _syndicated_docs)"
-    )
-    append_table(conn, "doc_syndication", syndication)
+    conn.register("_syndication", syndication)
+    try:
+        conn.execute(CHANGED_SYNDICATION)
+    finally:
+        conn.unregister("_syndication")
     for table in ("_unclustered", "_touched", "_reclustered", "_old_clusters", "_syndicated_docs", "_around_docs"):
         conn.execute(f"drop table {table}")
     return touched.height
