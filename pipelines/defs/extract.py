@@ -237,7 +237,9 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) 
                 built = table_frame(conn, "facts")
             else:
                 built = build_facts(read_frame(conn, FACT_INPUT_CLAIMS), read_frame(conn, FACT_INPUT_DOCUMENTS))
-                replace_table(conn, "facts", built)
+                # a batch changes most facts (92% at 100,000 articles, each with all its claim
+                # ids): rewritten whole in 0.16-0.25 s, against 0.45-0.56 s to find the changed
+                replace_table(conn, "facts", built, compare_rows=False)
             n_rows = record_table_version(conn, "facts", context.run.run_id)
         values_over_time = chart.result()
     top = built.sort("n_independent_sources", "n_mentions", descending=True).head(10).select(

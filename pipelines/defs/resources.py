@@ -330,17 +330,19 @@ def rows_where(table: str, predicate: str) -> str:
     return f'select * from "{table}" where rowid in (select rowid from "{table}" where {predicate})'
 
 
-def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, compare_rows: bool = True) -> None:
     """Make a derived table's rows those of `frame` (columns matched by name).
 
     Only the difference is written when the table has a primary key: rows whose key is gone
     are deleted, rows that are new or changed (compared on every column of `frame`) are
     replaced. A batch that changes a few clusters of a large warehouse then writes a few rows,
     and the transaction holds those, not a second copy of the table (which DuckDB keeps in
-    memory until commit). A table without a key is emptied and refilled.
+    memory until commit). A table without a key, or written with `compare_rows` off (a small
+    table whose rows mostly change each run, where comparing costs more than writing), is
+    emptied and refilled.
     """
     _check_identifier(table)
-    key = _primary_key(conn, table)
+    key = _primary_key(conn, table) if compare_rows else []
     conn.register("_frame", frame)
     try:
         if not key:

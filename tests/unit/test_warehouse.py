@@ -229,3 +229,24 @@ def test_fact_claim_ids_are_stored_uncompressed(claimwire):
     assert by_column[("claim_ids", "VARCHAR")] == ["Uncompressed"]
     assert by_column[("claim_ids", "VARCHAR[]")] == ["Uncompressed"]
     assert "Uncompressed" not in by_column[("conflicts_with", "VARCHAR")]  # the same data, compressed
+
+
+@pytest.mark.parametrize("compare_rows", [True, False])
+def test_a_replaced_table_holds_the_frame_rows_however_it_is_written(claimwire, compare_rows):
+    """Rows whose key is gone are deleted, changed rows replaced, new ones added, the same
+    rows whether only the difference is written or the table is rewritten whole."""
+    import polars as pl
+
+    from pipelines.defs.resources import Warehouse, replace_table
+
+    def frame(rows):
+        return pl.DataFrame(rows, schema={"cluster_id": pl.Utf8, "canonical_passage_id": pl.Utf8, "n_passages": pl.Int32,
+                                          "n_documents": pl.Int32, "match_kind": pl.Utf8, "min_similarity": pl.Float64}, orient="row")
+
+    before = frame([("k1", "p1", 2, 2, "exact", 1.0), ("k2", "p2", 3, 2, "near", 0.8), ("k3", "p3", 2, 1, "exact", 1.0)])
+    after = frame([("k1", "p1", 2, 2, "exact", 1.0), ("k2", "p9", 4, 3, "near", 0.7), ("k4", "p4", 2, 2, "exact", 1.0)])
+    with Warehouse().get_connection() as conn:
+        replace_table(conn, "passage_clusters", before, compare_rows=compare_rows)
+        replace_table(conn, "passage_clusters", after, compare_rows=compare_rows)
+        rows = conn.sql("select * from passage_clusters order by cluster_id").fetchall()
+    assert rows == after.rows()
