@@ -16,7 +16,8 @@ For each size, in a fresh subprocess (so peak memory of one size never mixes wit
 4. unless --skip-peers, on the same published passages: our `compute_signatures` +
    `candidate_pairs` against datasketch MinHash + MinHashLSH and rensa RMinHash + RMinHashLSH
    over the same word shingles and the same 120 permutations as 40 bands × 3 rows; and our
-   `extract_claims` against quantulum3 (classifier off) on the same sentences;
+   `extract_claims` against quantulum3 (classifier off) on the same sentences (each timed three
+   times on the same sample, its fastest pass taken);
 5. with --spark, the whole job again on the same corpus with CLAIMWIRE_ENGINE=spark, once on
    `local[1]` and once on `local[2]` (fresh warehouses), with its throughput and whether its
    release equals the embedded one;
@@ -32,6 +33,7 @@ import cProfile
 import gc
 import json
 import logging
+import math
 import os
 import platform
 import pstats
@@ -655,6 +657,9 @@ def _value_scores(predicted: dict, truth: pl.DataFrame) -> dict:
     }
 
 
+SAMPLE_TIMINGS = 3
+
+
 def bench_extraction_peers(publish_dir: Path, truth_dir: Path, n_sentences: int, n_quantulum: int) -> dict:
     from pipelines.lib.claims import extract_claims, load_aliases, load_taxonomy
 
@@ -674,10 +679,15 @@ def bench_extraction_peers(publish_dir: Path, truth_dir: Path, n_sentences: int,
     ours_all = extract_claims(frame, taxonomy, aliases)
     ours_s = time.perf_counter() - t0
 
+    # On the same sample each side is timed SAMPLE_TIMINGS times and its fastest pass is taken:
+    # ours reads 1,000 sentences in about 0.1 s, where one pause of a shared machine halved the
+    # ratio in one run of the fifteenth session (0.23 against 0.12 s for the same code).
     sample = frame.head(n_quantulum)
-    t0 = time.perf_counter()
-    ours_sample = extract_claims(sample, taxonomy, aliases)
-    ours_sample_s = time.perf_counter() - t0
+    ours_sample_s = math.inf
+    for _ in range(SAMPLE_TIMINGS):
+        t0 = time.perf_counter()
+        ours_sample = extract_claims(sample, taxonomy, aliases)
+        ours_sample_s = min(ours_sample_s, time.perf_counter() - t0)
 
     def ours_values(claims: pl.DataFrame) -> dict:
         values: dict[int, list[float]] = {}
@@ -695,19 +705,21 @@ def bench_extraction_peers(publish_dir: Path, truth_dir: Path, n_sentences: int,
     q_classifier.USE_CLF = False
     q_parser.parse("Russia will pay North Korea over $200 million a year.")  # warm-up: unit tables load once
     texts = sample["text"].to_list()
-    q_values: dict[int, list[float]] = {}
-    n_errors = 0
-    t0 = time.perf_counter()
-    for no, text in enumerate(texts):
-        try:
-            quantities = q_parser.parse(text)
-        except Exception:  # a peer's crash on one sentence is a data point, not a benchmark failure
-            n_errors += 1
-            continue
-        for q in quantities:
-            values = [q.value] if not getattr(q, "uncertainty", None) else [q.value - q.uncertainty, q.value + q.uncertainty, q.value]
-            q_values.setdefault(no, []).extend(float(v) for v in values)
-    q_s = time.perf_counter() - t0
+    q_s = math.inf
+    for _ in range(SAMPLE_TIMINGS):  # the values and errors of every pass are the same: the last is kept
+        q_values: dict[int, list[float]] = {}
+        n_errors = 0
+        t0 = time.perf_counter()
+        for no, text in enumerate(texts):
+            try:
+                quantities = q_parser.parse(text)
+            except Exception:  # a peer's crash on one sentence is a data point, not a benchmark failure
+                n_errors += 1
+                continue
+            for q in quantities:
+                values = [q.value] if not getattr(q, "uncertainty", None) else [q.value - q.uncertainty, q.value + q.uncertainty, q.value]
+                q_values.setdefault(no, []).extend(float(v) for v in values)
+        q_s = min(q_s, time.perf_counter() - t0)
 
     sample_truth = truth.filter(pl.col("sentence_no") < len(texts))
     ours_triples = ours_all.select(
