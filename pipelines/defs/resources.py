@@ -157,9 +157,10 @@ VACUUM_TASKS = 0
 # (16MB by default), and a checkpoint costs much the same however little changed. The +1% run
 # at 100,000 articles writes about 55 MB of log in all: by default it checkpointed in the dedup
 # step, after the facts step and when the run closed the warehouse; with this threshold it
-# checkpoints once, at the close (1.9 s), and the run took 1-3 s less in alternating replays
+# checkpoints once, at the close (1.9 s), and the run took 1.0-1.6 s less in alternating replays
 # (docs/benchmarks.md, sixteenth session). A first run writes far more and still checkpoints
-# as it goes. (256MiB held 40-80 MB more in the steps of a 20,000-article first run.)
+# as it goes, each time the log passes the threshold (256MiB, tried first, let more wait for
+# a checkpoint; its 100,000-article run peaked at 4.00 GB).
 CHECKPOINT_THRESHOLD = "64MiB"
 # The cached table blocks a run's connection keeps when a step hands it on: a step that used
 # less leaves DuckDB's cache to the next, which reads many of the same columns; a step that
