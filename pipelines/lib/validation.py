@@ -886,7 +886,9 @@ def table_wide_counts(
         tested = [c for c in dict.fromkeys(c for r in shares for c in r.nulls) if c not in compared]
         # a column tested for null only is grouped as true or null: the same tests, far fewer groups
         read = [_quoted(c) for c in compared] + [f"case when {_quoted(c)} is null then null else true end as {_quoted(c)}" for c in tested]
-        grouped = f"select {', '.join([*read, f'({in_scope}) as __in_scope'])}, count(*) as __n from ({relation}) group by all"
+        # the scope is decided on the rows as they are, before a tested column is regrouped
+        scoped = f"select *, ({in_scope}) as __in_scope from ({relation})"
+        grouped = f"select {', '.join([*read, '__in_scope'])}, count(*) as __n from ({scoped}) group by all"
         parts = ["sum(__n)"]
         for r in shares:
             parts += [

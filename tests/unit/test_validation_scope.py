@@ -309,3 +309,10 @@ def test_counts_over_grouped_rows_are_the_counts_row_by_row(suites):
             "expect_column_values_to_not_be_null:cluster_id": 2,
             "expect_column_values_to_not_be_null:is_syndicated_copy": 1,
         }
+    # a scope decided by a column the rules only test for null (a cluster) reads its values
+    by_cluster = "cluster_id in ('k9', 'k1')"
+    counts = table_wide_counts(conn, "select * from t", rules, by_cluster)[1]
+    for r in (r for r in rules if r.checked):
+        expected = conn.sql(f"select count(*) filter (where ({by_cluster}) and {r.failed}) from t").fetchall()[0][0]
+        assert counts[r.index]["failed_in_scope"] == expected, r.spec.check_name
+    assert sum(counts[r.index]["failed_in_scope"] for r in rules if r.checked) > 0
