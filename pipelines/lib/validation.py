@@ -870,7 +870,8 @@ def table_wide_counts(
     the rules read (the columns they compare, whether the columns they test for null are, and
     whether the row is in the scope): the claims' sixteen rules read a few thousand distinct
     (measure, unit, period, value) rows out of 1.3 million at 100,000 articles, and each
-    filter is then evaluated per group (0.05-0.1 against 0.43-0.69 s per row).
+    filter is then evaluated per group (0.21-0.28 against 0.89-0.98 s evaluated per row, with a
+    benchmark running beside; docs/benchmarks.md, sixteenth session).
 
     With `keys_near_scope`, a uniqueness rule counts the rows of the key groups that hold a row
     of the scope only: the whole table's count when every other group passed before and no
