@@ -153,15 +153,6 @@ class RawFolder(ConfigurableResource):
 # per table, and every run's checkpoint writes only what the run wrote. (Deleted rows of keyed
 # tables are not vacuumed by DuckDB either way.) `connection_config` may set it back.
 VACUUM_TASKS = 0
-# DuckDB checkpoints when a commit leaves its write-ahead log over `checkpoint_threshold`
-# (16MB by default), and a checkpoint costs much the same however little changed. The +1% run
-# at 100,000 articles writes about 55 MB of log in all: by default it checkpointed in the dedup
-# step, after the facts step and when the run closed the warehouse; with this threshold it
-# checkpoints once, at the close (1.9 s), and the run took 1.0-1.6 s less in alternating replays
-# (docs/benchmarks.md, sixteenth session). A first run writes far more and still checkpoints
-# as it goes, each time the log passes the threshold (256MiB, tried first, let more wait for
-# a checkpoint; its 100,000-article run peaked at 4.00 GB).
-CHECKPOINT_THRESHOLD = "64MiB"
 # The cached table blocks a run's connection keeps when a step hands it on: a step that used
 # less leaves DuckDB's cache to the next, which reads many of the same columns; a step that
 # used more gives the rest up. The +1% run at 100,000 articles held 0.2-1.1 GB between steps;
@@ -263,10 +254,7 @@ class Warehouse(DuckDBResource):
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = duckdb.connect(
-                str(path), config={
-                    "memory_limit": self.memory_limit, "max_vacuum_tasks": VACUUM_TASKS,
-                    "checkpoint_threshold": CHECKPOINT_THRESHOLD, **self.connection_config,
-                },
+                str(path), config={"memory_limit": self.memory_limit, "max_vacuum_tasks": VACUUM_TASKS, **self.connection_config}
             )
         except duckdb.IOException as err:
             raise ConfigurationError(

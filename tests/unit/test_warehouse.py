@@ -20,46 +20,6 @@ def test_the_warehouse_checkpoints_without_vacuum_unless_configured(claimwire):
         assert _setting(conn, "max_vacuum_tasks") == 100
 
 
-def test_a_run_checkpoints_small_writes_once_when_it_closes_the_warehouse(claimwire):
-    """Commits whose write-ahead log stays under CHECKPOINT_THRESHOLD are not checkpointed one
-    by one (DuckDB's default threshold, 16MB, checkpoints within a few commits here); the
-    run's close checkpoints them, every row kept. connection_config may set it back."""
-    from dagster import build_init_resource_context
-
-    from pipelines.defs.resources import CHECKPOINT_THRESHOLD, Warehouse, transaction
-
-    assert CHECKPOINT_THRESHOLD == "64MiB"
-    wal = claimwire.warehouse.with_name(claimwire.warehouse.name + ".wal")
-
-    def commit_rows(warehouse, run: str, times: int) -> list[int]:
-        sizes = []
-        for step in range(times):  # 20,000 rows of about 230 bytes: 4.6 MB of log each
-            with warehouse.get_connection() as conn, transaction(conn):
-                conn.execute(
-                    "insert into stage_progress select ? || i, repeat('x', 200) || i, now() from range(20000) t(i)",
-                    [f"{run}-step-{step}-"],
-                )
-            sizes.append(wal.stat().st_size if wal.exists() else 0)
-        return sizes
-
-    warehouse = Warehouse()
-    warehouse.setup_for_execution(build_init_resource_context())
-    with warehouse.get_connection() as conn:
-        assert _setting(conn, "checkpoint_threshold") == "64.0 MiB"
-    sizes = commit_rows(warehouse, "first", 5)
-    assert all(later > earlier for earlier, later in zip(sizes, sizes[1:]))  # none checkpointed
-    assert sizes[-1] > 20 * 2**20
-    warehouse.teardown_after_execution(build_init_resource_context())
-    assert not wal.exists()  # checkpointed at the close
-    assert claimwire.warehouse_query("select count(*) from stage_progress") == [(100_000,)]
-
-    default = Warehouse(connection_config={"checkpoint_threshold": "16MB"})
-    default.setup_for_execution(build_init_resource_context())
-    sizes = commit_rows(default, "second", 5)
-    default.teardown_after_execution(build_init_resource_context())
-    assert sizes[0] > 0 and 0 in sizes  # a commit took the log over 16MB and checkpointed
-
-
 def _file_is_free(path) -> bool:
     """Another process can open the warehouse for writing: no connection of ours holds it."""
     import subprocess
