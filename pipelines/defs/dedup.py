@@ -20,7 +20,7 @@ from pipelines.defs.common import (
     utc_now,
 )
 from pipelines.defs.engine import Engine, load_parquet
-from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, rows_where, transaction
+from pipelines.defs.resources import Warehouse, append_table, read_frame, registered, replace_table, rows_where, transaction
 from pipelines.lib.dedup import (
     DedupConfig,
     cluster_passages,
@@ -315,11 +315,8 @@ def _recluster_touched(conn, new_matches: pl.DataFrame, batch_doc_ids: list[str]
     reclustered passage. `tests/e2e/test_incremental.py` compares both after every batch.
     """
     create_batch_rows(conn, "_unclustered", batch_doc_ids, UNCLUSTERED_IN_BATCH, COUNTS_PROVE_BATCH, UNCLUSTERED_ANYWHERE)
-    conn.register("_new_matches", new_matches.select("passage_id_a", "passage_id_b"))
-    try:
+    with registered(conn, "_new_matches", new_matches.select("passage_id_a", "passage_id_b")):
         conn.execute(RECLUSTERED)
-    finally:
-        conn.unregister("_new_matches")
     in_scope = "passage_id in (select passage_id from _reclustered)"
     touched = read_frame(conn, f"select * from ({ALL_PASSAGES}) where {in_scope}")
     matches = read_frame(
@@ -330,11 +327,8 @@ def _recluster_touched(conn, new_matches: pl.DataFrame, batch_doc_ids: list[str]
     append_table(conn, "passage_clusters", clusters, or_replace=True)
     # a member whose cluster kept its name (the smallest passage id, which a new passage seldom
     # undercuts) is left as it is: most reclustered members, whose rows are spread over the table
-    conn.register("_members", members)
-    try:
+    with registered(conn, "_members", members):
         conn.execute(CHANGED_MEMBERS)
-    finally:
-        conn.unregister("_members")
 
     conn.execute(f"create or replace temp table _around_docs as {SYNDICATION_DOCS}")
     docs = "doc_id in (select doc_id from _around_docs)"
@@ -346,11 +340,8 @@ def _recluster_touched(conn, new_matches: pl.DataFrame, batch_doc_ids: list[str]
     syndication = document_syndication(around, around_members).filter(
         pl.col("doc_id_a").is_in(changed) | pl.col("doc_id_b").is_in(changed)
     )
-    conn.register("_syndication", syndication)
-    try:
+    with registered(conn, "_syndication", syndication):
         conn.execute(CHANGED_SYNDICATION)
-    finally:
-        conn.unregister("_syndication")
     for table in ("_unclustered", "_touched", "_reclustered", "_old_clusters", "_syndicated_docs", "_around_docs"):
         conn.execute(f"drop table {table}")
     return touched.height
@@ -392,16 +383,10 @@ def stored_signatures_near(conn, new: pl.DataFrame) -> tuple[pl.DataFrame, Calla
     if new.is_empty() or not conn.sql("select exists (select 1 from passage_signatures)").fetchall()[0][0]:
         near, history = empty_keys, empty_history  # the first batch: nothing stored to meet
     else:
-        conn.register("_batch_keys", new.select(pl.col("band_keys").explode().unique().alias("key")))
-        try:
+        with registered(conn, "_batch_keys", new.select(pl.col("band_keys").explode().unique().alias("key"))):
             near = read_frame(conn, NEAR_KEYS)
-        finally:
-            conn.unregister("_batch_keys")
-        conn.register("_near_hashes", pl.concat([near["norm_hash"], new["norm_hash"]]).unique().to_frame())
-        try:
+        with registered(conn, "_near_hashes", pl.concat([near["norm_hash"], new["norm_hash"]]).unique().to_frame()):
             history = read_frame(conn, NEAR_GROUPS)
-        finally:
-            conn.unregister("_near_hashes")
 
     def bucket_members(keys: pl.Series, reps: pl.DataFrame) -> pl.DataFrame:
         """`code`, `band`, `key` of each stored band key that is one of `keys`, for the

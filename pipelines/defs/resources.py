@@ -289,6 +289,16 @@ def _drop_temporary_objects(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
+def registered(conn: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> Iterator[None]:
+    """`frame` readable as the view `name` in `conn` for the block, unregistered after it."""
+    conn.register(name, frame)
+    try:
+        yield
+    finally:
+        conn.unregister(name)
+
+
+@contextmanager
 def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """All of an asset's writes land together or not at all (a killed run leaves no half state)."""
     conn.execute("begin transaction")
