@@ -822,3 +822,16 @@ def test_a_large_frame_reads_its_condition_columns_as_categoricals_with_the_same
         ("expect_column_values_to_not_be_in_set:unit", (40_001,)),
         (PAY_LOW, (5,)),
     ]
+
+
+def test_great_expectations_does_not_fingerprint_the_frames_it_validates(suites, monkeypatch):
+    """GX's batch fingerprint (pandas' hash of every row, a third of the claims check at 100,000
+    articles) is never computed: `_gx` sets the engine's size threshold for it to 0."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    hashed = []
+    monkeypatch.setattr(pandas_execution_engine, "hash_pandas_dataframe", lambda df: hashed.append(len(df)) or "")
+    report = validate_frame(CLEAN["claims"](), suites["claims"])
+    assert report.success and report.n_rows == CLEAN["claims"]().height
+    assert hashed == []
+    assert pandas_execution_engine.HASH_THRESHOLD == 0
