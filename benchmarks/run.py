@@ -72,7 +72,7 @@ def _peak_rss_mb(since: float = 0.0) -> float:
     since `since` (a `time.time()`) when the own peak was reset then (`_reset_peak`)."""
     own = _own_peak_mb()
     watch = _LIVE.get("watch")
-    sampled = max((r for t, r in watch.samples if t >= since), default=0.0) if watch is not None else 0.0
+    sampled = max((r for t, r, _ in watch.samples if t >= since), default=0.0) if watch is not None else 0.0
     return max(own, sampled)
 
 
@@ -102,14 +102,27 @@ _LIVE: dict = {"instance": None, "watch": None}
 def _rss_mb() -> float:
     """Resident memory of this process and every process it started (claims' worker processes,
     a Spark JVM): what the machine must hold, not only this interpreter."""
-    page = os.sysconf("SC_PAGE_SIZE")
+    return _tree_usage()[0]
+
+
+def _tree_usage() -> tuple[float, float]:
+    """(resident MB, CPU seconds) of this process and every process it started. The CPU is each
+    live process's user and system time plus what it has collected from the children it has
+    waited for (a worker pool's processes, once the pool is shut down): the CPU the run has
+    used so far, whichever process used it."""
+    page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
+    cpu_ticks: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
+            # after the command's closing parenthesis: state, ppid, ..., utime (11), stime,
+            # cutime, cstime (14)
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # the process ended while we looked
             continue
-        parents[int(stat.parent.name)] = int(fields[1])
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        cpu_ticks[pid] = sum(int(value) for value in fields[11:15])
     tree, frontier = {os.getpid()}, [os.getpid()]
     while frontier:
         parent = frontier.pop()
@@ -122,12 +135,13 @@ def _rss_mb() -> float:
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
         except (OSError, IndexError):
             continue
-    return total * page / 2**20
+    return total * page / 2**20, sum(cpu_ticks.get(pid, 0) for pid in tree) / tick
 
 
 class _Watch(threading.Thread):
-    """Samples the process's RSS five times a second (so each step gets its own peak) and stops
-    the worker, saving how far the run got, when it passes a time or memory limit."""
+    """Samples the process tree's RSS and CPU time five times a second (so each step gets its own
+    peak and CPU seconds) and stops the worker, saving how far the run got, when it passes a
+    time or memory limit."""
 
     def __init__(self, result: dict, save, max_rss_mb: float, deadline_s: float):
         super().__init__(daemon=True)
@@ -135,7 +149,7 @@ class _Watch(threading.Thread):
         self.deadline = None
         self.deadline_s = deadline_s
         self.cleanup = None  # called before the worker stops itself
-        self.samples: list[tuple[float, float]] = []
+        self.samples: list[tuple[float, float, float]] = []  # (time, RSS MB, CPU s)
 
     def start_clock(self) -> None:
         if self.deadline_s:
@@ -143,19 +157,38 @@ class _Watch(threading.Thread):
 
     def peaks(self, starts: dict, ends: dict) -> dict:
         return {
-            key: max((round(r, 1) for t, r in self.samples if starts[key] <= t <= ends[key]), default=None)
+            key: max((round(r, 1) for t, r, _ in self.samples if starts[key] <= t <= ends[key]), default=None)
             for key in starts if key in ends
         }
 
     def at_starts(self, starts: dict) -> dict:
         """The first RSS sampled after each step started: what it inherits from earlier steps
         (memory the process kept), which its peak includes."""
-        return {key: next((round(r, 1) for t, r in self.samples if t >= start), None) for key, start in starts.items()}
+        return {key: next((round(r, 1) for t, r, _ in self.samples if t >= start), None) for key, start in starts.items()}
+
+    def cpu_at(self, when: float) -> float | None:
+        """The tree's CPU seconds at `when`, interpolated between the samples around it."""
+        before = next((s for s in reversed(self.samples) if s[0] <= when), None)
+        after = next((s for s in self.samples if s[0] >= when), None)
+        if before is None or after is None:
+            return None
+        if after[0] == before[0]:
+            return before[2]
+        return before[2] + (after[2] - before[2]) * (when - before[0]) / (after[0] - before[0])
+
+    def cpu_between(self, start: float, end: float) -> float | None:
+        """CPU seconds the process tree used from `start` to `end` (to a sample's 0.2 s at each end)."""
+        low, high = self.cpu_at(start), self.cpu_at(end)
+        return None if low is None or high is None else round(high - low, 2)
+
+    def cpu(self, starts: dict, ends: dict) -> dict:
+        """CPU seconds of each step, every process of the tree together."""
+        return {key: self.cpu_between(starts[key], ends[key]) for key in starts if key in ends}
 
     def run(self) -> None:
         while True:
-            now, rss = time.time(), _rss_mb()
-            self.samples.append((now, rss))
+            now, (rss, cpu) = time.time(), _tree_usage()
+            self.samples.append((now, rss, cpu))
             over_memory = self.max_rss_mb and rss > self.max_rss_mb
             over_time = self.deadline and now > self.deadline
             if over_memory or over_time:
@@ -165,7 +198,7 @@ class _Watch(threading.Thread):
                     else f"the pipeline passed --timeout {self.deadline_s:.0f} s"
                 )
                 self.result["progress_when_stopped"] = _progress()
-                self.result["peak_rss_mb_when_stopped"] = round(max(r for _, r in self.samples), 1)
+                self.result["peak_rss_mb_when_stopped"] = round(max(r for _, r, _ in self.samples), 1)
                 self.save()
                 if self.cleanup:
                     self.cleanup()
@@ -220,12 +253,12 @@ def run_job(job=None, run_config=None) -> dict:
     gc_pauses = _GcPauses()
     with DagsterInstance.ephemeral() as instance:
         _LIVE["instance"] = instance
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         with gc_pauses:
             result = job.execute_in_process(
                 run_config=run_config or QUIET_RUN_CONFIG, instance=instance, raise_on_error=False
             )
-        wall = time.perf_counter() - started
+        wall, ended_at = time.perf_counter() - started, time.time()
         starts, ends, failed, errors = {}, {}, [], {}
         for record in instance.all_logs(result.run_id):
             event = record.dagster_event
@@ -248,9 +281,17 @@ def run_job(job=None, run_config=None) -> dict:
         if key in ends
     }
     watch = _LIVE.get("watch")
+    if watch is not None:
+        time.sleep(0.25)  # a sample after the run's end, to read its CPU at the end
+    cpu = watch.cpu_between(started_at, ended_at) if watch else None
     return {
         "steps_peak_rss_mb": watch.peaks(starts, ends) if watch else {},
         "steps_start_rss_mb": watch.at_starts(starts) if watch else {},
+        # CPU seconds of every process of the tree (the workers too), and the cores that is on
+        # average: what is left for work that could overlap on this machine
+        "steps_cpu_s": watch.cpu(starts, ends) if watch else {},
+        "cpu_s": cpu,
+        "cores_used": round(cpu / wall, 2) if cpu is not None and wall else None,
         "success": result.success,
         "failed_steps": failed,
         "errors": errors,
@@ -287,9 +328,12 @@ class _GcPauses:
 
 
 def stage_summary(steps: dict) -> dict:
-    """Steps grouped as the README's stages: the asset steps by name, every check step as `checks`."""
+    """Steps grouped as the README's stages: the asset steps by name, every check step as `checks`
+    (seconds summed; a step without a figure is left out)."""
     stages: dict[str, float] = {}
     for key, seconds in steps.items():
+        if seconds is None:
+            continue
         name = "checks" if key.endswith("_expectations") else key
         stages[name] = round(stages.get(name, 0.0) + seconds, 3)
     return stages
@@ -949,6 +993,7 @@ def bench_size(args, out_path: Path) -> dict:
         full["mb_per_s"] = round(stats.n_bytes / 1e6 / full["wall_s"], 3)
         full["stages_s"] = stage_summary(full["steps_s"])
         full["stages_peak_rss_mb"] = stage_peaks(full["steps_peak_rss_mb"])
+        full["stages_cpu_s"] = stage_summary(full["steps_cpu_s"])
         result["full_run"] = full
         save()
         if not full["success"]:
@@ -1122,6 +1167,11 @@ def table(results: list[dict]) -> str:
         lines.append("peak RSS MB by stage (full run):")
         for s in stages:
             lines.append(f"  {s:<34}" + "".join(f"{_fmt(r.get('full_run', {}).get('stages_peak_rss_mb', {}).get(s), '.0f'):>12}" for r in results))
+        lines.append("CPU seconds by stage, every process (full run; cores used = CPU / wall):")
+        for s in stages:
+            lines.append(f"  {s:<34}" + "".join(f"{_fmt(r.get('full_run', {}).get('stages_cpu_s', {}).get(s), '.1f'):>12}" for r in results))
+        lines.append(f"  {'whole run':<34}" + "".join(f"{_fmt(r.get('full_run', {}).get('cpu_s'), '.1f'):>12}" for r in results))
+        lines.append(f"  {'cores used':<34}" + "".join(f"{_fmt(r.get('full_run', {}).get('cores_used'), '.2f'):>12}" for r in results))
         lines.append("")
     for r in results:
         peers = r.get("peers", {})

@@ -3,6 +3,7 @@ scorers count pairs and triples exactly, and `benchmarks.run` on a tiny corpus w
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,6 +128,12 @@ def test_run_writes_the_expected_json(tmp_path):
     assert set(full) >= {"wall_s", "steps_s", "stages_s", "peak_rss_mb", "documents_per_s", "mb_per_s"}
     assert {"ingest_raw_files", "passages", "cluster_syndicated_passages", "extract_and_screen_claims", "facts",
             "published", "checks"} <= set(full["stages_s"])
+    # CPU seconds for every step, of the whole process tree; no step used more than two cores' worth
+    assert set(full["steps_cpu_s"]) == set(full["steps_s"])
+    assert set(full["stages_cpu_s"]) == set(full["stages_s"])
+    assert all(0 <= cpu <= 2 * full["steps_s"][step] + 0.5 for step, cpu in full["steps_cpu_s"].items())
+    assert 0 < full["cpu_s"] and full["cores_used"] == round(full["cpu_s"] / full["wall_s"], 2)
+    assert "cores used" in done.stdout
     assert size["incremental_run"]["success"] is True
     assert set(size["quality"]["dedup"]) >= {"precision", "recall"}
     assert size["quality"]["claims"]["n_truth"] > 0
@@ -151,6 +158,42 @@ def test_memory_sampler_counts_the_processes_the_run_started():
         child.kill()
         child.wait()
     assert _rss_mb() - before < 100
+
+
+def test_cpu_sampler_counts_the_processes_the_run_started_while_they_live_and_after_they_end():
+    # the claims' and ingest's worker processes do most of a run's work: the sampled CPU time is
+    # of the whole process tree, live children by their own counters, ended ones (waited for)
+    # through this process's children's times
+    from benchmarks.run import _tree_usage
+
+    def own_cpu() -> float:
+        times = os.times()
+        return times.user + times.system + times.children_user + times.children_system
+
+    burn = "import time\nwhile time.process_time() < 0.6: pass\nprint('burnt', flush=True); time.sleep(60)"
+    before = _tree_usage()[1]
+    assert abs(before - own_cpu()) < 0.05  # no child yet: this process's own times
+    child = subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "burnt"
+        # the live child's own CPU (0.6 s, counted in 10 ms ticks), with ours read just after
+        assert _tree_usage()[1] - own_cpu() >= 0.5
+    finally:
+        child.kill()
+        child.wait()
+    after = _tree_usage()[1]
+    assert own_cpu() - before >= 0.55  # waited for: its CPU is in this process's children's times
+    assert abs(after - own_cpu()) < 0.05
+
+
+def test_the_watch_gives_each_step_the_cpu_used_between_its_start_and_end():
+    from benchmarks.run import _Watch
+
+    watch = _Watch({}, lambda: None, 0, 0)
+    watch.samples = [(10.0, 100.0, 1.0), (10.2, 100.0, 1.4), (10.4, 100.0, 1.4), (10.6, 100.0, 2.0)]
+    assert watch.cpu({"a": 10.0, "b": 10.1, "c": 10.5, "late": 10.5}, {"a": 10.2, "b": 10.5, "c": 10.6, "late": 11.0}) == {
+        "a": 0.4, "b": 0.5, "c": 0.3, "late": None,
+    }
 
 
 def test_a_runs_peak_is_its_own_after_a_reset():
