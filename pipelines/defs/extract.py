@@ -74,7 +74,7 @@ def extract_and_screen_claims(
     # (Great Expectations holds the GIL, DuckDB lets go of it).
     screening, columns = row_level_suite(suite)
     with warehouse.get_connection() as conn, ThreadPoolExecutor(1) as screener:
-        early_verdicts = None
+        early_verdicts, mentions = None, None
         with transaction(conn):
             reset = reset_stage_if_changed(conn, "claims", version)
             if reset:
@@ -92,7 +92,6 @@ def extract_and_screen_claims(
                 n_mentions = mentions.height
                 early_verdicts = screener.submit(screen_values, mentions.select(columns), screening, columns, SCREEN_SLICE_ROWS)
                 append_table(conn, "claim_mentions", mentions)
-                del mentions
             mark_processed(conn, "claims", todo)
 
             # Screened rows stay where they are; only what changed is written. Rows of document
@@ -119,7 +118,8 @@ def extract_and_screen_claims(
                 )
             # the mentions in neither table: on Spark, or any the new ones do not hold, are
             # screened here
-            unscreened = read_frame(conn, sql_file("select_unscreened_claims"))
+            unscreened = _unscreened_claims(conn, mentions)
+            del mentions
             known = early_verdicts.result() if early_verdicts is not None else None
             for passed, failed in screen_rows(unscreened, screening, columns, SCREEN_SLICE_ROWS, known):
                 append_table(conn, "claims", passed)
@@ -158,6 +158,59 @@ def extract_and_screen_claims(
             "quarantined_share": MetadataValue.float(n_quarantined / max(1, n_claims + n_quarantined)),
         },
     )
+
+
+# What `_unscreened_claims` counts and returns.
+UNSCREENED_COUNT = (
+    "select (select count(*) from claim_mentions) - (select count(*) from claims) - (select count(*) from quarantine)"
+)
+UNSCREENED_COLUMNS = (
+    "claim_id", "doc_id", "passage_id", "cluster_id", "char_start", "char_end", "quote", "sentence", "value_low",
+    "value_high", "unit", "qualifier", "period", "measure", "subject", "attributed_to", "is_syndicated_copy",
+)
+
+
+def _unscreened_claims(conn, new_mentions: pl.DataFrame | None) -> pl.DataFrame:
+    """The rows to screen: the mentions in neither `claims` nor `quarantine`, with their labels
+    from `claim_labels_now`, sorted by doc_id, char_start and claim_id
+    (sql/transforms/select_unscreened_claims.sql).
+
+    `new_mentions` are the mentions this run extracted and appended (None when they are not
+    held here, on Spark). When the counts prove those are all the unscreened ones (every
+    earlier mention was screened by the run that extracted it, as `COUNTS_PROVE_NEW` has it),
+    they are joined to their labels here instead of read back from DuckDB, quotes and
+    sentences and all: at 100,000 articles the full run's 1.28 million rows, 0.6 s against
+    3.3 s to read them."""
+    if new_mentions is not None and conn.sql(UNSCREENED_COUNT).fetchall()[0][0] == new_mentions.height:
+        return _joined_to_labels(conn, new_mentions)
+    return read_frame(conn, sql_file("select_unscreened_claims"))
+
+
+def _joined_to_labels(conn, mentions: pl.DataFrame) -> pl.DataFrame:
+    """`mentions` with their labels, as select_unscreened_claims.sql gives them: an inner join
+    (a mention of a document version that is no longer current has no label, and no row), in
+    doc_id, char_start, claim_id order.
+
+    Only the ids are joined and the labels set beside the mentions' columns, which are not
+    copied; the mentions come sorted by doc_id, char_start and char_end (`extract_claims`), so
+    they are sorted again only when two that start together are not in claim_id order. At
+    100,000 articles: 0.4-0.6 s for the ids' join against 1.3-1.4 s for joining the whole rows,
+    and 0.5 s for a sort that changes nothing."""
+    labels = read_frame(conn, "select claim_id, cluster_id, is_syndicated_copy from claim_labels_now")
+    aligned = mentions.select("claim_id").join(labels, on="claim_id", how="left", maintain_order="left")
+    if aligned.height != mentions.height:  # a mention labelled twice: left to DuckDB's join
+        return read_frame(conn, sql_file("select_unscreened_claims"))
+    joined = mentions.with_columns(aligned["cluster_id"], aligned["is_syndicated_copy"]).select(UNSCREENED_COLUMNS)
+    if aligned["is_syndicated_copy"].null_count():  # never null in a label: those mentions have none
+        joined = joined.filter(pl.col("is_syndicated_copy").is_not_null())
+    previous = [pl.col(name).shift() for name in ("doc_id", "char_start", "claim_id")]
+    out_of_order = (pl.col("doc_id") < previous[0]) | (
+        (pl.col("doc_id") == previous[0])
+        & ((pl.col("char_start") < previous[1]) | ((pl.col("char_start") == previous[1]) & (pl.col("claim_id") < previous[2])))
+    )
+    if joined.select(out_of_order.any()).item():
+        joined = joined.sort("doc_id", "char_start", "claim_id")
+    return joined
 
 
 # mentions whose document version is no longer current (or gone)

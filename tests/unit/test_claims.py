@@ -531,3 +531,63 @@ def test_top_values_are_the_values_most_documents_state():
         assert conn.sql(TOP_VALUES).fetchall() == expected
         conn.execute("delete from claims")
         assert conn.sql(TOP_VALUES).fetchall() == []
+
+
+def _claims_step_tables(conn, mentions) -> None:
+    """The claim tables of the warehouse schema, the mentions in `claim_mentions`."""
+    from pipelines.defs.resources import SCHEMA_DIR
+
+    conn.execute((SCHEMA_DIR / "003_create_claim_tables.sql").read_text())
+    conn.register("_m", mentions)
+    conn.execute("insert into claim_mentions by name select * from _m")
+    conn.unregister("_m")
+
+
+def _mentions_for_screening() -> pl.DataFrame:
+    """Mentions as `extract_claims` sorts them (doc_id, char_start, char_end): two in d1 start
+    together, the one with the larger claim_id first."""
+    rows = [
+        ("c9", "d1", "p1", 0, 4), ("c2", "d1", "p1", 0, 9), ("c5", "d1", "p1", 20, 24), ("c1", "d2", "p7", 3, 8), ("c7", "d3", "p9", 0, 2),
+    ]
+    return pl.DataFrame(
+        [
+            {"claim_id": c, "doc_id": d, "passage_id": p, "char_start": s, "char_end": e, "quote": f"q{c}", "sentence": f"s{c}",
+             "value_low": 1.0, "value_high": 2.0, "unit": "person", "qualifier": "exact", "period": None, "measure": "other",
+             "subject": None, "attributed_to": None}
+            for c, d, p, s, e in rows
+        ],
+        schema=CLAIMS_SCHEMA,
+    )
+
+
+def test_unscreened_rows_from_the_new_mentions_in_memory_are_the_rows_duckdb_reads(monkeypatch):
+    """`_unscreened_claims` joins the run's new mentions to their labels in Polars when the counts
+    prove they are the unscreened ones: the rows, order and types of
+    select_unscreened_claims.sql, a mention without a label (its document is no longer
+    current) left out, two that start together put in claim_id order. Otherwise DuckDB reads them."""
+    import duckdb
+
+    from pipelines.defs import extract
+    from pipelines.defs.resources import read_frame, sql_file
+
+    mentions = _mentions_for_screening()
+    with duckdb.connect() as conn:
+        _claims_step_tables(conn, mentions)
+        conn.execute(
+            "create temp table claim_labels_now as select claim_id, 'k-' || claim_id as cluster_id, claim_id > 'c4' as is_syndicated_copy "
+            "from claim_mentions where claim_id <> 'c7'"
+        )
+        expected = read_frame(conn, sql_file("select_unscreened_claims"))
+        assert expected["claim_id"].to_list() == ["c2", "c9", "c5", "c1"]
+        joined = extract._joined_to_labels(conn, mentions)
+        assert joined.equals(expected) and joined.schema == expected.schema
+
+        used = []
+        joined_to_labels = extract._joined_to_labels
+        monkeypatch.setattr(extract, "_joined_to_labels", lambda c, m: used.append(m.height) or joined_to_labels(c, m))
+        assert extract._unscreened_claims(conn, mentions).equals(expected)
+        assert used == [5]
+        # a mention of an earlier run left unscreened: the counts do not prove it, DuckDB reads them all
+        assert extract._unscreened_claims(conn, mentions.head(4)).equals(expected)
+        assert extract._unscreened_claims(conn, None).equals(expected)
+        assert used == [5]
