@@ -163,7 +163,8 @@ def test_memory_sampler_counts_the_processes_the_run_started():
 def test_cpu_sampler_counts_the_processes_the_run_started_while_they_live_and_after_they_end():
     # the claims' and ingest's worker processes do most of a run's work: the sampled CPU time is
     # of the whole process tree, live children by their own counters, ended ones (waited for)
-    # through this process's children's times
+    # through this process's children's times. Other tests may have left processes of their own
+    # running under this one (a Spark JVM), so only what a child adds is compared.
     from benchmarks.run import _tree_usage
 
     def own_cpu() -> float:
@@ -171,19 +172,19 @@ def test_cpu_sampler_counts_the_processes_the_run_started_while_they_live_and_af
         return times.user + times.system + times.children_user + times.children_system
 
     burn = "import time\nwhile time.process_time() < 0.6: pass\nprint('burnt', flush=True); time.sleep(60)"
-    before = _tree_usage()[1]
-    assert abs(before - own_cpu()) < 0.05  # no child yet: this process's own times
+    before, own_before = _tree_usage()[1], own_cpu()
     child = subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "burnt"
-        # the live child's own CPU (0.6 s, counted in 10 ms ticks), with ours read just after
-        assert _tree_usage()[1] - own_cpu() >= 0.5
+        # the live child's 0.6 s (counted in 10 ms ticks) is in the tree's time, not yet in ours
+        assert _tree_usage()[1] - before >= 0.5
+        assert own_cpu() - own_before < 0.3
     finally:
         child.kill()
         child.wait()
-    after = _tree_usage()[1]
-    assert own_cpu() - before >= 0.55  # waited for: its CPU is in this process's children's times
-    assert abs(after - own_cpu()) < 0.05
+    # waited for: its time moved into this process's children's times, and stays in the tree's
+    assert own_cpu() - own_before >= 0.55
+    assert _tree_usage()[1] - before >= 0.55
 
 
 def test_the_watch_gives_each_step_the_cpu_used_between_its_start_and_end():
