@@ -182,14 +182,17 @@ def _unscreened_claims(conn, new_mentions: pl.DataFrame | None) -> pl.DataFrame:
     sentences and all: at 100,000 articles the full run's 1.28 million rows, 0.6 s against
     3.3 s to read them."""
     if new_mentions is not None and conn.sql(UNSCREENED_COUNT).fetchall()[0][0] == new_mentions.height:
-        return _joined_to_labels(conn, new_mentions)
+        joined = _joined_to_labels(conn, new_mentions)
+        if joined is not None:
+            return joined
     return read_frame(conn, sql_file("select_unscreened_claims"))
 
 
-def _joined_to_labels(conn, mentions: pl.DataFrame) -> pl.DataFrame:
+def _joined_to_labels(conn, mentions: pl.DataFrame) -> pl.DataFrame | None:
     """`mentions` with their labels, as select_unscreened_claims.sql gives them: an inner join
     (a mention of a document version that is no longer current has no label, and no row), in
-    doc_id, char_start, claim_id order.
+    doc_id, char_start, claim_id order; None when a mention has two labels (the caller leaves
+    the join to DuckDB).
 
     Only the ids are joined and the labels set beside the mentions' columns, which are not
     copied; the mentions come sorted by doc_id, char_start and char_end (`extract_claims`), so
@@ -198,8 +201,8 @@ def _joined_to_labels(conn, mentions: pl.DataFrame) -> pl.DataFrame:
     and 0.5 s for a sort that changes nothing."""
     labels = read_frame(conn, "select claim_id, cluster_id, is_syndicated_copy from claim_labels_now")
     aligned = mentions.select("claim_id").join(labels, on="claim_id", how="left", maintain_order="left")
-    if aligned.height != mentions.height:  # a mention labelled twice: left to DuckDB's join
-        return read_frame(conn, sql_file("select_unscreened_claims"))
+    if aligned.height != mentions.height:
+        return None
     joined = mentions.with_columns(aligned["cluster_id"], aligned["is_syndicated_copy"]).select(UNSCREENED_COLUMNS)
     if aligned["is_syndicated_copy"].null_count():  # never null in a label: those mentions have none
         joined = joined.filter(pl.col("is_syndicated_copy").is_not_null())
