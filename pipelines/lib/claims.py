@@ -916,55 +916,15 @@ def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTab
 
 
 # Below this many distinct texts a batch is read in process: starting a worker (a fresh
-# interpreter importing Polars and this module, from compiled bytecode) costs about 0.6 s, and
-# one process reads about 3,300 distinct texts a second. From this size on the worker is started
-# while this process reads (`_read_shared`), so its start costs no wait; below it, the worker
-# would be ready when the batch is nearly read.
-PARALLEL_MIN_PASSAGES = 2_000
-# Texts per part handed out (`_read_shared`), at least and at most: an eighth of a worker's
-# share, so the parts a worker is handed before it has started (two: one to read, one queued)
-# are a small share of a +1% batch, and at most about 1.5 s of reading, so neither side waits
-# long for the other's last part.
-PART_TEXTS = (250, 5_000)
-
-
-def _read_shared(
-    texts: pl.Series, taxonomy: Taxonomy, aliases: AliasTable, workers: int
-) -> tuple[pl.DataFrame, list[int], tuple[int, int]]:
-    """`text_claims` of `texts`, read by this process and `workers - 1` spawned ones together,
-    with how many parts each side read (this process's, the workers').
-
-    The texts are cut into parts, all handed to the worker pool in reverse order; this process
-    reads parts from the front meanwhile, each one it can still take back (`Future.cancel`
-    succeeds on a part no worker has been handed), and stops at the first it cannot: the
-    workers, reading from the back, have the rest. So this process reads while the workers
-    start (0.6 s for a fresh interpreter), neither side waits for the other longer than one
-    part, and the texts this process reads are not sent anywhere. Results are joined in part
-    order."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    size = min(max(len(texts) // (8 * workers), PART_TEXTS[0]), PART_TEXTS[1])
-    starts = list(range(0, len(texts), size))
-    read: list[tuple[pl.DataFrame, list[int]] | None] = [None] * len(starts)
-    pool = ProcessPoolExecutor(max_workers=workers - 1, mp_context=get_context("spawn"))
-    try:
-        futures = [
-            pool.submit(text_claims, texts.slice(starts[i], size), taxonomy, aliases, starts[i])
-            for i in reversed(range(len(starts)))
-        ][::-1]
-        for i, future in enumerate(futures):
-            if not future.cancel():
-                break
-            read[i] = text_claims(texts.slice(starts[i], size), taxonomy, aliases, starts[i])
-        here = sum(part is not None for part in read)
-        for i, future in enumerate(futures):
-            if read[i] is None:
-                read[i] = future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # after a failure, the parts not started are dropped
-    found = pl.concat([frame for frame, _ in read], rechunk=False)
-    return found, [index for _, indexes in read for index in indexes], (here, len(read) - here)
+# interpreter importing Polars and this module, from compiled bytecode) costs about 0.4 s, and
+# one process reads about 3,300 distinct texts a second. Measured on a quiet machine when each
+# passage was read (a distinct text costs what a passage cost; medians of 3, whole documents of
+# the 100,000-article benchmark corpus): 2,356 passages 0.35 s in one process, 0.44 s in two;
+# 7,856 passages 1.13 s and 0.88 s; 23,490 passages 3.30 s and 2.12 s. Since this module
+# imports DuckDB only where it hashes ids, a worker starts in 0.37 s instead of 0.52 s, and the
+# +1% batch of the 100,000-article benchmark (4,914 distinct texts) took 1.09-1.46 s in two
+# workers against 1.08-1.55 s in process (means 1.23 and 1.37 s, four pairs).
+PARALLEL_MIN_PASSAGES = 3_000
 
 
 def extract_claims_in_processes(
@@ -974,20 +934,31 @@ def extract_claims_in_processes(
     workers: int,
     min_passages: int | None = None,
 ) -> pl.DataFrame:
-    """`extract_claims`, with the distinct texts shared out over `workers` processes: this one
-    and `workers - 1` spawned ones (`_read_shared`).
+    """`extract_claims`, with the distinct texts shared out over `workers` processes.
 
     Reading a text is pure Python (regexes per passage), so threads would share one core. The
-    workers are separate interpreters ("spawn": no fork of a process that holds DuckDB and
-    Polars threads); the passages whose claims need their document (a "he said") are read in
-    this process. The result is the one `extract_claims` gives, row for row.
+    texts are cut into parts read in separate interpreters ("spawn": no fork of a process that
+    holds DuckDB and Polars threads); the passages whose claims need their document (a "he
+    said") are read in this process. The result is the one `extract_claims` gives, row for row.
     """
     body = _body_passages(passages)
     texts, keyed = _distinct_texts(body)
     if workers <= 1 or len(texts) < (PARALLEL_MIN_PASSAGES if min_passages is None else min_passages):
         found, needs_document = text_claims(texts, taxonomy, aliases)
     else:
-        found, needs_document, _ = _read_shared(texts, taxonomy, aliases, workers)
+        from concurrent.futures import ProcessPoolExecutor
+        from itertools import repeat
+        from multiprocessing import get_context
+
+        n_parts = 4 * workers  # smaller parts even out texts of different lengths
+        cuts = [len(texts) * i // n_parts for i in range(n_parts + 1)]
+        starts = [lo for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+        parts = [texts.slice(lo, hi - lo) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            read = list(pool.map(text_claims, parts, repeat(taxonomy), repeat(aliases), starts))
+        found = pl.concat([frame for frame, _ in read], rechunk=False)
+        needs_document = [index for _, indexes in read for index in indexes]
+        del read
     # Held one at a time where they can be: the texts' claims, then the passages' rows.
     in_documents = _needing_documents(body, texts, needs_document)
     del texts

@@ -86,9 +86,8 @@ def test_a_warehouse_signed_before_the_minhash_column_is_upgraded_and_resigned(c
 
 
 def test_claims_extracted_in_worker_processes_equal_the_in_process_ones(claimwire, monkeypatch, tmp_path):
-    # The run's claims step shares documents out between this process and a spawned interpreter
-    # (the threshold is lowered so five documents qualify); the release is the one a single
-    # process gives.
+    # The run's claims step shares documents out to two spawned interpreters (the threshold is
+    # lowered so five documents qualify); the release is the one a single process gives.
     import concurrent.futures
 
     import pipelines.lib.claims as claims_lib
@@ -119,7 +118,7 @@ def test_claims_extracted_in_worker_processes_equal_the_in_process_ones(claimwir
     monkeypatch.setenv("CLAIMWIRE_WAREHOUSE", str(claimwire.warehouse))
     monkeypatch.setenv("CLAIMWIRE_PUBLISH_DIR", str(claimwire.published))
     assert claimwire.run().success
-    assert pools == [1]  # this process reads beside one spawned worker
+    assert pools == [2]
     assert release() == single
     assert len(single["claims"]) > 30
 
