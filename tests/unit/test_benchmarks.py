@@ -135,6 +135,9 @@ def test_run_writes_the_expected_json(tmp_path):
     assert 0 < full["cpu_s"] and full["cores_used"] == round(full["cpu_s"] / full["wall_s"], 2)
     assert "cores used" in done.stdout
     assert size["incremental_run"]["success"] is True
+    # the full run's writes reached the disk before the incremental run was timed
+    assert size["sync_before_incremental_s"] >= 0
+    assert list(size).index("sync_before_incremental_s") < list(size).index("incremental_run")
     assert set(size["quality"]["dedup"]) >= {"precision", "recall"}
     assert size["quality"]["claims"]["n_truth"] > 0
     assert "peers" not in size
