@@ -948,11 +948,10 @@ def bench_spark(n: int, n_bytes: int, raw: Path, work: Path, embedded_release: P
 def _snapshot_for_replay(work: Path, data: Path, full: dict) -> None:
     """The state the incremental run starts from, for `benchmarks.replay`: the warehouse,
     release and Data Docs as the full run left them, and the full run's figures. Outside the
-    timed runs."""
+    timed runs (`bench_size` syncs the copy's writes to disk before the incremental run)."""
     _say(f"copying {data} for replays")
     shutil.copytree(data, work / REPLAY_STATE, symlinks=True)
     (work / REPLAY_FULL_RUN).write_text(json.dumps(full, indent=2, default=str), encoding="utf-8")
-    os.sync()  # the copy's writes land before the timed run, not during it
 
 
 def _sync() -> float:
@@ -1014,9 +1013,9 @@ def bench_size(args, out_path: Path) -> dict:
 
         if args.keep_for_replay:
             _snapshot_for_replay(work, data, full)
-        # The full run's writes still in the page cache go to disk before the batch is timed, as
-        # when `benchmarks.replay` starts from a kept state: a batch arrives at a warehouse at
-        # rest, and the kernel's writeback of the previous run is not the batch's cost.
+        # The full run's writes (and a replay copy's) still in the page cache go to disk before
+        # the batch is timed, as when `benchmarks.replay` starts from a kept state: a batch
+        # arrives at a warehouse at rest, and the kernel's writeback is not the batch's cost.
         result["sync_before_incremental_s"] = _sync()
         _say(f"{n:,} articles: incremental run (+{holdout:,} articles)")
         for path in sorted((work / "corpus" / "holdout").rglob("*.txt")):
