@@ -20,6 +20,7 @@ batch is signed once and compared against them, and only the cheap component lab
 """
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -255,31 +256,47 @@ def sign_batch(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFram
     # A signature depends on its own text only, so the batch is signed in chunks: the token
     # table (a row per word) and rensa's digest rows are held for one chunk at a time. Every
     # text left has at least one word, hence at least one shingle: one run per distinct text.
+    # The next chunk's shingles are hashed on a thread while this one reads the digests out of
+    # rensa (its only export is a list of rows of Python ints, which holds the interpreter
+    # lock: about half the signing time); Polars lets go of the lock while it hashes.
     signed_parts, shingle_parts = [], []
-    for chunk in keyed.iter_slices(SIGN_CHUNK_PASSAGES):
-        firsts = chunk.select("code", "norm").unique(subset="norm", keep="first", maintain_order=True)
-        which = (
-            chunk.select("norm")
-            .join(firsts.select("norm", first=pl.int_range(pl.len(), dtype=pl.UInt32)), on="norm", how="left", maintain_order="left")
-            ["first"].to_numpy()
-        )
-        shingles = _shingles_of_normalised(firsts, config, key="code")
-        counts = shingles["code"].rle().struct.field("len")
-        if counts.len() != firsts.height:
-            raise AssertionError("every signed text must have one run of shingles")
-        digests = _minhash_digests(shingles["shingle"].to_numpy(), counts.to_numpy(), config)
-        signed_parts.append(
-            chunk.select(
-                "passage_id",
-                "doc_id",
-                "norm_hash",
-                n_shingles=pl.Series(counts.to_numpy()[which]).cast(pl.Int32),
-                band_keys=pl.Series(_band_keys(digests, config)[which]).cast(pl.List(pl.UInt64)),
-                minhash=pl.Series(digests[which].view(np.int32)).cast(pl.List(pl.Int32)),
+    chunks = list(keyed.iter_slices(SIGN_CHUNK_PASSAGES))
+    with ThreadPoolExecutor(1) as shingler:
+        prepared = shingler.submit(_chunk_shingles, chunks[0], config)
+        for i, chunk in enumerate(chunks):
+            which, shingles, counts = prepared.result()
+            if i + 1 < len(chunks):
+                prepared = shingler.submit(_chunk_shingles, chunks[i + 1], config)
+            digests = _minhash_digests(shingles["shingle"].to_numpy(), counts, config)
+            signed_parts.append(
+                chunk.select(
+                    "passage_id",
+                    "doc_id",
+                    "norm_hash",
+                    n_shingles=pl.Series(counts[which]).cast(pl.Int32),
+                    band_keys=pl.Series(_band_keys(digests, config)[which]).cast(pl.List(pl.UInt64)),
+                    minhash=pl.Series(digests[which].view(np.int32)).cast(pl.List(pl.Int32)),
+                )
             )
-        )
-        shingle_parts.append(shingles)
+            shingle_parts.append(shingles)
     return pl.concat(signed_parts).cast(SIGNATURES_SCHEMA), pl.concat(shingle_parts)
+
+
+def _chunk_shingles(chunk: pl.DataFrame, config: DedupConfig) -> tuple[np.ndarray, pl.DataFrame, np.ndarray]:
+    """For one chunk of `sign_batch` (`code`, `norm`, sorted by `norm_hash`): each passage's
+    row among the chunk's distinct texts (`which`), the shingles of those texts (`code` of the
+    first passage holding each, `shingle`; one run per text, in order) and the run lengths."""
+    firsts = chunk.select("code", "norm").unique(subset="norm", keep="first", maintain_order=True)
+    which = (
+        chunk.select("norm")
+        .join(firsts.select("norm", first=pl.int_range(pl.len(), dtype=pl.UInt32)), on="norm", how="left", maintain_order="left")
+        ["first"].to_numpy()
+    )
+    shingles = _shingles_of_normalised(firsts, config, key="code")
+    counts = shingles["code"].rle().struct.field("len")
+    if counts.len() != firsts.height:
+        raise AssertionError("every signed text must have one run of shingles")
+    return which, shingles, counts.to_numpy()
 
 
 # Passages signed per chunk (bounds the token table and the digest rows, not any result).
