@@ -245,6 +245,9 @@ def sign_batch(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFram
     in a chunk (the smallest passage id of its twins there).
     """
     keyed = _coded_normalised(passages, ["passage_id", "doc_id"])
+    # the texts are let go here: a caller that passes the frame it read holds no other reference,
+    # and they are as large as the normalised texts signed from now on (0.3 GB at 100,000 articles)
+    del passages
     if keyed.is_empty():
         return pl.DataFrame(schema=SIGNATURES_SCHEMA), pl.DataFrame(schema={"code": pl.UInt32, "shingle": pl.UInt64})
     keyed = (
@@ -299,8 +302,11 @@ def _chunk_shingles(chunk: pl.DataFrame, config: DedupConfig) -> tuple[np.ndarra
     return which, shingles, counts.to_numpy()
 
 
-# Passages signed per chunk (bounds the token table and the digest rows, not any result).
-SIGN_CHUNK_PASSAGES = 50_000
+# Passages signed per chunk (bounds the token table and the digest rows, not any result). Two
+# chunks are in hand at once (one hashed on the thread, one read out of rensa), and the signing
+# is the dedup step's peak at 100,000 articles: 20,000 a chunk peaked 0.08-0.10 GB lower than
+# 50,000 in the same time (docs/benchmarks.md, nineteenth session).
+SIGN_CHUNK_PASSAGES = 20_000
 
 
 def _minhash_digests(flat_hashes: np.ndarray, counts: np.ndarray, config: DedupConfig) -> np.ndarray:
