@@ -125,7 +125,7 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
                 clusters = read_frame(conn, "select * from passage_clusters order by cluster_id limit 10")
                 syndication = read_frame(conn, "select * from doc_syndication order by all limit 10")
             else:
-                n_signatures, new_matches = _match_batch_embedded(conn, todo, config)
+                n_signatures, new_matches = _match_batch_embedded(conn, todo, config, lambda: warehouse.drop_cached_blocks(conn))
                 n_matches = new_matches.height
                 # Polars relabels next: DuckDB need not keep what this step wrote cached meanwhile
                 warehouse.drop_cached_blocks(conn)
@@ -176,6 +176,11 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
     yield MaterializeResult(asset_key=AssetKey("doc_syndication"), metadata=frame_metadata(syndication, n_rows=n_pairs))
 
 
+# Signing a batch whose texts take this much holds several times as much in Polars and rensa's
+# digest rows (the dedup step's peak at 100,000 articles): DuckDB's cached blocks, up to
+# `HAND_ON_CACHE` from the steps before, are given up first. A small batch keeps them: its
+# lookups of stored signatures, digests and texts read the same tables.
+DROP_CACHE_BEFORE_SIGNING_BYTES = 64 * 2**20
 NEW_BODY_PASSAGES = (
     f"select passage_id, doc_id, text from ({rows_where('passages', 'doc_id in (select unnest(?))')}) where not is_boilerplate"
 )
@@ -400,10 +405,23 @@ def stored_signatures_near(conn, new: pl.DataFrame) -> tuple[pl.DataFrame, Calla
     return history, bucket_members
 
 
-def _match_batch_embedded(conn, todo: list[str], config: DedupConfig) -> tuple[int, pl.DataFrame]:
-    """Sign the new batch and verify its copies against all history, in process (Polars + rensa)."""
-    # the batch's texts are let go once signed: matching holds signatures and shingles only
-    signed = sign_batch(read_frame(conn, NEW_BODY_PASSAGES, [todo]), config)
+def _batch_texts(conn, todo: list[str], drop_cache: Callable[[], None] | None) -> pl.DataFrame:
+    """The new body passages' texts; DuckDB's cached blocks are given up when they are large."""
+    texts = read_frame(conn, NEW_BODY_PASSAGES, [todo])
+    if drop_cache is not None and texts.estimated_size() >= DROP_CACHE_BEFORE_SIGNING_BYTES:
+        drop_cache()
+    return texts
+
+
+def _match_batch_embedded(
+    conn, todo: list[str], config: DedupConfig, drop_cache: Callable[[], None] | None = None
+) -> tuple[int, pl.DataFrame]:
+    """Sign the new batch and verify its copies against all history, in process (Polars + rensa).
+    `drop_cache` lets DuckDB give up its cached blocks; it is called before a large batch is
+    signed (see `DROP_CACHE_BEFORE_SIGNING_BYTES`)."""
+    # the batch's texts are let go once normalised (no name here holds them): matching holds
+    # signatures and shingles only
+    signed = sign_batch(_batch_texts(conn, todo, drop_cache), config)
     # the history's band keys and digests stay in the warehouse: only the signatures the batch
     # can meet are read, and the digests (120 a passage) for the history's candidates only
     history, bucket_members = stored_signatures_near(conn, signed[0])

@@ -210,3 +210,32 @@ def test_a_replaced_table_holds_the_frame_rows_however_it_is_written(claimwire, 
         replace_table(conn, "passage_clusters", after, compare_rows=compare_rows)
         rows = conn.sql("select * from passage_clusters order by cluster_id").fetchall()
     assert rows == after.rows()
+
+
+@pytest.mark.parametrize("threshold, dropped", [(0, True), (2**40, False)])
+def test_a_large_batch_is_signed_after_duckdb_gave_up_its_cache(claimwire, monkeypatch, threshold, dropped):
+    """The dedup step has DuckDB give up its cached blocks (`drop_cached_blocks`, down to its
+    default 256MB) between reading a batch's texts and signing them when the texts take at
+    least `DROP_CACHE_BEFORE_SIGNING_BYTES`; a smaller batch is signed with the cache the
+    step was handed (the last drop before it is the hand-on's, `HAND_ON_CACHE`)."""
+    from pipelines.defs import dedup, resources
+
+    events = []
+    real_drop, real_sign = resources.Warehouse.drop_cached_blocks, dedup.sign_batch
+
+    def drop(self, conn, keep="256MB"):
+        events.append(("drop", keep))
+        return real_drop(self, conn, keep)
+
+    def sign(passages, config):
+        events.append(("sign", passages.height))
+        return real_sign(passages, config)
+
+    monkeypatch.setattr(resources.Warehouse, "drop_cached_blocks", drop)
+    monkeypatch.setattr(dedup, "sign_batch", sign)
+    monkeypatch.setattr(dedup, "DROP_CACHE_BEFORE_SIGNING_BYTES", threshold)
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    signing = events.index(next(e for e in events if e[0] == "sign"))
+    assert events[signing][1] > 0
+    assert events[signing - 1] == (("drop", "256MB") if dropped else ("drop", resources.HAND_ON_CACHE))
