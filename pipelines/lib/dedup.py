@@ -257,7 +257,7 @@ def sign_batch(passages: pl.DataFrame, config: DedupConfig) -> tuple[pl.DataFram
         .with_row_index("code")
     )
     # A signature depends on its own text only, so the batch is signed in chunks: the token
-    # table (a row per word) and rensa's digest rows are held for one chunk at a time. Every
+    # table (a row per word) and rensa's digest rows are held for two chunks at a time. Every
     # text left has at least one word, hence at least one shingle: one run per distinct text.
     # The next chunk's shingles are hashed on a thread while this one reads the digests out of
     # rensa (its only export is a list of rows of Python ints, which holds the interpreter
