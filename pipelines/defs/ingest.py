@@ -2,7 +2,7 @@
 
 import hashlib
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from multiprocessing import get_context
@@ -129,15 +129,17 @@ def _scan_embedded(conn, raw_folder: RawFolder, pending: str, started_at, worker
     known_docs = read_frame(conn, "select source_path, content_sha256 from documents")
     known_rejections = read_frame(conn, "select source_path, content_sha256 from rejected_files")
     unchanged = set(zip(known_states["source_path"], known_states["size_bytes"], known_states["mtime_ns"]))
-    scan = _Scan(
-        doc_by_sha=dict(zip(known_docs["content_sha256"], known_docs["source_path"])),
-        rejected_keys=set(zip(known_rejections["source_path"], known_rejections["content_sha256"])),
-        flush=lambda parsed: append_table(conn, "documents", _documents_frame(parsed, pending, started_at)),
-    )
-    del known_states, known_docs, known_rejections
     todo = [f for f in files if (f.source_path, f.size_bytes, f.mtime_ns) not in unchanged]
     root, limit = str(raw_folder.root), raw_folder.max_file_bytes
-    with _reader(workers if len(todo) >= PARALLEL_MIN_FILES else 1) as read_and_parse:
+    with _reader(workers if len(todo) >= PARALLEL_MIN_FILES else 1) as read_and_parse, _DocumentWriter(
+        conn, pending, started_at
+    ) as writer:
+        scan = _Scan(
+            doc_by_sha=dict(zip(known_docs["content_sha256"], known_docs["source_path"])),
+            rejected_keys=set(zip(known_rejections["source_path"], known_rejections["content_sha256"])),
+            flush=writer.write,
+        )
+        del known_states, known_docs, known_rejections
         ahead: deque = deque()  # (files, future of their outcomes), in file order
         chunk: list = []
 
@@ -161,7 +163,8 @@ def _scan_embedded(conn, raw_folder: RawFolder, pending: str, started_at, worker
         send()
         while ahead:
             _record_chunk(scan, *ahead.popleft())
-    scan.flush_pending()
+        scan.flush_pending()
+        writer.finish()
     if scan.states:
         states = pl.DataFrame(
             scan.states, schema=["source_path", "size_bytes", "mtime_ns", "content_sha256"], orient="row"
@@ -291,14 +294,18 @@ class _Scan:
 
 
 # Files read and parsed per worker task, and tasks sent ahead of the one being recorded (bounds
-# the bytes and parsed texts in flight: 256 files); and the fewest files to read for which
-# worker processes are worth starting (about a second). A task per file, each file read here,
-# cost more in the pool's queues, pickling and this process's reads than the parsing itself:
-# at 20,000 generated files the scan took 6.9-8.0 s that way, 2.6-3.5 s with 32 files read and
-# parsed per task (16, 64 and 128 were no better), in workers that import no Dagster
-# (`pipelines.defs.raw_reading`).
-READ_CHUNK_FILES = 32
-CHUNKS_AHEAD = 8
+# the bytes and parsed texts in flight: 4,096 files, about 14 MB of text at 100,000 generated
+# articles); and the fewest files to read for which worker processes are worth starting (about a
+# second). A task per file, each file read here, cost more in the pool's queues, pickling and
+# this process's reads than the parsing itself: at 20,000 generated files the scan took 6.9-8.0 s
+# that way, 2.6-3.5 s with 32 files a task, in workers that import no Dagster
+# (`pipelines.defs.raw_reading`). At 100,000 articles 32 files a task (3 ms of parsing) left the
+# workers waiting on the pool's round trips and on this thread (which held the GIL building the
+# documents' frames): the scan took 10.6-11.2 s with 32 files a task, 8.3-9.6 with 256, 8.3-8.5
+# with 512 and 7.9-8.1 with 1,024 (four ahead); 7.6-7.7 s with the documents written on a thread
+# of their own (`_DocumentWriter`), against 9.6 s for 32 files a task with it.
+READ_CHUNK_FILES = 1024
+CHUNKS_AHEAD = 4
 PARALLEL_MIN_FILES = 5_000
 
 
@@ -311,6 +318,38 @@ def _reader(workers: int):
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         yield partial(pool.submit, read_and_parse_files)
+
+
+class _DocumentWriter:
+    """Writes parsed documents to `documents` on a thread of its own, one chunk at a time, while
+    the scan goes on: building a chunk's frame and inserting it (about 3 s of 100,000 articles)
+    kept this thread from recording the workers' outcomes and sending them files, so they
+    waited. Only the writer uses the connection until `finish` (which the scan calls before it
+    writes anything else); at most one chunk is written while the next one fills."""
+
+    def __init__(self, conn, batch_id: str, ingested_at):
+        self.conn, self.batch_id, self.ingested_at = conn, batch_id, ingested_at
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="claimwire-documents")
+        self.in_flight = None
+
+    def __enter__(self) -> "_DocumentWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(wait=True)  # a failed scan still lets a write finish before the rollback
+
+    def write(self, parsed: list[ParsedDocument]) -> None:
+        self.finish()
+        self.in_flight = self.pool.submit(self._insert, parsed)
+
+    def finish(self) -> None:
+        """Wait for the write in flight; its error, if any, is raised here."""
+        done, self.in_flight = self.in_flight, None
+        if done is not None:
+            done.result()
+
+    def _insert(self, parsed: list[ParsedDocument]) -> None:
+        append_table(self.conn, "documents", _documents_frame(parsed, self.batch_id, self.ingested_at))
 
 
 class _Done:

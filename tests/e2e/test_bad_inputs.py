@@ -87,6 +87,11 @@ def test_every_file_is_a_document_or_a_rejection_with_its_reason(claimwire, monk
     # tasks of two files, two ahead: chunks are cut at feeds and oversized files and recorded in turn
     monkeypatch.setattr(ingest_defs, "READ_CHUNK_FILES", 2)
     monkeypatch.setattr(ingest_defs, "CHUNKS_AHEAD", 2)
+    # every document its own write, on the writer's thread while the scan goes on
+    writes = []
+    monkeypatch.setattr(ingest_defs, "FLUSH_CHARS", 1)
+    frame = ingest_defs._documents_frame
+    monkeypatch.setattr(ingest_defs, "_documents_frame", lambda parsed, *a: writes.append(len(parsed)) or frame(parsed, *a))
     expected = _write_corpus(claimwire.raw)
     result = claimwire.run(run_config={"resources": {"raw_folder": {"config": {"max_file_bytes": MAX_FILE_BYTES}}}})
     assert result.success
@@ -95,6 +100,7 @@ def test_every_file_is_a_document_or_a_rejection_with_its_reason(claimwire, monk
     outcome = {path: (table, detail) for path, table, detail in documents + rejected}
     assert outcome == expected
     assert [p["max_workers"] for p in pools] == ([2] if parse_in_workers else [])
+    assert writes == [1] * len(documents)
     files_on_disk = {p.name for p in claimwire.raw.iterdir()}
     assert {path.split("#")[0] for path in outcome} == files_on_disk
     details = dict(claimwire.query("select source_path, detail from read_parquet('{release}/rejected_files/*.parquet')"))
@@ -181,3 +187,27 @@ def test_a_file_that_vanishes_during_the_run_is_rejected_as_vanished(claimwire, 
     assert claimwire.query("select source_path, content_sha256, reason, detail from read_parquet('{release}/rejected_files/*.parquet')") == [
         ("gone.txt", None, "vanished", "the file disappeared while the folder was read")
     ]
+
+
+def test_a_failed_write_of_documents_fails_the_scan_and_keeps_nothing(claimwire, monkeypatch):
+    """The documents are written on a thread of their own while the files are read; a write that
+    fails there fails the ingest step with its own error, and the step's transaction keeps none
+    of the documents written before it."""
+    import pipelines.defs.ingest as ingest_defs
+
+    claimwire.add_seeds()
+    monkeypatch.setattr(ingest_defs, "FLUSH_CHARS", 1)
+    frame, calls = ingest_defs._documents_frame, []
+
+    def third_write_fails(parsed, *args):
+        calls.append(parsed[0].source_path)
+        if len(calls) == 3:
+            raise OSError(f"disk full while writing {parsed[0].source_path}")
+        return frame(parsed, *args)
+
+    monkeypatch.setattr(ingest_defs, "_documents_frame", third_write_fails)
+    result = claimwire.run(raise_on_error=False)
+    assert not result.success
+    assert claimwire.failure_message(result) == f"OSError: disk full while writing {calls[2]}\n"
+    assert len(calls) == 3  # nothing was written after the failure
+    assert claimwire.warehouse_query("select count(*) from documents") == [(0,)]
