@@ -35,6 +35,22 @@ def test_related_links_block_ends_at_a_long_paragraph():
     assert _marked(lines) == [None, "related_links", "related_links", "related_links", None]
 
 
+@pytest.mark.parametrize("n", [0, 1, 3, 25, 200, 201, 1000])
+def test_more_words_than_counts_runs_of_non_space_characters(n):
+    """The block rules' word limit: a regex that stops at word n + 1 up to `MAX_WORDS_BY_REGEX`,
+    a count above it; either way what counting every run of non-space characters says."""
+    from pipelines.lib.passages import MAX_WORDS_BY_REGEX, _more_words_than
+
+    assert MAX_WORDS_BY_REGEX == 200
+    texts = ["", " ", "a", " a ", "a\u00a0b", "a\tb\nc", "\u3000x\u3000y\u3000", "trailing. "]
+    texts += [" ".join(["w"] * k) for k in {n - 1, n, n + 1, n + 2} if k >= 0]
+    texts += ["  " + "\u2009".join(["w"] * k) + "  " for k in {n, n + 1} if k >= 0]
+    frame = pl.DataFrame({"text": texts})
+    expected = [len(text.split()) > n for text in texts]
+    assert frame.select(_more_words_than(n)).to_series().to_list() == expected
+    assert sum(expected) >= 2 and not all(expected)
+
+
 def test_donation_appeal_runs_to_the_end():
     lines = ["Body.", "A Message from The Moscow Times:", "Dear readers,", " ".join(["long"] * 60), "Continue"]
     assert _marked(lines) == [None] + ["donation_appeal"] * 4
