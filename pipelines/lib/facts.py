@@ -113,9 +113,9 @@ def _independent_sources(mentions: pl.DataFrame) -> pl.DataFrame:
         # a mention without a cluster links nothing: its source still counts on its own
         cluster=high + pl.col("cluster_id").cast(pl.Categorical).to_physical().cast(pl.UInt64),
     )
-    source_nodes, a = np.unique(packed["source"].to_numpy(), return_inverse=True)
+    source_nodes, a = _dense_codes(packed["source"])
     linked = packed.filter(pl.col("cluster").is_not_null())
-    cluster_nodes, b = np.unique(linked["cluster"].to_numpy(), return_inverse=True)
+    cluster_nodes, b = _dense_codes(linked["cluster"])
     a_linked = a[packed["cluster"].is_not_null().to_numpy()]
     label = component_labels(len(source_nodes) + len(cluster_nodes), a_linked.astype(np.int64), b.astype(np.int64) + len(source_nodes))
     return (
@@ -124,6 +124,16 @@ def _independent_sources(mentions: pl.DataFrame) -> pl.DataFrame:
         .agg(n_independent_sources=pl.col("component").n_unique())
         .cast({"fact": pl.UInt32})
     )
+
+
+def _dense_codes(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(keys, return_inverse=True)`: the distinct keys in order and each key's row in
+    them, from Polars' dense rank (a parallel sort: at 100,000 articles 0.05-0.09 s for 1.3
+    million keys against 0.21-0.23 s for NumPy's)."""
+    codes = keys.rank("dense").to_numpy().astype(np.int64) - 1
+    distinct = np.empty(codes.max() + 1 if len(codes) else 0, dtype=keys.to_numpy().dtype)
+    distinct[codes] = keys.to_numpy()
+    return distinct, codes
 
 
 def _conflicts(facts: pl.DataFrame) -> pl.DataFrame:

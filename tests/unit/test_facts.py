@@ -84,3 +84,19 @@ def test_a_mention_whose_document_is_missing_is_a_source_of_its_own():
     # k1 links d1 and d2; d3 (Outlet X); dX; dY and dZ linked by k9
     assert (pay["n_mentions"], pay["n_documents"], pay["n_independent_sources"]) == (6, 6, 4)
     assert pay["first_seen_at"] == datetime(2024, 11, 4)
+
+
+def test_dense_codes_are_numpys_distinct_keys_and_inverse():
+    import numpy as np
+
+    from pipelines.lib.facts import _dense_codes
+
+    rng = np.random.default_rng(7)
+    for keys in (np.array([], dtype=np.uint64), np.array([5], dtype=np.uint64),
+                 rng.integers(0, 50, 1_000, dtype=np.uint64) << np.uint64(32) | rng.integers(0, 3, 1_000, dtype=np.uint64),
+                 np.array([2**64 - 1, 0, 2**63, 0], dtype=np.uint64)):
+        distinct, inverse = _dense_codes(pl.Series(keys))
+        expected_distinct, expected_inverse = np.unique(keys, return_inverse=True)
+        assert distinct.dtype == np.uint64
+        assert distinct.tolist() == expected_distinct.tolist()
+        assert inverse.tolist() == expected_inverse.tolist()
