@@ -366,7 +366,7 @@ NEAR_KEYS = """
     semi join _batch_keys using (key)
 """
 NEAR_GROUPS = """
-    select passage_id, norm_hash, n_shingles
+    select passage_id, norm_hash, n_shingles, rowid as signature_row
     from passage_signatures
     where norm_hash in (select norm_hash from _near_hashes)
     order by passage_id
@@ -376,7 +376,8 @@ NEAR_GROUPS = """
 def stored_signatures_near(conn, new: pl.DataFrame) -> tuple[pl.DataFrame, Callable[[pl.Series, pl.DataFrame], pl.DataFrame]]:
     """(`history`, `fetch_bucket_members`) for `candidate_pairs` on the batch `new` (signatures
     with `norm_hash` and `band_keys`), from `passage_signatures`: the history is the slim rows
-    (`passage_id`, `norm_hash`, `n_shingles`) of the stored norm-hash groups the batch meets,
+    (`passage_id`, `norm_hash`, `n_shingles`, and the row id `signature_row` their digests are
+    read by) of the stored norm-hash groups the batch meets,
     whole, and the bucket members are looked up among the stored band keys the batch shares.
 
     The same candidates as the whole history: a stored signature becomes a candidate only in a
@@ -384,7 +385,9 @@ def stored_signatures_near(conn, new: pl.DataFrame) -> tuple[pl.DataFrame, Calla
     group depends on its group's other members only, which come with it.
     """
     empty_keys = pl.DataFrame(schema={"passage_id": pl.Utf8, "norm_hash": pl.UInt64, "key": pl.UInt64, "band": pl.Int64})
-    empty_history = pl.DataFrame(schema={"passage_id": pl.Utf8, "norm_hash": pl.UInt64, "n_shingles": pl.Int32})
+    empty_history = pl.DataFrame(
+        schema={"passage_id": pl.Utf8, "norm_hash": pl.UInt64, "n_shingles": pl.Int32, "signature_row": pl.Int64}
+    )
     if new.is_empty() or not conn.sql("select exists (select 1 from passage_signatures)").fetchall()[0][0]:
         near, history = empty_keys, empty_history  # the first batch: nothing stored to meet
     else:
@@ -430,7 +433,15 @@ def _match_batch_embedded(
         return read_frame(conn, "select passage_id, text from passages where passage_id in (select unnest(?))", [ids])
 
     def fetch_digests(ids: list[str]) -> pl.DataFrame:
-        return read_frame(conn, "select passage_id, minhash from passage_signatures where passage_id in (select unnest(?))", [ids])
+        # picked by the row ids the history was read with (this transaction has not written
+        # `passage_signatures` yet): at 100,000 articles 0.05-0.22 s for 80,000 rows spread
+        # over the table, against 0.15-0.35 s by passage id (a join over every stored id)
+        wanted = pl.DataFrame({"passage_id": ids}, schema={"passage_id": pl.Utf8})
+        rows = wanted.join(history.select("passage_id", "signature_row"), on="passage_id")
+        with registered(conn, "_digest_rows", rows.select("signature_row")):
+            return read_frame(
+                conn, "select passage_id, minhash from passage_signatures where rowid in (select signature_row from _digest_rows)"
+            )
 
     signatures, matches = match_signed(
         *signed, history, fetch_texts, config, fetch_digests, bucket_members

@@ -293,7 +293,8 @@ def test_a_small_batch_meets_the_same_buckets_as_a_large_one(article_bases, monk
     # the stage's way: the history's signatures stay in a DuckDB table; the groups and buckets
     # the batch meets, and the candidates' digests, are read
     conn = duckdb.connect()
-    conn.register("passage_signatures", history)
+    conn.register("_history", history)
+    conn.execute("create table passage_signatures as select * from _history")
     near, fetch_bucket_members = stored_signatures_near(conn, new)
     results.append(
         candidate_pairs(
