@@ -135,7 +135,10 @@ def test_run_writes_the_expected_json(tmp_path):
     assert 0 < full["cpu_s"] and full["cores_used"] == round(full["cpu_s"] / full["wall_s"], 2)
     assert "cores used" in done.stdout
     assert size["incremental_run"]["success"] is True
-    # the full run's writes reached the disk before the incremental run was timed
+    # the corpus's files reached the disk before the full run, the full run's writes before
+    # the incremental run was timed
+    assert size["sync_after_corpus_s"] >= 0
+    assert list(size).index("corpus") < list(size).index("sync_after_corpus_s") < list(size).index("full_run")
     assert size["sync_before_incremental_s"] >= 0
     assert list(size).index("sync_before_incremental_s") < list(size).index("incremental_run")
     assert set(size["quality"]["dedup"]) >= {"precision", "recall"}
