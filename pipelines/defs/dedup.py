@@ -140,26 +140,7 @@ def cluster_syndicated_passages(context: AssetExecutionContext, warehouse: Wareh
             n_clusters = record_table_version(conn, "passage_clusters", context.run.run_id)
             n_pairs = record_table_version(conn, "doc_syndication", context.run.run_id)
             n_multi = conn.sql("select count(*) from passage_clusters where n_passages > 1").fetchall()[0][0]
-            largest = read_frame(
-                conn,
-                """
-                with largest as (
-                    select * from passage_clusters where n_passages > 1
-                    order by n_documents desc, n_passages desc, cluster_id limit 10
-                )
-                select c.cluster_id, c.n_passages, c.n_documents, c.match_kind,
-                       round(c.min_similarity, 3) as min_similarity,
-                       string_agg(distinct d.source_path, ', ' order by d.source_path) as documents,
-                       any_value(p.text) filter (where p.passage_id = c.canonical_passage_id) as canonical_text
-                from largest c
-                join passage_cluster_members m using (cluster_id)
-                join passages p using (passage_id)
-                join documents d using (doc_id)
-                group by all
-                order by c.n_documents desc, c.n_passages desc, c.cluster_id
-                limit 10
-                """,
-            )
+            largest = read_frame(conn, LARGEST_CLUSTERS)
     yield MaterializeResult(
         asset_key=AssetKey("passage_clusters"),
         metadata={
@@ -276,6 +257,42 @@ SYNDICATION_DOCS = """
     )
     select distinct doc_id from passages semi join clustered using (passage_id) where not is_boilerplate
     union select doc_id from _syndicated_docs
+"""
+
+
+# The ten clusters spanning the most documents, for the step's metadata: their documents' paths
+# and canonical text. This step writes neither passages nor documents, so their few rows are
+# picked by row id (`rows_where`) instead of joined whole: at 100,000 articles 0.05-0.06 s
+# against 0.13-0.80 s, which read every passage's text.
+LARGEST_CLUSTERS = f"""
+    with largest as (
+        select * from passage_clusters where n_passages > 1
+        order by n_documents desc, n_passages desc, cluster_id limit 10
+    ),
+    members as materialized (
+        select cluster_id, passage_id from passage_cluster_members where cluster_id in (select cluster_id from largest)
+    ),
+    member_documents as materialized (
+        select passage_id, doc_id from ({rows_where('passages', 'passage_id in (select passage_id from members)')})
+    ),
+    paths as (
+        select doc_id, source_path from ({rows_where('documents', 'doc_id in (select doc_id from member_documents)')})
+    ),
+    canonical as (
+        select passage_id, text from ({rows_where('passages', 'passage_id in (select canonical_passage_id from largest)')})
+    )
+    select c.cluster_id, c.n_passages, c.n_documents, c.match_kind,
+           round(c.min_similarity, 3) as min_similarity,
+           string_agg(distinct p.source_path, ', ' order by p.source_path) as documents,
+           any_value(k.text) as canonical_text
+    from largest c
+    join members m using (cluster_id)
+    join member_documents using (passage_id)
+    join paths p using (doc_id)
+    left join canonical k on k.passage_id = c.canonical_passage_id
+    group by all
+    order by c.n_documents desc, c.n_passages desc, c.cluster_id
+    limit 10
 """
 
 

@@ -221,3 +221,33 @@ def test_the_facts_chart_plots_every_published_claim_by_publication_date(release
     assert "pay_per_soldier (USD per month)" in spec["facet"]["row"]["sort"]
     assert {"panel": "pay_per_soldier (USD per month)", "reported_on": "2024-10-25", "value_low": 2000.0,
             "value_high": 2000.0, "n_mentions": 1, "n_sources": 1, "sources": "Fakti"} in spec["data"]["values"]
+
+
+def test_the_largest_clusters_metadata_names_their_documents_and_canonical_text(release):
+    # the dedup step picks the few passages and documents of the ten largest clusters by row id:
+    # the table in its metadata is what joining the whole released tables gives
+    import duckdb
+
+    from pipelines.defs.common import markdown_table
+    from pipelines.defs.resources import read_frame
+
+    (event,) = [m for m in release.result.get_asset_materialization_events() if m.asset_key.path == ["passage_clusters"]]
+    table = event.materialization.metadata["largest_clusters"].value
+
+    with duckdb.connect() as conn:
+        for name in ("passage_clusters", "passages", "documents"):
+            conn.execute(f"create view {name} as select * from read_parquet('{release.published}/{name}/*.parquet')")
+        expected = read_frame(
+            conn,
+            """
+            select c.cluster_id, c.n_passages, c.n_documents, c.match_kind, round(c.min_similarity, 3) as min_similarity,
+                   string_agg(distinct d.source_path, ', ' order by d.source_path) as documents,
+                   any_value(p.text) filter (where p.passage_id = c.canonical_passage_id) as canonical_text
+            from passage_clusters c join passages p using (cluster_id) join documents d using (doc_id)
+            where c.n_passages > 1
+            group by all order by c.n_documents desc, c.n_passages desc, c.cluster_id limit 10
+            """,
+        )
+    assert expected.height >= 1 and expected["n_documents"].max() >= 2
+    assert expected["canonical_text"].null_count() == 0
+    assert table == markdown_table(expected, max_chars=120)
