@@ -336,12 +336,16 @@ def replace_table(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFra
     are deleted, rows that are new or changed (compared on every column of `frame`) are
     replaced. A batch that changes a few clusters of a large warehouse then writes a few rows,
     and the transaction holds those, not a second copy of the table (which DuckDB keeps in
-    memory until commit). A table without a key, or written with `compare_rows` off (a small
-    table whose rows mostly change each run, where comparing costs more than writing), is
-    emptied and refilled.
+    memory until commit). A table without a key, an empty one, or one written with
+    `compare_rows` off (a small table whose rows mostly change each run, where comparing costs
+    more than writing), is emptied and refilled.
     """
     _check_identifier(table)
     key = _primary_key(conn, table) if compare_rows else []
+    if key and not conn.sql(f'select exists (select 1 from "{table}")').fetchall()[0][0]:
+        # an empty table (a first run) takes the frame as it is: comparing copied every row into a
+        # temporary table first (at 100,000 articles dedup's three tables 2.6-2.8 s, 2.1 s without)
+        key = []
     conn.register("_frame", frame)
     try:
         if not key:

@@ -205,11 +205,29 @@ def test_a_replaced_table_holds_the_frame_rows_however_it_is_written(claimwire, 
 
     before = frame([("k1", "p1", 2, 2, "exact", 1.0), ("k2", "p2", 3, 2, "near", 0.8), ("k3", "p3", 2, 1, "exact", 1.0)])
     after = frame([("k1", "p1", 2, 2, "exact", 1.0), ("k2", "p9", 4, 3, "near", 0.7), ("k4", "p4", 2, 2, "exact", 1.0)])
+    class Recorded:
+        """The connection, with the statements it executed."""
+
+        def __init__(self, conn):
+            self.conn, self.statements = conn, []
+
+        def execute(self, sql, *args):
+            self.statements.append(" ".join(sql.split()))
+            return self.conn.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.conn, name)
+
     with Warehouse().get_connection() as conn:
-        replace_table(conn, "passage_clusters", before, compare_rows=compare_rows)
-        replace_table(conn, "passage_clusters", after, compare_rows=compare_rows)
+        first, second = Recorded(conn), Recorded(conn)
+        replace_table(first, "passage_clusters", before, compare_rows=compare_rows)
+        assert conn.sql("select * from passage_clusters order by cluster_id").fetchall() == before.rows()
+        replace_table(second, "passage_clusters", after, compare_rows=compare_rows)
         rows = conn.sql("select * from passage_clusters order by cluster_id").fetchall()
     assert rows == after.rows()
+    # the empty table took the frame as it is; the filled one was compared only when asked
+    assert not any(" except " in statement for statement in first.statements)
+    assert any(" except " in statement for statement in second.statements) == compare_rows
 
 
 @pytest.mark.parametrize("threshold, dropped", [(0, True), (2**40, False)])
