@@ -130,9 +130,10 @@ def _dense_codes(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """`np.unique(keys, return_inverse=True)`: the distinct keys in order and each key's row in
     them, from Polars' dense rank (a parallel sort: at 100,000 articles 0.05-0.09 s for 1.3
     million keys against 0.21-0.23 s for NumPy's)."""
+    values = keys.to_numpy()
     codes = keys.rank("dense").to_numpy().astype(np.int64) - 1
-    distinct = np.empty(codes.max() + 1 if len(codes) else 0, dtype=keys.to_numpy().dtype)
-    distinct[codes] = keys.to_numpy()
+    distinct = np.empty(codes.max() + 1 if len(codes) else 0, dtype=values.dtype)
+    distinct[codes] = values
     return distinct, codes
 
 
