@@ -13,10 +13,9 @@ import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import duckdb
 import polars as pl
@@ -53,8 +52,10 @@ def sql_file(name: str) -> str:
     return (TRANSFORMS_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
-@dataclass(frozen=True)
-class RawFile:
+class RawFile(NamedTuple):
+    """One listed file. A named tuple, not a frozen dataclass: a listing builds one per file, and
+    at 101,000 files the dataclass's construction cost 0.14 s of the 0.55-0.63 s listing."""
+
     source_path: str  # relative to the raw folder, with forward slashes
     size_bytes: int
     mtime_ns: int
@@ -105,28 +106,38 @@ class RawFolder(ConfigurableResource):
         """
         self.check()
         found: list[RawFile] = []
-        # os.walk's order (a folder's files, then its folders, each sorted by name), on scandir
-        # entries and plain strings: Path objects per file cost a second per 100,000 files
+        add, is_regular, is_folder = found.append, stat.S_ISREG, stat.S_ISDIR
+        # os.walk's order (a folder's files, then its folders, each sorted by name), on plain
+        # strings (Path objects per file cost a second per 100,000 files). Each name is looked
+        # up from its folder's descriptor: at 101,000 files 0.29 s against 0.38 s for scandir
+        # entries' stat(), which build every entry's path first.
         folders = [(str(self.root), "")]
         while folders:
             folder, prefix = folders.pop()
             try:
-                with os.scandir(folder) as listing:
-                    entries = sorted(listing, key=lambda entry: entry.name)
+                descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
             except OSError:
                 continue
             subfolders = []
-            for entry in entries:
-                try:
-                    if entry.is_dir():
-                        if not entry.name.startswith(".") and not entry.is_symlink():  # as os.walk
-                            subfolders.append((entry.path, f"{prefix}{entry.name}/"))
-                        continue
-                    st = entry.stat()
-                except OSError:
-                    continue
-                if stat.S_ISREG(st.st_mode):
-                    found.append(RawFile(prefix + entry.name, st.st_size, st.st_mtime_ns))
+            try:
+                names = sorted(os.listdir(descriptor))
+                for name in names:
+                    try:
+                        st = os.stat(name, dir_fd=descriptor)  # a link is listed as what it points at
+                        if is_regular(st.st_mode):
+                            add(RawFile(prefix + name, st.st_size, st.st_mtime_ns))
+                        elif (
+                            is_folder(st.st_mode)
+                            and not name.startswith(".")  # as os.walk: hidden and linked folders are not entered
+                            and not stat.S_ISLNK(os.stat(name, dir_fd=descriptor, follow_symlinks=False).st_mode)
+                        ):
+                            subfolders.append((os.path.join(folder, name), f"{prefix}{name}/"))
+                    except OSError:
+                        continue  # gone since it was listed, or a link that points nowhere
+            except OSError:
+                continue
+            finally:
+                os.close(descriptor)
             folders.extend(reversed(subfolders))
         return found
 

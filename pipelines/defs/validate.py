@@ -102,6 +102,15 @@ def _relation(table: str, predicate: str | None = None) -> str:
 
 
 PUBLISHED_PASSAGES_SOURCE = "from passages as p"
+# a published passage's cluster, over `passages as p` and `passage_cluster_members as members`
+PUBLISHED_CLUSTER = "coalesce(members.cluster_id, p.passage_id)"
+
+
+def _published_cluster() -> str:
+    """`PUBLISHED_CLUSTER`, once select_published_passages.sql is seen to name clusters so."""
+    if f"{PUBLISHED_CLUSTER} as cluster_id" not in sql_file("select_published_passages"):
+        raise RuntimeError(f"select_published_passages.sql no longer names a passage's cluster `{PUBLISHED_CLUSTER}`")
+    return PUBLISHED_CLUSTER
 
 
 def _published_passages(predicate: str | None = None) -> str:
@@ -272,16 +281,22 @@ def _cross_table_failures(conn, table: str, scope_spans: pl.DataFrame | None = N
     # that agrees with them in every referenced column (its id, document and cluster, offsets
     # that hold the claim's), and those whose document is missing. The rules themselves then run
     # on those claims and their passages and documents only: the same failing rows as over every
-    # claim, without reading 1.3 million claims into Polars. Two anti joins, which keep no joined
-    # rows: 0.75 against 0.9 s for a join and a filter, cold, at 100,000 articles.
+    # claim, without reading 1.3 million claims into Polars. A passage id is a key of both
+    # `passages` and `passage_cluster_members`, so each claim meets at most one passage: its
+    # passage and its cluster are joined to the claims one after the other (`PUBLISHED_CLUSTER`,
+    # as the published passages have it) and the claims that disagree kept, null-safe. At 100,000
+    # articles 0.34-0.37 s against 0.41-0.65 s for an anti join on the published passages, which
+    # joins every passage to its cluster first.
     conn.execute(
         f"""
         create or replace temp table _suspect_claims as
         with claim_refs as (select claim_id, doc_id, passage_id, char_start, char_end, cluster_id from claims)
         select c.* from claim_refs as c
-        anti join (select passage_id, doc_id, char_start, char_end, cluster_id from {published}) as p
-          on p.passage_id = c.passage_id and p.doc_id = c.doc_id and p.cluster_id = c.cluster_id
-         and c.char_start >= p.char_start and c.char_end <= p.char_end
+        left join passages as p on p.passage_id = c.passage_id
+        left join passage_cluster_members as members on members.passage_id = c.passage_id
+        where p.passage_id is null or p.doc_id is distinct from c.doc_id
+           or not coalesce(c.char_start >= p.char_start and c.char_end <= p.char_end, false)
+           or c.cluster_id is distinct from {_published_cluster()}
         union
         select c.* from claim_refs as c anti join documents as d using (doc_id)
         """
