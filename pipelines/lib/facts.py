@@ -42,6 +42,24 @@ FACT_KEY = ["measure", "unit", "period", "value_low", "value_high"]
 UNCONFLICTED_MEASURES = ("other",)
 
 
+# The values the most documents state, from the facts as built: a fact's key is a value (measure,
+# unit, period, range) and it counts its documents, mentions and speakers over every claim.
+# (The claims step computed the same table over every claim in DuckDB, 0.18-0.34 s of each +1%
+# run at 100,000 articles; from the built facts it costs a sort of a few thousand rows.)
+MOST_STATED_COLUMNS = ("measure", "value_low", "value_high", "unit", "period", "n_mentions", "n_documents", "attributed_to")
+
+
+def most_stated_values(built: pl.DataFrame, n: int = 10) -> pl.DataFrame:
+    """The `n` facts stated by the most documents, then mentions, ties broken by the value
+    (nulls last): their value, counts and who said them."""
+    order = ["n_documents", "n_mentions", "measure", "value_low", "value_high", "unit", "period"]
+    return (
+        built.sort(order, descending=[True, True, False, False, False, False, False], nulls_last=True)
+        .head(n)
+        .select(MOST_STATED_COLUMNS)
+    )
+
+
 def fact_id_for(measure: str, unit: str, period: str | None, value_low: float, value_high: float) -> str:
     key = f"{measure}|{unit}|{period or ''}|{value_low!r}|{value_high!r}"
     return hashlib.sha256(key.encode()).hexdigest()[:16]

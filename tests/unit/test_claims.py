@@ -500,50 +500,6 @@ def test_qualifier_search_from_the_last_words_finds_what_a_full_search_finds(lef
     assert (plain.span(), plain.group("q")) == (found.span(), found.group("q")) if plain else found is None
 
 
-def test_top_values_are_the_values_most_documents_state():
-    """`TOP_VALUES` (documents counted on value-document groups, attributions read for the top
-    ten only) gives the rows of the plain definition: one grouping of every claim, documents
-    counted distinct; with nulls in the value's columns, values a document states more than
-    once, ties broken by the value, and more than ten values."""
-    import duckdb
-
-    from pipelines.defs.extract import TOP_VALUES
-
-    definition = """
-        select measure, value_low, value_high, unit, period, count(*) as n_mentions, count(distinct doc_id) as n_documents,
-               list_sort(coalesce(list(distinct attributed_to) filter (where attributed_to is not null), [])) as attributed_to
-        from claims
-        group by measure, value_low, value_high, unit, period
-        order by n_documents desc, n_mentions desc, measure, value_low, value_high, unit, period
-        limit 10
-    """
-    with duckdb.connect() as conn:
-        conn.execute(
-            """
-            create table claims as
-            select
-                case when i % 7 = 0 then null else 'measure_' || (i % 5) end as measure,
-                (i % 13)::double as value_low,
-                case when i % 11 = 0 then null else (i % 13 + i % 2)::double end as value_high,
-                case when i % 3 = 0 then null else 'unit_' || (i % 2) end as unit,
-                case when i % 2 = 0 then null else 'month' end as period,
-                'doc-' || ((i + k * (k - 1)) % 37) as doc_id,
-                case when i % 6 = 0 then null else 'source ' || ((i + k) % 4) end as attributed_to
-            from range(2000) as r(i), range(3) as copies(k)
-            """
-        )
-        expected = conn.sql(definition).fetchall()
-        assert len(expected) == 10 and any(None in row[:5] for row in expected)
-        # a document states a value more than once (three copies, two documents), and the tenth
-        # value ties with the eleventh on both counts
-        assert all(n_mentions > n_documents for *_, n_mentions, n_documents, _ in expected)
-        eleventh = conn.sql(definition.replace("limit 10", "limit 1 offset 10")).fetchall()[0]
-        assert eleventh[5:7] == expected[-1][5:7]
-        assert conn.sql(TOP_VALUES).fetchall() == expected
-        conn.execute("delete from claims")
-        assert conn.sql(TOP_VALUES).fetchall() == []
-
-
 def _claims_step_tables(conn, mentions) -> None:
     """The claim tables of the warehouse schema, the mentions in `claim_mentions`."""
     from pipelines.defs.resources import SCHEMA_DIR

@@ -100,3 +100,74 @@ def test_dense_codes_are_numpys_distinct_keys_and_inverse():
         assert distinct.dtype == np.uint64
         assert distinct.tolist() == expected_distinct.tolist()
         assert inverse.tolist() == expected_inverse.tolist()
+
+
+def test_the_most_stated_values_are_the_values_most_documents_state():
+    """`most_stated_values` of the built facts gives the rows of the plain definition over the
+    claims (one grouping of every claim, documents counted distinct), which the claims step used
+    to compute in DuckDB: with nulls in the value's columns, values a document states more than
+    once, ties broken by the value, and more than ten values."""
+    import duckdb
+
+    from pipelines.lib.facts import most_stated_values
+
+    definition = """
+        select measure, value_low, value_high, unit, period, count(*) as n_mentions, count(distinct doc_id) as n_documents,
+               list_sort(coalesce(list(distinct attributed_to) filter (where attributed_to is not null), [])) as attributed_to
+        from claims
+        group by measure, value_low, value_high, unit, period
+        order by n_documents desc, n_mentions desc, measure, value_low, value_high, unit, period
+        limit 10
+    """
+    with duckdb.connect() as conn:
+        conn.execute(
+            """
+            create table claims as
+            select
+                'c' || i || '-' || k as claim_id,
+                'doc-' || ((i + k * (k - 1)) % 37) as doc_id,
+                'cluster-' || (i % 17) as cluster_id,
+                case when i % 7 = 0 then null else 'measure_' || (i % 5) end as measure,
+                case when i % 3 = 0 then null else 'unit_' || (i % 2) end as unit,
+                case when i % 2 = 0 then null else 'month' end as period,
+                (i % 13)::double as value_low,
+                case when i % 11 = 0 then null else (i % 13 + i % 2)::double end as value_high,
+                'exact' as qualifier,
+                case when i % 6 = 0 then null else 'source ' || ((i + k) % 4) end as attributed_to
+            from range(2000) as r(i), range(3) as copies(k)
+            """
+        )
+        expected = conn.sql(definition).fetchall()
+        claims = conn.sql("select * from claims").pl()
+    documents = pl.DataFrame(
+        {"doc_id": [f"doc-{i}" for i in range(37)], "outlet": [f"outlet {i % 5}" for i in range(37)],
+         "published_at": [datetime(2024, 10, 1 + i % 28) for i in range(37)], "ingested_at": [datetime(2024, 11, 1)] * 37},
+    )
+    assert len(expected) == 10 and any(None in row[:5] for row in expected)
+    # a document states a value more than once (three copies, two documents)
+    assert all(n_mentions > n_documents for *_, n_mentions, n_documents, _ in expected)
+    rows = most_stated_values(build_facts(claims, documents)).rows()
+    assert [(*row[:7], list(row[7])) for row in rows] == [(*row[:7], list(row[7])) for row in expected]
+    # the tenth value ties with the eleventh on both counts: the value breaks the tie
+    assert most_stated_values(build_facts(claims, documents), n=11).row(10)[5:7] == rows[9][5:7]
+    assert most_stated_values(build_facts(claims.clear(), documents)).is_empty()
+
+
+def test_the_most_stated_values_break_ties_by_the_value_with_nulls_last():
+    from pipelines.lib.facts import FACTS_SCHEMA, most_stated_values
+
+    def fact(measure, value_low, period, n_documents, n_mentions):
+        return {"fact_id": f"{measure}{value_low}{period}", "measure": measure, "unit": "USD", "period": period,
+                "value_low": value_low, "value_high": value_low, "qualifiers": [], "n_mentions": n_mentions,
+                "n_documents": n_documents, "n_independent_sources": 1, "attributed_to": [], "first_seen_at": None,
+                "claim_ids": [], "conflicts_with": []}
+
+    built = pl.DataFrame(
+        [fact(None, 1.0, None, 3, 3), fact("pay", 2.0, "month", 3, 3), fact("pay", 2.0, None, 3, 3),
+         fact("pay", 1.0, None, 3, 4), fact("pay", 9.0, None, 5, 5), fact("aid", 1.0, None, 3, 3)],
+        schema=FACTS_SCHEMA,
+    )
+    assert most_stated_values(built).select("measure", "value_low", "period").rows() == [
+        ("pay", 9.0, None), ("pay", 1.0, None), ("aid", 1.0, None), ("pay", 2.0, "month"), ("pay", 2.0, None), (None, 1.0, None),
+    ]
+    assert most_stated_values(built, n=2).height == 2
