@@ -13,9 +13,10 @@ import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 import duckdb
 import polars as pl
@@ -52,10 +53,8 @@ def sql_file(name: str) -> str:
     return (TRANSFORMS_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
-class RawFile(NamedTuple):
-    """One listed file. A named tuple, not a frozen dataclass: a listing builds one per file, and
-    at 101,000 files the dataclass's construction cost 0.14 s of the 0.55-0.63 s listing."""
-
+@dataclass(frozen=True)
+class RawFile:
     source_path: str  # relative to the raw folder, with forward slashes
     size_bytes: int
     mtime_ns: int
@@ -109,8 +108,8 @@ class RawFolder(ConfigurableResource):
         add, is_regular, is_folder = found.append, stat.S_ISREG, stat.S_ISDIR
         # os.walk's order (a folder's files, then its folders, each sorted by name), on plain
         # strings (Path objects per file cost a second per 100,000 files). Each name is looked
-        # up from its folder's descriptor: at 101,000 files 0.29 s against 0.38 s for scandir
-        # entries' stat(), which build every entry's path first.
+        # up from its folder's descriptor, without building its path: at 101,000 files the
+        # listing takes 0.45-0.54 s against 0.53-0.63 s with scandir entries' stat().
         folders = [(str(self.root), "")]
         while folders:
             folder, prefix = folders.pop()
