@@ -273,3 +273,17 @@ def test_extraction_sentences_are_distinct_and_keep_their_truth(tmp_path):
         ("1.txt", "Russia sent 10,000 troops."), ("1.txt", "Pay is $2,000 a month."), ("2.txt", "Seoul said 3 ships left."),
     ]
     assert located.select("sentence_no", "value_low").rows() == [(0, 10_000.0), (1, 2_000.0), (2, 3.0)]
+
+
+@pytest.mark.parametrize("main_module", ["benchmarks.run", "benchmarks.replay"])
+def test_the_benchmarks_main_modules_import_nothing_a_worker_does_not_need(main_module):
+    """The ingest and claims steps spawn their workers, and a spawned worker imports the parent's
+    main module again: the benchmark's must not import claimwire's stages (the corpus generator
+    pulls in the dedup stage and SciPy, 0.3 s more for every worker's start)."""
+    probe = (
+        f"import sys, {main_module}; "
+        "heavy = sorted(m for m in ('scipy', 'pipelines.lib.dedup', 'benchmarks.corpus', 'dagster', 'duckdb') if m in sys.modules); "
+        "print(','.join(heavy))"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == ""
