@@ -223,6 +223,31 @@ def test_the_facts_chart_plots_every_published_claim_by_publication_date(release
             "value_high": 2000.0, "n_mentions": 1, "n_sources": 1, "sources": "Fakti"} in spec["data"]["values"]
 
 
+def test_the_facts_metadata_lists_the_values_the_most_documents_state(release):
+    # read from the facts as built: the table is the plain grouping of the released claims
+    import duckdb
+
+    from pipelines.defs.common import markdown_table
+    from pipelines.defs.resources import read_frame
+
+    (event,) = [m for m in release.result.get_asset_materialization_events() if m.asset_key.path == ["facts"]]
+    table = event.materialization.metadata["most_stated_values"].value
+    with duckdb.connect() as conn:
+        conn.execute(f"create view claims as select * from read_parquet('{release.published}/claims/*.parquet')")
+        expected = read_frame(
+            conn,
+            """
+            select measure, value_low, value_high, unit, period, count(*)::int as n_mentions, count(distinct doc_id)::int as n_documents,
+                   list_sort(coalesce(list(distinct attributed_to) filter (where attributed_to is not null), [])) as attributed_to
+            from claims group by measure, value_low, value_high, unit, period
+            order by n_documents desc, n_mentions desc, measure, value_low, value_high, unit, period
+            limit 10
+            """,
+        )
+    assert expected.height == 10 and "pay_per_soldier" in expected["measure"].to_list()
+    assert table == markdown_table(expected)
+
+
 def test_the_largest_clusters_metadata_names_their_documents_and_canonical_text(release):
     # the dedup step picks the few passages and documents of the ten largest clusters by row id:
     # the table in its metadata is what joining the whole released tables gives
