@@ -9,6 +9,20 @@ from dagster import MetadataValue, TableColumn, TableSchema
 from pipelines.defs.resources import read_frame
 
 
+# `stage_progress` rows of this stage: when the dedup step last (re)wrote the cluster of one of a
+# document's passages (a new copy joined it, or everything was clustered again). The checks of
+# the tables that carry a passage's cluster (`MUTABLE_COLUMNS` in `validate.py`) count the rules
+# on it over these documents, not the whole table.
+RECLUSTERED_STAGE = "reclustered"
+
+
+def mark_reclustered(conn: duckdb.DuckDBPyConnection, documents: str) -> None:
+    """The documents `documents` (SQL returning doc_id) had a passage's cluster rewritten now."""
+    conn.execute(
+        f"insert or replace into stage_progress select '{RECLUSTERED_STAGE}', doc_id, ? from ({documents})", [utc_now()]
+    )
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 

@@ -12,6 +12,7 @@ from pipelines.defs.common import (
     create_batch_rows,
     frame_metadata,
     mark_processed,
+    mark_reclustered,
     markdown_table,
     record_table_version,
     reset_stage_if_changed,
@@ -185,6 +186,7 @@ def _clustering_is_current(conn, config: DedupConfig) -> bool:
 def _mark_all_reclustered(conn) -> None:
     """Every document's clusters were written again: its progress says so (the checks read it)."""
     conn.execute("update stage_progress set processed_at = ? where stage = 'dedup'", [utc_now()])
+    mark_reclustered(conn, "select doc_id from documents")
 
 
 def _record_clustering(conn, config: DedupConfig) -> None:
@@ -339,6 +341,9 @@ def _recluster_touched(conn, new_matches: pl.DataFrame, batch_doc_ids: list[str]
     create_batch_rows(conn, "_unclustered", batch_doc_ids, UNCLUSTERED_IN_BATCH, COUNTS_PROVE_BATCH, UNCLUSTERED_ANYWHERE)
     with registered(conn, "_new_matches", new_matches.select("passage_id_a", "passage_id_b")):
         conn.execute(RECLUSTERED)
+    # every member of a cluster this run may rename: its document's rows that carry the cluster
+    # (passages as published, claims) are what the checks count those rules over
+    mark_reclustered(conn, "select doc_id from _syndicated_docs")
     in_scope = "passage_id in (select passage_id from _reclustered)"
     touched = read_frame(conn, f"select * from ({ALL_PASSAGES}) where {in_scope}")
     matches = read_frame(

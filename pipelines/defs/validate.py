@@ -23,7 +23,7 @@ from dagster import (
     asset_check,
 )
 
-from pipelines.defs.common import markdown_table, reset_stage_if_changed, utc_now
+from pipelines.defs.common import RECLUSTERED_STAGE, markdown_table, reset_stage_if_changed, utc_now
 from pipelines.defs.resources import PROJECT_ROOT, Warehouse, read_frame, rows_where, setting_path, sql_file, transaction
 from pipelines.lib.validation import (
     Suite,
@@ -132,13 +132,25 @@ def _published_passages(predicate: str | None = None) -> str:
 SCOPED_TABLES = {
     "documents": None, "passages": "passages", "passage_clusters": "dedup", "claims": "claims", "quarantine": "claims",
 }
-# columns later stages rewrite on earlier documents' rows: their rules are counted over the table
+# columns later stages rewrite on earlier documents' rows (a passage's cluster, set again when a
+# new copy joins it, and the claims' labels made from it): their rules are counted over the rows
+# of the documents whose clusters changed since the table last passed (`_open_changed_scope`)
 MUTABLE_COLUMNS = {
     "claims": frozenset({"cluster_id", "is_syndicated_copy"}),
     "quarantine": frozenset({"cluster_id", "is_syndicated_copy"}),
     "passages": frozenset({"cluster_id"}),
 }
+# The stages whose progress says a document's rows in these tables may have changed outside the
+# writer's scope: the dedup step renamed a cluster of one of its passages (`RECLUSTERED_STAGE`),
+# or its passages were written again (then a claim's passage, offsets and cluster may differ).
+CHANGED_BY_STAGES = (RECLUSTERED_STAGE, "passages")
 IN_SCOPE = "doc_id in (select doc_id from _check_scope)"
+IN_CHANGED_SCOPE = "doc_id in (select doc_id from _changed_scope)"
+# What the checks compute beyond the suites: a new version validates every document once (the
+# check stage's progress starts over), e.g. when what is counted outside the scope changes.
+# 2: the rewritten columns and the claims' references counted over the documents reclustered
+# since the table last passed, not the whole table.
+CHECK_LOGIC_VERSION = "2"
 # Where a table's keys are read from when its checked relation adds columns by a join: the
 # published passages are the passages with their cluster, joined on the members' primary key
 # (one row per passage, the same keys).
@@ -146,8 +158,9 @@ KEY_RELATIONS = {"passages": "select * from passages"}
 
 
 def _scope_is_small(conn, n_documents: int) -> bool:
-    """Look the scope's keys up in the table (`table_wide_counts`' `keys_near_scope`) rather than
-    group the whole table's: worth it while the scope is under half the documents."""
+    """Look the scope's keys up in the table (`table_wide_counts`' `keys_near_scope`), and count
+    the rewritten columns over the changed documents' rows (`changed_relation`), rather than
+    read the whole table's: worth it while the documents are under half the table's."""
     return n_documents < 0.5 * conn.sql("select count(*) from documents").fetchall()[0][0]
 
 
@@ -190,14 +203,33 @@ def _open_scope(conn, table: str, suite: Suite, mode: str) -> int:
     return conn.sql("select count(*) from _check_scope").fetchall()[0][0]
 
 
-def _suite_version(suite: Suite) -> str:
-    return hashlib.sha256(Path(suite.path).read_bytes()).hexdigest()[:16]
-
-
-def _record_scope_passed(conn, table: str) -> None:
-    """The scope's documents passed: the next check starts after them."""
+def _open_changed_scope(conn, table: str) -> int:
+    """Fill `_changed_scope` with the documents whose rows in `table` the rules on rewritten
+    columns (and, for the claims, the references) are counted over: the scope's, and those
+    reclustered or split into passages again since the check last passed on them. Every other
+    document's rows passed these rules and nothing rewrote them since. Returns how many."""
+    stages = ", ".join(f"'{stage}'" for stage in CHANGED_BY_STAGES)
     conn.execute(
-        "insert or replace into stage_progress select ?, doc_id, ? from _check_scope", [_check_stage(table), utc_now()]
+        f"""
+        create or replace temp table _changed_scope as
+        select doc_id from _check_scope
+        union
+        select w.doc_id from stage_progress as w
+        left join stage_progress as c on c.stage = '{_check_stage(table)}' and c.doc_id = w.doc_id
+        where w.stage in ({stages}) and (c.processed_at is null or c.processed_at < w.processed_at)
+        """
+    )
+    return conn.sql("select count(*) from _changed_scope").fetchall()[0][0]
+
+
+def _suite_version(suite: Suite) -> str:
+    return hashlib.sha256(CHECK_LOGIC_VERSION.encode() + b"\0" + Path(suite.path).read_bytes()).hexdigest()[:16]
+
+
+def _record_scope_passed(conn, table: str, scope: str = "_check_scope") -> None:
+    """The documents of `scope` passed: the next check starts after them."""
+    conn.execute(
+        f"insert or replace into stage_progress select ?, doc_id, ? from {scope}", [_check_stage(table), utc_now()]
     )
 
 
@@ -245,15 +277,20 @@ def _documents_in(conn, low: str | None, high: str | None) -> pl.DataFrame:
     )
 
 
-def _cross_table_failures(conn, table: str, scope_spans: pl.DataFrame | None = None) -> pl.DataFrame | None:
+def _cross_table_failures(
+    conn, table: str, scope_spans: pl.DataFrame | None = None, changed_scope: bool = False
+) -> pl.DataFrame | None:
     """Rules that span tables: claims point at real passages and documents, and every span
     (claim quote, passage text) is the document text at its offsets.
 
-    References are checked for every claim (a claim's cluster changes when new copies of its
-    passage arrive); spans for the scope's documents, whose texts and spans were written together
-    and never change after. Spans are compared one range of documents at a time, so the texts
-    held at once are a chunk's, not the corpus's. `scope_spans` are the spans of a small scope
-    when the caller read them with its rows (`_scope_rows`): then its documents are one range."""
+    References are checked for every claim, or with `changed_scope` for the claims of the
+    documents in `_changed_scope` (a claim's cluster changes when new copies of its passage
+    arrive, and those documents are the ones reclustered or split again since the check last
+    passed), and for every claim whose document is missing; spans for the scope's documents,
+    whose texts and spans were written together and never change after. Spans are compared one
+    range of documents at a time, so the texts held at once are a chunk's, not the corpus's.
+    `scope_spans` are the spans of a small scope when the caller read them with its rows
+    (`_scope_rows`): then its documents are one range."""
     if table not in {"claims", "passages"}:
         return None
     published = f"({_published_passages()})"
@@ -287,10 +324,11 @@ def _cross_table_failures(conn, table: str, scope_spans: pl.DataFrame | None = N
     # as the published passages have it) and the claims that disagree kept, null-safe. At 100,000
     # articles 0.34-0.37 s against 0.41-0.65 s for an anti join on the published passages, which
     # joins every passage to its cluster first.
+    changed = f" where {IN_CHANGED_SCOPE}" if changed_scope else ""
     conn.execute(
         f"""
         create or replace temp table _suspect_claims as
-        with claim_refs as (select claim_id, doc_id, passage_id, char_start, char_end, cluster_id from claims)
+        with claim_refs as (select claim_id, doc_id, passage_id, char_start, char_end, cluster_id from claims{changed})
         select c.* from claim_refs as c
         left join passages as p on p.passage_id = c.passage_id
         left join passage_cluster_members as members on members.passage_id = c.passage_id
@@ -298,7 +336,8 @@ def _cross_table_failures(conn, table: str, scope_spans: pl.DataFrame | None = N
            or not coalesce(c.char_start >= p.char_start and c.char_end <= p.char_end, false)
            or c.cluster_id is distinct from {_published_cluster()}
         union
-        select c.* from claim_refs as c anti join documents as d using (doc_id)
+        select c.claim_id, c.doc_id, c.passage_id, c.char_start, c.char_end, c.cluster_id
+        from claims as c anti join documents as d using (doc_id)
         """
     )
     references = check_claim_references(
@@ -344,6 +383,9 @@ def build_check(table: str) -> AssetChecksDefinition:
             scoped = rules is not None and mode == "new"
             # a suite that needs every row in Great Expectations checks every document's spans too
             n_documents = _open_scope(conn, table, suite, mode if scoped else "all") if table in SCOPED_TABLES else None
+            # the documents whose rewritten columns are counted, when the table has such columns
+            changed_scope = scoped and table in MUTABLE_COLUMNS
+            n_changed = _open_changed_scope(conn, table) if changed_scope else None
             scope_spans = None
             if table in {"passages", "claims"} and scoped and n_documents <= SPAN_CHECK_DOCUMENTS:
                 frame, scope_spans = _scope_rows(conn, table)
@@ -354,11 +396,12 @@ def build_check(table: str) -> AssetChecksDefinition:
             # own while DuckDB and Polars (which let go of it) count and compare on this one
             with ThreadPoolExecutor(1) as pool:
                 validated = pool.submit(validate_frame, frame, suite, data_docs_dir=validation.docs_dir(table))
-                cross = _cross_table_failures(conn, table, scope_spans)
+                cross = _cross_table_failures(conn, table, scope_spans, changed_scope)
                 if scoped:
                     n_table_rows, counts = table_wide_counts(
                         conn, _relation(table), rules, _in_scope(table),
                         keys_near_scope=_scope_is_small(conn, n_documents), key_relation=KEY_RELATIONS.get(table),
+                        changed_relation=_relation(table, IN_CHANGED_SCOPE) if changed_scope and _scope_is_small(conn, n_changed) else None,
                     )
                 report = validated.result()
             if scoped:
@@ -373,6 +416,8 @@ def build_check(table: str) -> AssetChecksDefinition:
                 "n_rows_validated": report.n_rows,
                 "n_rows_in_table": n_table_rows,
             }
+            if changed_scope:
+                scope["n_documents_changed"] = n_changed
             with transaction(conn):
                 conn.execute(
                     "insert into validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -384,13 +429,14 @@ def build_check(table: str) -> AssetChecksDefinition:
                     ],
                 )
                 if passed and table in SCOPED_TABLES:
-                    _record_scope_passed(conn, table)
+                    _record_scope_passed(conn, table, "_changed_scope" if changed_scope else "_check_scope")
         metadata = {
             "suite": MetadataValue.text(report.suite_name),
             "rows_validated": MetadataValue.int(report.n_rows),
             "rows_in_table": MetadataValue.int(n_table_rows),
             "scope": MetadataValue.text(
                 f"the rows of {n_documents} documents written since the table last passed; keys and row-level shares over the whole table"
+                + (f"; rewritten columns over the {n_changed} documents reclustered or written since" if changed_scope else "")
                 if scoped
                 else "every row"
             ),

@@ -739,6 +739,15 @@ class TableWideRule:
     failed: str = ""
     values: tuple[str, ...] = ()
     nulls: tuple[str, ...] = ()
+    # a null rule on a column later stages rewrite (`mutable_columns`)
+    mutable: bool = False
+
+    @property
+    def counted_where_changed(self) -> bool:
+        """A rule `table_wide_counts` may count over the rows whose rewritten columns changed
+        (`changed_relation`): a null rule on such a column, without a row condition, whose rows
+        considered are every row of the table."""
+        return self.mutable and not self.spec.kwargs.get("row_condition")
 
 
 def table_wide_rules(suite: Suite, mutable_columns: frozenset[str] = frozenset()) -> tuple[TableWideRule, ...] | None:
@@ -760,7 +769,7 @@ def table_wide_rules(suite: Suite, mutable_columns: frozenset[str] = frozenset()
             elif spec.type not in ROW_LOCAL_TYPES | SCHEMA_TYPES:
                 return None
             elif set(spec.columns) & mutable_columns:
-                rules.append(TableWideRule(i, spec, *_null_sql(spec)))
+                rules.append(TableWideRule(i, spec, *_null_sql(spec), mutable=True))
         except ValueError:
             return None
     return tuple(rules)
@@ -871,6 +880,7 @@ def table_wide_counts(
     *,
     keys_near_scope: bool = False,
     key_relation: str | None = None,
+    changed_relation: str | None = None,
 ) -> tuple[int, dict[int, dict[str, int]]]:
     """(rows in `relation`, each rule counted over it) in DuckDB: for a uniqueness rule the rows
     whose key another row shares (`failed`, GX's count), for a share or null rule the rows it
@@ -888,9 +898,16 @@ def table_wide_counts(
     Then the table's keys are looked up, not grouped: in proportion to the scope. Keys are read
     from `key_relation` when given: a relation with the same rows and key columns as
     `relation` that is cheaper to read (the base table of a view that adds columns by a join
-    on a primary key)."""
+    on a primary key).
+
+    With `changed_relation` (the rows of `relation` whose rewritten columns may have changed
+    since the table last passed, the scope's among them), the null rules on those columns
+    without a row condition (`counted_where_changed`) are counted over those rows only: every
+    other row passed them before and was not rewritten since. They consider every row of the
+    table, as GX counts a null rule."""
     counts: dict[int, dict[str, int]] = {}
-    shares = [r for r in rules if r.checked]
+    where_changed = [r for r in rules if r.checked and r.counted_where_changed] if changed_relation is not None else []
+    shares = [r for r in rules if r.checked and r not in where_changed]
     if shares:
         compared = dict.fromkeys(c for r in shares for c in r.values)
         tested = [c for c in dict.fromkeys(c for r in shares for c in r.nulls) if c not in compared]
@@ -909,9 +926,16 @@ def table_wide_counts(
         summed = ", ".join(f"coalesce({part}, 0)::bigint" for part in parts)
         n_rows, *row = conn.sql(f"select {summed} from ({grouped})").fetchall()[0]
     else:
-        n_rows, row = conn.sql(f"select count(*) from ({relation})").fetchall()[0][0], []
+        n_rows, row = conn.sql(f"select count(*) from ({key_relation or relation})").fetchall()[0][0], []
     for k, r in enumerate(shares):
         counts[r.index] = {"checked": row[3 * k], "failed": row[3 * k + 1], "failed_in_scope": row[3 * k + 2]}
+    if where_changed:
+        parts = []
+        for r in where_changed:
+            parts += [f"count(*) filter (where {r.failed})", f"count(*) filter (where ({in_scope}) and {r.failed})"]
+        changed = conn.sql(f"select {', '.join(parts)} from ({changed_relation})").fetchall()[0]
+        for k, r in enumerate(where_changed):
+            counts[r.index] = {"checked": n_rows, "failed": changed[2 * k], "failed_in_scope": changed[2 * k + 1]}
     keys = [r for r in rules if not r.checked]
     if keys:
         source = key_relation or relation

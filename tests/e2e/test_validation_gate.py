@@ -190,10 +190,15 @@ def test_a_second_run_validates_the_new_document_and_counts_keys_and_shares_over
     (n_new_claims,) = claimwire.warehouse_query(f"select count(*) from claims where doc_id = '{new_doc}'")[0]
     (n_new_passages,) = claimwire.warehouse_query(f"select count(*) from passages where doc_id = '{new_doc}'")[0]
     assert n_new_claims == 2 and n_new_passages == 3
+    # the new document is the only one whose clusters changed: its passages copy none
     assert second["claims"] == {
         "mode": "new", "n_documents": 1, "n_rows_validated": n_new_claims,
-        "n_rows_in_table": first["claims"]["n_rows_in_table"] + n_new_claims,
+        "n_rows_in_table": first["claims"]["n_rows_in_table"] + n_new_claims, "n_documents_changed": 1,
     }
+    assert second["quarantine"]["n_documents_changed"] == 1
+    # the passages check runs before the dedup step: the first run clustered all five documents
+    # after their passages had passed, so their published clusters are counted in this one
+    assert second["passages"]["n_documents_changed"] == 6
     assert (second["passages"]["n_documents"], second["passages"]["n_rows_validated"]) == (1, n_new_passages)
     assert (second["documents"]["n_documents"], second["documents"]["n_rows_validated"]) == (1, 1)
     # the clusters the new document's passages are in (none of its passages copies another)
@@ -251,29 +256,61 @@ def test_an_old_quote_edited_in_place_is_found_by_a_whole_table_check(claimwire,
     assert failed[0].metadata["cross_table_failures"].value == 1
 
 
-def test_broken_references_of_old_claims_are_found_without_a_new_document(claimwire):
-    """References hold for every claim, not only the scope's: DuckDB picks the suspects, and the
-    rules name exactly the claims broken in place."""
+def test_references_are_checked_where_clusters_changed_and_everywhere_on_request(claimwire, monkeypatch):
+    """A claim's cluster changes when a new copy of its passage arrives: the claims check
+    holds the references of every document the dedup step reclustered since the check last
+    passed, beside the batch's. A reference broken in place on a document nothing rewrote is
+    not looked at again, like an old quote edited in place, until every row is validated."""
     import duckdb
 
     claimwire.add_seeds()
     assert claimwire.run().success
     with duckdb.connect(str(claimwire.warehouse)) as conn:
-        ids = [r[0] for r in conn.sql("select claim_id from claims order by claim_id limit 3").fetchall()]
-        # (a wrong cluster_id is not kept: the claims step relabels it from the clusters first)
-        conn.execute("update claims set doc_id = 'no-such-document' where claim_id = ?", [ids[0]])
-        conn.execute("update claims set passage_id = 'no-such-passage' where claim_id = ?", [ids[1]])
-        conn.execute("update claims set char_end = char_end + 100000 where claim_id = ?", [ids[2]])
+        # a claim of a body passage that a new article will reprint, and a claim of another document
+        (copied, copied_doc, passage_text) = conn.sql(
+            "select c.claim_id, c.doc_id, p.text from claims c join passages p using (passage_id) "
+            "where not p.is_boilerplate and length(p.text) > 150 order by c.claim_id limit 1"
+        ).fetchall()[0]
+        (untouched,) = conn.execute(
+            "select min(claim_id) from claims where doc_id not in (select doc_id from passages where passage_id in ("
+            "select passage_id from passage_cluster_members where cluster_id in (select cluster_id from passage_cluster_members "
+            "join passages using (passage_id) where doc_id = ?)))", [copied_doc],
+        ).fetchall()[0]
+        assert untouched is not None
+        conn.execute("update claims set char_end = char_end + 100000 where claim_id in (?, ?)", [copied, untouched])
+    # a run with nothing new does not look at old rows again
+    assert claimwire.run().success
+
+    (claimwire.raw / "006_reprint.txt").write_text(f"Outlet Z\n\nA reprint\n\n{passage_text}\n", encoding="utf-8")
     result = claimwire.run(raise_on_error=False)
     assert not result.success
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert [e.check_name for e in failed] == ["claims_expectations"]
-    assert failed[0].metadata["cross_table_failures"].value == 4
+    assert failed[0].metadata["cross_table_failures"].value == 1
     sample = failed[0].metadata["sample_cross_table_failures"].value.splitlines()[2:]
-    found = {(line.split("|")[1].strip(), line.split("|")[4].strip()) for line in sample}
-    assert found == {
-        (ids[0], "claim_references:doc_id"), (ids[0], "claim_references:passage_doc"),
-        (ids[1], "claim_references:passage_id"), (ids[2], "claim_references:passage_span"),
+    assert {(line.split("|")[1].strip(), line.split("|")[4].strip()) for line in sample} == {
+        (copied, "claim_references:passage_span")
+    }
+    # the scope: the reprint; its references and rewritten columns also over every document of
+    # the clusters it joined
+    (reprint,) = claimwire.warehouse_query("select doc_id from documents where source_path = '006_reprint.txt'")[0]
+    reclustered = {r[0] for r in claimwire.warehouse_query(
+        "select distinct p.doc_id from passages p join passage_cluster_members m using (passage_id) where m.cluster_id in "
+        f"(select cluster_id from passage_cluster_members join passages using (passage_id) where doc_id = '{reprint}')"
+    )}
+    assert copied_doc in reclustered and reprint in reclustered
+    scope = _latest_scopes(claimwire)["claims"]
+    assert (scope["n_documents"], scope["n_documents_changed"]) == (1, len(reclustered))
+
+    monkeypatch.setenv("CLAIMWIRE_CHECK_SCOPE", "all")
+    result = claimwire.run(raise_on_error=False)
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["claims_expectations"]
+    sample = failed[0].metadata["sample_cross_table_failures"].value.splitlines()[2:]
+    # every row: the spans too (a quote's offsets past its document's end)
+    assert {(line.split("|")[1].strip(), line.split("|")[4].strip()) for line in sample} == {
+        (copied, "claim_references:passage_span"), (untouched, "claim_references:passage_span"),
+        (copied, "quote_offsets:bounds"), (untouched, "quote_offsets:bounds"),
     }
 
 

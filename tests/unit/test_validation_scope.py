@@ -206,6 +206,45 @@ def test_a_rewritten_column_is_checked_on_old_rows(suites):
     assert scoped_report(frame, suites["claims"], ["new"]).success is True
 
 
+def test_a_rewritten_column_is_counted_over_the_changed_documents_only(suites):
+    """With `changed_relation`, the null rules on rewritten columns are counted over the rows of
+    the documents whose clusters changed since the table last passed (the scope's among them),
+    and consider every row of the table; every other rule is counted as over the whole table."""
+    docs = [{"doc_id": "old"}, {"doc_id": "relabelled"}, {"doc_id": "new"}]
+    changed = "select * from t where doc_id in ('relabelled', 'new')"
+    cluster, syndicated = "expect_column_values_to_not_be_null:cluster_id", "expect_column_values_to_not_be_null:is_syndicated_copy"
+
+    def result(report, name):
+        found = next(r for r in report.results if r.check_name == name)
+        return found.success, found.n_checked, found.n_failed
+
+    # a null cluster on a relabelled row fails; on the new row too, as Great Expectations found it
+    for row in (1, 2):
+        frame = with_row(claims_frame(docs), row, cluster_id=None)
+        merged = scoped_report(frame, suites["claims"], ["new"], changed_relation=changed)
+        assert result(merged, cluster) == (False, 3, 1)
+        assert result(merged, syndicated) == (True, 3, 0)
+        assert outcomes(merged) == outcomes(scoped_report(frame, suites["claims"], ["new"]))
+    # an old row nothing rewrote passed before: it is not counted again (CLAIMWIRE_CHECK_SCOPE=all would)
+    frame = with_row(claims_frame(docs), 0, cluster_id=None)
+    assert result(scoped_report(frame, suites["claims"], ["new"]), cluster) == (False, 3, 1)
+    assert result(scoped_report(frame, suites["claims"], ["new"], changed_relation=changed), cluster) == (True, 3, 0)
+    # the passages' only table-wide rule: the table's rows come from the key relation, no pass over it
+    passages = with_row(clean_passages(), 0, cluster_id=None)
+    d0 = passages["doc_id"][0]
+    rules = table_wide_rules(suites["passages"], frozenset({"cluster_id"}))
+    conn = duckdb.connect()
+    conn.register("t", passages)
+    conn.register("scope", pl.DataFrame({"doc_id": ["d9"]}))
+    index = next(r.index for r in rules if r.spec.check_name == cluster)
+    for changed_docs, failed in (([d0], 1), (["d9"], 0)):
+        n_rows, counts = table_wide_counts(
+            conn, "select * from t", rules, IN_SCOPE, key_relation="select * from t",
+            changed_relation=f"select * from t where doc_id in (select unnest({changed_docs!r}))",
+        )
+        assert (n_rows, counts[index]) == (passages.height, {"checked": passages.height, "failed": failed, "failed_in_scope": 0})
+
+
 def test_compound_keys_across_the_scope(suites):
     passages = with_row(clean_passages(), 2, doc_id="d1", ordinal=2, passage_id="d1-p0003")
     merged = scoped_report(passages, suites["passages"], ["d9"], frozenset({"cluster_id"}))
