@@ -189,6 +189,52 @@ def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scr
     assert all(0 < n < n_mentions for n in n_labelled[1:]), n_labelled
 
 
+@pytest.mark.parametrize("recorded", [True, False], ids=["reclustered-recorded", "earlier-version"])
+def test_labels_follow_the_clusters_a_batch_joins(claimwire, monkeypatch, recorded):
+    """The claims step relabels the mentions of the documents the dedup step recorded as
+    reclustered (every document of every cluster a batch joins); a batch clustered without that
+    record (a warehouse last clustered by an earlier version) has the clusters of its documents'
+    passages looked up instead. Either way every label is current after the run."""
+    from pipelines.defs import dedup
+
+    _copy(claimwire, "000")
+    _copy(claimwire, "004")  # shares no passage with 000
+    assert claimwire.run().success
+    # a new article reprints a body passage of 000 that holds claims
+    ((passage_text,),) = claimwire.warehouse_query(
+        "select p.text from passages p join documents d using (doc_id) where d.source_path like '000_%' "
+        "and not p.is_boilerplate and length(p.text) > 150 "
+        "and passage_id in (select passage_id from claim_mentions) order by passage_id limit 1"
+    )
+    (claimwire.raw / "009_reprint.txt").write_text(f"Outlet Z\n\nA reprint\n\n{passage_text}\n", encoding="utf-8")
+    if not recorded:
+        monkeypatch.setattr(dedup, "mark_reclustered", lambda conn, documents: None)
+    started = dedup.utc_now()
+    result = claimwire.run()
+    assert result.success
+    assert _labels_are_current(claimwire)
+    reprint = "select doc_id from documents where source_path = '009_reprint.txt'"
+    # the documents recorded in this run: the reprint and 000, whose passage its copy joined
+    recorded_now = claimwire.warehouse_query(
+        f"select count(*) from stage_progress where stage = 'reclustered' and processed_at >= '{started.isoformat()}'"
+    )[0][0]
+    assert recorded_now == (2 if recorded else 0)
+    (new,) = claimwire.warehouse_query(f"select count(*) from claim_mentions where doc_id in ({reprint})")[0]
+    (in_clusters,) = claimwire.warehouse_query(
+        "select count(*) from claim_mentions where passage_id in (select passage_id from passage_cluster_members "
+        "where cluster_id in (select m.cluster_id from passage_cluster_members m join passages p using (passage_id) "
+        f"where p.doc_id in ({reprint})))"
+    )[0]
+    (of_both,) = claimwire.warehouse_query(
+        f"select count(*) from claim_mentions m join documents d using (doc_id) where d.source_path like '000_%' or doc_id in ({reprint})"
+    )[0]
+    (n_mentions,) = claimwire.warehouse_query("select count(*) from claim_mentions")[0]
+    assert n_mentions > of_both > in_clusters > new > 0
+    # the scope: every mention of the two documents, or those in the clusters the reprint joined
+    (claims_event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["claims"]]
+    assert claims_event.materialization.metadata["labels_recomputed"].value == (of_both if recorded else in_clusters)
+
+
 def test_a_batch_finds_its_unclustered_passages_without_comparing_the_whole_tables(claimwire, monkeypatch):
     from pipelines.defs import dedup
 
