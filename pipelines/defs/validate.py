@@ -92,7 +92,7 @@ def _relation(table: str, predicate: str | None = None) -> str:
         # validate kept and quarantined rows together.
         return f"select * from {base('claims')} union all by name select * exclude (failed_check, reason) from {base('quarantine')}"
     if table == "passages":
-        return f"select * exclude (text), length(text) as text_length from ({_published_passages(predicate)})"
+        return f"select * exclude (text), length(text) as text_length from ({published_passages(predicate)})"
     if table == "documents":
         return f"select * exclude (text), length(text) as text_length from {base('documents')}"
     if table == "facts":
@@ -113,7 +113,7 @@ def _published_cluster() -> str:
     return PUBLISHED_CLUSTER
 
 
-def _published_passages(predicate: str | None = None) -> str:
+def published_passages(predicate: str | None = None) -> str:
     """The published passages (sql/transforms/select_published_passages.sql); with `predicate`,
     those of the passages where it holds, picked by row id before their clusters are joined."""
     query = sql_file("select_published_passages")
@@ -244,7 +244,7 @@ def _scope_rows(conn, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     saved 0.2-0.3 s of the passages check at 100,000 articles); for the claims, the kept claims,
     whose quotes are the spans, then the quarantined ones (`_relation`'s union, by name)."""
     if table == "passages":
-        rows = read_frame(conn, f"select *, length(text) as text_length from ({_published_passages(IN_SCOPE)})")
+        rows = read_frame(conn, f"select *, length(text) as text_length from ({published_passages(IN_SCOPE)})")
         frame, id_column, span = rows.drop("text"), "passage_id", "text"
     else:
         rows = read_frame(conn, rows_where("claims", IN_SCOPE))
@@ -293,7 +293,7 @@ def _cross_table_failures(
     (`_scope_rows`): then its documents are one range."""
     if table not in {"claims", "passages"}:
         return None
-    published = f"({_published_passages()})"
+    published = f"({published_passages()})"
     ranges = _document_ranges(conn) if scope_spans is None else [(None, None)]
 
     def spans_in(low: str | None, high: str | None, query: str) -> pl.DataFrame:
@@ -307,7 +307,7 @@ def _cross_table_failures(
                     spans_in(
                         low, high,
                         f"select passage_id, doc_id, char_start, char_end, text "
-                        f"from ({_published_passages(_in_range(low, high))}) order by doc_id, char_start",
+                        f"from ({published_passages(_in_range(low, high))}) order by doc_id, char_start",
                     ),
                     _documents_in(conn, low, high),
                 )
