@@ -323,7 +323,8 @@ def _cross_table_failures(
     # passage and its cluster are joined to the claims one after the other (`PUBLISHED_CLUSTER`,
     # as the published passages have it) and the claims that disagree kept, null-safe. At 100,000
     # articles 0.34-0.37 s against 0.41-0.65 s for an anti join on the published passages, which
-    # joins every passage to its cluster first.
+    # joins every passage to its cluster first; for the claims of the 2,100 documents a +1% batch
+    # reclusters, 0.10 s. A claim whose document is missing is looked for among every claim.
     changed = f" where {IN_CHANGED_SCOPE}" if changed_scope else ""
     conn.execute(
         f"""
