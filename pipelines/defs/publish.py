@@ -278,7 +278,7 @@ def _write_parts(conn: duckdb.DuckDBPyConnection, table: str, folder: Path, part
     # every row to its part before filtering read the whole table, texts and all (passages at
     # 100,000 articles: 1.03 s for 54 parts of 100 documents, 0.24 s picked by document); and
     # by row id (`_picked`), so that only the picked rows' texts are read
-    wanted = f"doc_id in (select doc_id from ({_release_parts()}) where part in (select unnest($parts)))"
+    wanted = "doc_id in (select doc_id from parts where part in (select unnest($parts)))"
     if ORPHAN_PART in parts:
         wanted += " or doc_id is null or doc_id not in (select doc_id from documents)"
     relation = conn.sql(
