@@ -123,6 +123,79 @@ def test_claims_extracted_in_worker_processes_equal_the_in_process_ones(claimwir
     assert len(single["claims"]) > 30
 
 
+HE_SAID = "He said at least 10,000 North Korean soldiers were sent to Kursk this month."
+FIRST_BATCH, SECOND_BATCH = ("000", "001", "900"), ("002", "003", "004", "901")
+
+
+# two passages of seed 000, word for word: one with a claim, one without
+RICE = "South Korean intelligence says Russia’s provision of 600,000 to 700,000 tons of rice would cover over half of North Korea’s yearly shortage."
+NO_CLAIM = "The INSS said in the report:"
+
+
+def _write_articles(cw, names: tuple[str, ...]) -> None:
+    """The seeds of `names`, and the articles 900 and 901: one "he said", word for word, after
+    a passage naming Antony Blinken (900) or Andrei Lankov (901); 901 also reprints two
+    passages of 000."""
+    articles = {
+        "900": ["Antony Blinken spoke in Washington on Tuesday.", HE_SAID],
+        "901": ["Andrei Lankov spoke in Seoul on Tuesday.", HE_SAID, RICE, NO_CLAIM],
+    }
+    for name in names:
+        if name in articles:
+            (cw.raw / f"{name}_speaker.txt").write_text("\n".join(articles[name]) + "\n", encoding="utf-8")
+        else:
+            _copy(cw, name)
+
+
+def test_a_copy_of_a_text_read_before_takes_its_claims_and_equals_reading_every_text(claimwire, monkeypatch, tmp_path):
+    _write_articles(claimwire, FIRST_BATCH)
+    assert claimwire.run().success
+    _write_articles(claimwire, SECOND_BATCH)
+    result = claimwire.run()
+    assert result.success
+    (claims_event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["claims"]]
+    reused = claims_event.materialization.metadata["texts_reused"].value
+
+    def of(prefixes: tuple[str, ...]) -> str:
+        return f"regexp_matches(d.source_path, '^({'|'.join(prefixes)})_')"
+
+    # every distinct text of the second batch that a passage of the first holds, but the one
+    # whose claims were read in its document ("he said"): those passages' mentions say so
+    (expected,) = claimwire.warehouse_query(
+        f"""
+        with body as (select p.passage_id, p.text, d.source_path from passages p join documents d using (doc_id) where not p.is_boilerplate),
+        second as (select distinct text from body as d where {of(SECOND_BATCH)}),
+        first as (select text from body as d where {of(FIRST_BATCH)}
+                  and passage_id not in (select passage_id from claim_mentions where read_in_document))
+        select count(*) from second where text in (select text from first)
+        """
+    )[0]
+    assert reused == expected and expected >= 2
+    assert claimwire.warehouse_query("select count(*) from claim_mentions where read_in_document is null") == [(0,)]
+    # the copied "he said" was read again in its own document: its speaker is its document's
+    assert claimwire.warehouse_query(
+        f"select d.source_path, m.attributed_to, m.read_in_document from claim_mentions m join documents d using (doc_id) "
+        f"where m.sentence = '{HE_SAID}' order by 1"
+    ) == [("900_speaker.txt", "Antony Blinken", True), ("901_speaker.txt", "Andrei Lankov", True)]
+
+    # the same rows as one run that reads every text
+    mentions = "select * from claim_mentions order by all"
+    incremental = claimwire.warehouse_query(mentions)
+    tables = {"claims": "*", "facts": "* exclude (first_seen_at)", "quarantine": "*"}
+    release = {t: claimwire.query(f"select {c} from read_parquet('{{release}}/{t}/*.parquet') order by all") for t, c in tables.items()}
+    claimwire.warehouse = tmp_path / "scratch" / "warehouse.duckdb"
+    claimwire.published = tmp_path / "scratch" / "published"
+    monkeypatch.setenv("CLAIMWIRE_WAREHOUSE", str(claimwire.warehouse))
+    monkeypatch.setenv("CLAIMWIRE_PUBLISH_DIR", str(claimwire.published))
+    result = claimwire.run()
+    assert result.success
+    (claims_event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["claims"]]
+    assert claims_event.materialization.metadata["texts_reused"].value == 0
+    assert claimwire.warehouse_query(mentions) == incremental
+    assert {t: claimwire.query(f"select {c} from read_parquet('{{release}}/{t}/*.parquet') order by all") for t, c in tables.items()} == release
+    assert len(release["claims"]) > 30
+
+
 def _from_scratch(cw) -> dict[str, list[tuple]]:
     """The cluster tables recomputed from every passage and match in the warehouse."""
     from pipelines.defs.dedup import ALL_PASSAGES
