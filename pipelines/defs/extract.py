@@ -20,18 +20,9 @@ from pipelines.defs.common import (
     utc_now,
 )
 from pipelines.defs.engine import Engine
-from pipelines.defs.resources import (
-    Warehouse,
-    append_table,
-    read_frame,
-    registered,
-    replace_table,
-    rows_where,
-    sql_file,
-    transaction,
-)
+from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, rows_where, sql_file, transaction
 from pipelines.defs.validate import ValidationSettings
-from pipelines.lib.claims import ReadTexts, extract_claims_in_processes, load_aliases, load_taxonomy
+from pipelines.lib.claims import extract_claims_in_processes, load_aliases, load_taxonomy
 from pipelines.lib.charts import values_over_time_spec
 from pipelines.lib.consistency import check_consistency, load_consistency_rules
 from pipelines.lib.facts import build_facts, most_stated_values
@@ -83,7 +74,7 @@ def extract_and_screen_claims(
     # (Great Expectations holds the GIL, DuckDB lets go of it).
     screening, columns = row_level_suite(suite)
     with warehouse.get_connection() as conn, ThreadPoolExecutor(1) as screener:
-        early_verdicts, mentions, n_texts_reused = None, None, None
+        early_verdicts, mentions = None, None
         with transaction(conn):
             reset = reset_stage_if_changed(conn, "claims", version)
             if reset:
@@ -97,15 +88,7 @@ def extract_and_screen_claims(
                     lambda passages: extract_claim_mentions(passages, taxonomy, aliases), "claim_mentions",
                 ).n_rows
             else:
-                batch = read_frame(conn, new_passages, [todo])
-                # a text copied from one read before takes that reading's claims (not after a reset:
-                # nothing was read under this version yet)
-                read_before = None if reset else texts_read_before(conn, todo, batch["text"])
-                n_texts_reused = 0 if read_before is None else len(read_before.texts)
-                mentions = extract_claims_in_processes(
-                    batch, taxonomy, aliases, engine.n_workers, read_before=read_before, mark_document_reads=True
-                )
-                del batch, read_before
+                mentions = extract_claims_in_processes(read_frame(conn, new_passages, [todo]), taxonomy, aliases, engine.n_workers)
                 n_mentions = mentions.height
                 early_verdicts = screener.submit(screen_values, mentions.select(columns), screening, columns, SCREEN_SLICE_ROWS)
                 append_table(conn, "claim_mentions", mentions)
@@ -160,9 +143,6 @@ def extract_and_screen_claims(
         metadata={
             **frame_metadata(claims_preview, n_rows=n_claims),
             "new_mentions": MetadataValue.int(n_mentions),
-            # distinct texts of the batch that copy one read before, and were not read again
-            # (none on Spark, which reads every text)
-            "texts_reused": MetadataValue.int(n_texts_reused or 0),
             "newly_screened": MetadataValue.int(n_unscreened),
             "labels_recomputed": MetadataValue.int(n_labelled),
             "engine": MetadataValue.text(engine.name),
@@ -176,49 +156,6 @@ def extract_and_screen_claims(
             "quarantined_share": MetadataValue.float(n_quarantined / max(1, n_claims + n_quarantined)),
         },
     )
-
-
-def texts_read_before(conn, todo: list[str], batch_texts: pl.Series) -> ReadTexts | None:
-    """The texts of `batch_texts` (the batch's body passages, of the documents `todo`) that a
-    passage the claims stage read on its own before also holds, with that passage's mentions as
-    claims of the text (`ReadTexts`); None when there are none.
-
-    Syndicated copies are the rule in news: at 100,000 articles, 62% of the distinct texts of
-    1,000 documents are word for word in a passage read before. They are found by the hash of
-    the normalised text and the length (sql/transforms/select_texts_read_before.sql: one
-    passage per pair), their texts read by row id and compared whole; the mentions of those
-    that are equal are read by row id (neither table is written yet in the claims step's
-    transaction)."""
-    if not conn.sql("select exists (select 1 from stage_progress where stage = 'claims')").fetchall()[0][0]:
-        return None  # nothing read yet (a first run)
-    with registered(conn, "_batch_docs", pl.DataFrame({"doc_id": todo}, schema={"doc_id": pl.Utf8})):
-        picked = read_frame(conn, sql_file("select_texts_read_before"))
-    if picked.is_empty():
-        return None
-    with registered(conn, "_picked_rows", picked.select("passage_row")):
-        texts = read_frame(conn, "select passage_id, char_start, text from passages where rowid in (select passage_row from _picked_rows)")
-    texts = texts.filter(pl.col("text").is_in(batch_texts.implode()))
-    if texts.is_empty():
-        return None
-    with registered(conn, "_read_passages", texts.select("passage_id")):
-        mentions = read_frame(conn, READ_MENTIONS)
-    claims = mentions.join(texts, on="passage_id").select(
-        "text",
-        start=pl.col("char_start") - pl.col("char_start_right"),
-        end=pl.col("char_end") - pl.col("char_start_right"),
-        *READ_CLAIM_FIELDS,
-    )
-    return ReadTexts(texts=texts["text"], claims=claims)
-
-
-# what a mention read before says about its text (`TEXT_CLAIMS_SCHEMA` but the offsets)
-READ_CLAIM_FIELDS = (
-    "quote", "sentence", "value_low", "value_high", "unit", "qualifier", "period", "measure", "subject", "attributed_to",
-)
-READ_MENTIONS = f"""
-    select passage_id, char_start, char_end, {", ".join(READ_CLAIM_FIELDS)}
-    from ({rows_where("claim_mentions", "passage_id in (select passage_id from _read_passages)")})
-"""
 
 
 # What `_unscreened_claims` counts and returns.

@@ -884,7 +884,7 @@ def _claim_rows(rows: pl.DataFrame) -> pl.DataFrame:
     """`CLAIMS_SCHEMA` rows, sorted by doc_id and char_start, from `PASSAGE_CLAIMS_SCHEMA` rows:
     offsets in the document, and claim_id, the first 16 hex digits of the SHA-256 of
     "passage_id:start:end" (offsets in the passage), computed by DuckDB over those three columns
-    (in row order). A `read_in_document` column is kept, last."""
+    (in row order)."""
     import duckdb  # here, not at the top: a worker process reading texts never needs it (0.16 s less to start one)
 
     with duckdb.connect() as conn:  # in memory; a plain projection keeps the row order
@@ -899,7 +899,6 @@ def _claim_rows(rows: pl.DataFrame) -> pl.DataFrame:
         (pl.col("char_start") + pl.col("start")).alias("char_start"),
         (pl.col("char_start") + pl.col("end")).alias("char_end"),
         *list(TEXT_CLAIMS_SCHEMA)[3:],
-        *(["read_in_document"] if "read_in_document" in rows.columns else []),
     ).cast(CLAIMS_SCHEMA).sort("doc_id", "char_start", "char_end")
 
 
@@ -928,26 +927,12 @@ def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTab
 PARALLEL_MIN_PASSAGES = 3_000
 
 
-@dataclass(frozen=True)
-class ReadTexts:
-    """Texts read before, each on its own, with what each says: `texts` (distinct) and `claims`
-    (`text` with `TEXT_CLAIMS_SCHEMA`'s fields but `text_index`; a text without claims has no
-    row). Reading a text on its own gives the same rows every time (the taxonomy and the alias
-    table are the claims stage's version), so a copy of one of these texts is not read again.
-    A text whose claims needed its document ("he said") must not be among them."""
-
-    texts: pl.Series
-    claims: pl.DataFrame
-
-
 def extract_claims_in_processes(
     passages: pl.DataFrame,
     taxonomy: Taxonomy,
     aliases: AliasTable,
     workers: int,
     min_passages: int | None = None,
-    read_before: ReadTexts | None = None,
-    mark_document_reads: bool = False,
 ) -> pl.DataFrame:
     """`extract_claims`, with the distinct texts shared out over `workers` processes.
 
@@ -955,65 +940,32 @@ def extract_claims_in_processes(
     texts are cut into parts read in separate interpreters ("spawn": no fork of a process that
     holds DuckDB and Polars threads); the passages whose claims need their document (a "he
     said") are read in this process. The result is the one `extract_claims` gives, row for row.
-
-    A text in `read_before` takes the claims given there instead of being read (the parallel
-    threshold counts the texts left to read). With `mark_document_reads` the rows have one more
-    column, `read_in_document`: true for the claims of passages read in their document.
     """
     body = _body_passages(passages)
     texts, keyed = _distinct_texts(body)
-    known = None
-    if read_before is not None and len(texts) and len(read_before.texts):
-        seen = texts.is_in(read_before.texts.implode())
-        if seen.any():
-            indexed = pl.DataFrame({"text": texts, "text_index": pl.int_range(len(texts), dtype=pl.UInt32, eager=True)})
-            known = (
-                indexed.filter(seen)
-                .join(read_before.claims, on="text", how="inner")
-                .select(list(TEXT_CLAIMS_SCHEMA))
-                .cast(TEXT_CLAIMS_SCHEMA)
-            )
-            # the texts left to read, and where each stands among all of them
-            unread_index = indexed.filter(~seen)["text_index"].to_numpy()
-    to_read = texts if known is None else texts.gather(unread_index)
-    found, needs_document = _read_texts(to_read, taxonomy, aliases, workers, min_passages)
-    if known is not None:
-        found = pl.concat([
-            found.with_columns(pl.Series("text_index", unread_index[found["text_index"].to_numpy()], dtype=pl.UInt32)),
-            known,
-        ])
-        needs_document = [int(unread_index[index]) for index in needs_document]
-    del to_read, known
+    if workers <= 1 or len(texts) < (PARALLEL_MIN_PASSAGES if min_passages is None else min_passages):
+        found, needs_document = text_claims(texts, taxonomy, aliases)
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from itertools import repeat
+        from multiprocessing import get_context
+
+        n_parts = 4 * workers  # smaller parts even out texts of different lengths
+        cuts = [len(texts) * i // n_parts for i in range(n_parts + 1)]
+        starts = [lo for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+        parts = [texts.slice(lo, hi - lo) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            read = list(pool.map(text_claims, parts, repeat(taxonomy), repeat(aliases), starts))
+        found = pl.concat([frame for frame, _ in read], rechunk=False)
+        needs_document = [index for _, indexes in read for index in indexes]
+        del read
     # Held one at a time where they can be: the texts' claims, then the passages' rows.
     in_documents = _needing_documents(body, texts, needs_document)
     del texts
     rows = _rows_of_texts(keyed, found, needs_document).select(list(PASSAGE_CLAIMS_SCHEMA)).cast(PASSAGE_CLAIMS_SCHEMA)
     del found, keyed
     in_documents = _rows_in_documents(in_documents, taxonomy, aliases)
-    if mark_document_reads:
-        rows = rows.with_columns(read_in_document=pl.lit(False))
-        in_documents = in_documents.with_columns(read_in_document=pl.lit(True))
     if in_documents.height:
         rows = pl.concat([rows, in_documents])
     del in_documents
     return _claim_rows(rows)
-
-
-def _read_texts(
-    texts: pl.Series, taxonomy: Taxonomy, aliases: AliasTable, workers: int, min_passages: int | None
-) -> tuple[pl.DataFrame, list[int]]:
-    """`text_claims` of `texts`, in this process or shared out over `workers` processes."""
-    if workers <= 1 or len(texts) < (PARALLEL_MIN_PASSAGES if min_passages is None else min_passages):
-        return text_claims(texts, taxonomy, aliases)
-    from concurrent.futures import ProcessPoolExecutor
-    from itertools import repeat
-    from multiprocessing import get_context
-
-    n_parts = 4 * workers  # smaller parts even out texts of different lengths
-    cuts = [len(texts) * i // n_parts for i in range(n_parts + 1)]
-    starts = [lo for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
-    parts = [texts.slice(lo, hi - lo) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        read = list(pool.map(text_claims, parts, repeat(taxonomy), repeat(aliases), starts))
-    found = pl.concat([frame for frame, _ in read], rechunk=False)
-    return found, [index for _, indexes in read for index in indexes]

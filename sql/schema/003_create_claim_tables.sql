@@ -21,11 +21,7 @@ create table if not exists claim_mentions (
     period        varchar,
     measure       varchar not null,
     subject       varchar,
-    attributed_to varchar,
-    -- true when the passage was read in its document (its "he said" names a person named
-    -- earlier); false when its text alone gave the claims, which a copy of the text may then
-    -- take (`select_texts_read_before.sql`); null when not recorded (Spark, earlier versions)
-    read_in_document boolean
+    attributed_to varchar
 );
 
 -- one row per claim mention that passed the row-level checks, with its cluster

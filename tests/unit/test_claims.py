@@ -422,55 +422,6 @@ def test_extraction_in_worker_processes_gives_the_same_rows(taxonomy, aliases):
     assert extract_claims_in_processes(passages, taxonomy, aliases, workers=1, min_passages=0).equals(expected)
 
 
-def test_texts_read_before_give_their_claims_and_the_rest_are_read(taxonomy, aliases):
-    from pipelines.lib.claims import TEXT_CLAIMS_SCHEMA, ReadTexts, extract_claims_in_processes, text_claims
-
-    passages = pl.concat([
-        _passages("Wi Sung-lac spoke on Monday.", "He said 3,000 troops left.", "Pay is about $2,000 a month.", doc_id="a"),
-        _passages("Antony Blinken spoke on Monday.", "He said 3,000 troops left.", "Pay is about $2,000 a month.",
-                  "Rice came to 600,000 tons.", doc_id="b"),
-    ])
-    expected = extract_claims(passages, taxonomy, aliases)
-    marked = extract_claims_in_processes(passages, taxonomy, aliases, workers=1, mark_document_reads=True)
-    # the flag: the "he said" passages were read in their documents, each naming its own speaker
-    assert marked.drop("read_in_document").equals(expected)
-    assert marked.filter("read_in_document").select("doc_id", "quote", "attributed_to").rows() == [
-        ("a", "3,000 troops", "Wi Sung-lac"), ("b", "3,000 troops", "Antony Blinken"),
-    ]
-    assert marked.filter(~pl.col("read_in_document")).height == expected.height - 2
-
-    def read(*texts: str) -> ReadTexts:
-        series = pl.Series("text", texts)
-        found, needs_document = text_claims(series, taxonomy, aliases)
-        assert not needs_document
-        claims = found.with_columns(text=series.gather(found["text_index"])).drop("text_index")
-        return ReadTexts(texts=series, claims=claims)
-
-    # taken from texts read before, the rows are the ones reading every text gives; the texts
-    # after the reused one are read and put back in their places (the "he said" among them)
-    before = read("Pay is about $2,000 a month.", "A text the batch does not hold: 5 tons.")
-    assert extract_claims_in_processes(passages, taxonomy, aliases, workers=1, read_before=before).equals(expected)
-    assert extract_claims_in_processes(passages, taxonomy, aliases, workers=2, min_passages=0, read_before=before).equals(expected)
-    # a text read before without claims gives none; one given other claims gives those, at
-    # each copy's offsets: the text is not read again
-    changed = ReadTexts(
-        texts=pl.Series("text", ["Pay is about $2,000 a month.", "Rice came to 600,000 tons."]),
-        claims=pl.DataFrame(
-            [("Rice came to 600,000 tons.", 0, 4, "Rice", "Rice came", 1.0, 1.0, "count", "exact", None, "other", None, None)],
-            schema={"text": pl.Utf8, **{k: v for k, v in TEXT_CLAIMS_SCHEMA.items() if k != "text_index"}},
-            orient="row",
-        ),
-    )
-    got = extract_claims_in_processes(passages, taxonomy, aliases, workers=1, read_before=changed)
-    assert got.filter(pl.col("quote").str.contains("2,000")).is_empty()
-    rice = got.filter(pl.col("passage_id") == passages.filter(pl.col("text").str.starts_with("Rice"))["passage_id"][0])
-    assert rice.select("quote", "char_start", "char_end", "value_low").rows() == [
-        ("Rice", passages.filter(pl.col("text").str.starts_with("Rice"))["char_start"][0],
-         passages.filter(pl.col("text").str.starts_with("Rice"))["char_start"][0] + 4, 1.0),
-    ]
-    assert got.filter(pl.col("quote") == "3,000 troops")["attributed_to"].to_list() == ["Wi Sung-lac", "Antony Blinken"]
-
-
 def test_a_worker_reading_texts_does_not_import_duckdb():
     # A spawned worker imports this module to read texts; DuckDB (0.16 s of its start) is
     # imported only where claim ids are hashed, in the process that gathers the rows.
