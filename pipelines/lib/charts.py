@@ -6,6 +6,8 @@ Vega-Lite viewer (the Vega editor, a notebook, `vl-convert`) renders it, with th
 
 import polars as pl
 
+from pipelines.lib.facts import fact_rows
+
 VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 
 
@@ -22,32 +24,90 @@ def values_over_time_spec(points: pl.DataFrame, max_measures: int = 6, max_point
     warehouse. Past `max_points`, dates are coarsened to weeks, then months; if still too
     many, the most-mentioned points are kept and the description says how many were left out.
     """
+    codes, names = _source_codes(points["source"])
+    keys, value = fact_rows(points)
+    rows = pl.DataFrame({"value": value, "reported_on": points["reported_on"], "source": codes})
+    return _spec(keys, rows, names, max_measures, max_points)
+
+
+def values_over_time_spec_of(claims: pl.DataFrame, documents: pl.DataFrame, max_measures: int = 6, max_points: int = 2_000) -> dict:
+    """`values_over_time_spec` of the claims (`doc_id`, `measure`, `unit`, `period`,
+    `value_low`, `value_high`) placed on their documents' dates (`documents`: `doc_id`,
+    `outlet`, `source_path`, `published_at`, `ingested_at`): a claim is reported on the date
+    its document was published (the ingest date when the text states none) by its outlet (its
+    document when none is known), as sql/transforms/select_reported_values.sql has it. A claim
+    whose document is missing is left out.
+
+    The frames the facts are built from, without a second read of every claim joined to its
+    document's names: the values, dates and sources are grouped as integer codes, and only the
+    points kept are named (at 100,000 articles 0.26 s against 0.51-0.56 s for the per-claim rows
+    read from DuckDB and grouped by their strings)."""
+    dated = documents.select(
+        "doc_id",
+        reported_on=pl.coalesce("published_at", "ingested_at").dt.date(),
+        source=pl.coalesce("outlet", "source_path"),
+    )
+    codes, names = _source_codes(dated["source"])
+    keys, value = fact_rows(claims)
+    rows = (
+        pl.DataFrame({"value": value, "doc_id": claims["doc_id"]})
+        .join(dated.select("doc_id", "reported_on").with_columns(source=codes), on="doc_id", how="inner")
+        .drop("doc_id")
+    )
+    return _spec(keys, rows, names, max_measures, max_points)
+
+
+def _source_codes(sources: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Each source's code (UInt32) and the distinct sources by code: codes follow the names'
+    sort order, so the first codes of a point are its alphabetically first sources."""
+    codes = (sources.rank("dense") - 1).cast(pl.UInt32)
+    names = pl.DataFrame({"code": codes, "source": sources}).drop_nulls("code").unique("code").sort("code")["source"]
+    return codes, names
+
+
+def _spec(keys: pl.DataFrame, rows: pl.DataFrame, names: pl.Series, max_measures: int, max_points: int) -> dict:
+    """The spec from the distinct values `keys` (`measure`, `unit`, `period`, `value_low`,
+    `value_high`, in the order `value` counts them) and one row per claim in `rows`: `value`,
+    `reported_on`, `source` (a code into `names`)."""
     panel = pl.concat_str(
         "measure", pl.lit(" ("), "unit", pl.when(pl.col("period").is_not_null()).then(pl.lit(" per ") + pl.col("period")).otherwise(pl.lit("")), pl.lit(")")
     )
-    scoped = points.filter(pl.col("measure") != "other")
+    counted = keys.with_row_index("value").join(rows.group_by("value").len(), on="value").filter(pl.col("measure") != "other")
     # panels are named once per (measure, unit, period), not once per claim
     panels = (
-        scoped.group_by("measure", "unit", "period").len().with_columns(panel=panel)
+        counted.group_by("measure", "unit", "period").agg(pl.col("len").sum()).with_columns(panel=panel)
         .sort(["len", "panel"], descending=[True, False]).head(max_measures)
     )
     top = panels["panel"]
-    scoped = scoped.join(panels.select("measure", "unit", "period", "panel"), on=["measure", "unit", "period"], nulls_equal=True)
+    values = counted.join(panels.select("measure", "unit", "period", "panel"), on=["measure", "unit", "period"], nulls_equal=True)
+    scoped = rows.join(values.select("value"), on="value", how="semi")
     # the finest dates that fit: counting the points is cheaper than building them
     levels = ((None, "day"), ("1w", "week"), ("1mo", "month"))
     for every, label in levels:
         day = pl.col("reported_on") if every is None else pl.col("reported_on").dt.truncate(every)
-        if every == levels[-1][0] or scoped.select(pl.struct("panel", day, "value_low", "value_high").n_unique()).item() <= max_points:
+        if every == levels[-1][0] or scoped.select(pl.struct("value", day).n_unique()).item() <= max_points:
             break
-    data = scoped.group_by(pl.col("panel"), day.alias("reported_on"), "value_low", "value_high").agg(
+    grouped = scoped.group_by("value", day.alias("reported_on")).agg(
         n_mentions=pl.len(),
         n_sources=pl.col("source").n_unique(),
-        sources=pl.col("source").unique().sort().head(5).str.join(", "),
+        first_sources=pl.col("source").unique().sort().head(5),
     )
-    n_points = data.height
-    data = (
-        data.sort(["n_mentions", "panel", "reported_on", "value_low", "value_high"], descending=[True, False, False, False, False])
+    n_points = grouped.height
+    kept = (
+        grouped.join(values.select("value", "panel", "value_low", "value_high"), on="value")
+        .sort(["n_mentions", "panel", "reported_on", "value_low", "value_high"], descending=[True, False, False, False, False])
         .head(max_points)
+        .with_row_index("point")
+    )
+    # only the points kept are named: their first sources, joined in code (name) order
+    named = kept.select("point", "first_sources").explode("first_sources").drop_nulls("first_sources")
+    named = (
+        named.with_columns(name=names.gather(named["first_sources"]))
+        .group_by("point", maintain_order=True)
+        .agg(sources=pl.col("name").str.join(", "))
+    )
+    data = (
+        kept.join(named, on="point", how="left")
         .sort("panel", "reported_on", "value_low", "value_high")
         .with_columns(pl.col("reported_on").cast(pl.Utf8))
         .select("panel", "reported_on", "value_low", "value_high", "n_mentions", "n_sources", "sources")

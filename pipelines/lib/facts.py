@@ -76,7 +76,7 @@ def build_facts(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame(schema=FACTS_SCHEMA)
     # ids are hashed once per distinct fact, not per mention; a fact is carried as its row
     # number in `keys` (an integer) until the rows are built
-    keys, fact = _fact_rows(claims)
+    keys, fact = fact_rows(claims)
     keys = keys.with_columns(
         fact_id=pl.struct(FACT_KEY).map_elements(lambda k: fact_id_for(**k), return_dtype=pl.Utf8)
     ).with_row_index("fact")
@@ -108,8 +108,9 @@ def build_facts(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _fact_rows(claims: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """The distinct fact keys of `claims`, and each claim's row in them (`fact`, UInt32). One
+def fact_rows(claims: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """The distinct fact keys of `claims` (`FACT_KEY`), and each claim's row in them (`fact`,
+    UInt32; the facts' chart groups its points by it too). One
     grouping that keeps each key's claim rows, scattered back by row number: at 100,000
     articles 0.14-0.36 s, against 0.45-0.71 s for the distinct keys joined back to every claim."""
     grouped = claims.select(FACT_KEY).with_row_index("row").group_by(FACT_KEY).agg("row")

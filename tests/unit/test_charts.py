@@ -66,3 +66,50 @@ def test_values_over_time_spec_does_not_depend_on_the_order_of_the_points():
     assert expected["description"].endswith("per week (a range is a vertical rule)")
     for seed in range(3):
         assert values_over_time_spec(points.sample(fraction=1.0, shuffle=True, seed=seed), max_points=300) == expected
+
+
+def test_the_chart_of_the_facts_input_is_the_chart_of_the_reported_values_query():
+    # values_over_time_spec_of groups the frames the facts are built from as codes; it must
+    # draw what select_reported_values.sql gives values_over_time_spec: a document without a
+    # date is placed on its ingest date, one without an outlet is named by its path, a claim
+    # without a document is left out, and a point names its first five sources in name order
+    from datetime import datetime
+
+    import duckdb
+
+    from pipelines.defs.resources import sql_file
+    from pipelines.lib.charts import values_over_time_spec_of
+
+    documents = pl.DataFrame(
+        [
+            (f"d{i}", None if i % 4 == 0 else f"Outlet {chr(ord('Z') - i % 26)}{i}", f"raw/{i:02d}.txt",
+             None if i % 3 == 0 else datetime(2024, 10, 1 + i % 2, 14, 30), datetime(2024, 11, 20, 8))
+            for i in range(30)
+        ],
+        schema={"doc_id": pl.Utf8, "outlet": pl.Utf8, "source_path": pl.Utf8, "published_at": pl.Datetime("us"), "ingested_at": pl.Datetime("us")},
+        orient="row",
+    )
+    claims = pl.DataFrame(
+        [
+            (f"d{i % 31}", measure, unit, period, low, low if i % 2 else low * 1.5)
+            for i in range(120)
+            for measure, unit, period, low in [("troops_deployed", "person", None, 10000.0), ("pay_per_soldier", "USD", "month", 2000.0 + i % 2),
+                                               ("other", "count", None, 3.0)][: 1 + i % 3]
+        ],
+        schema={"doc_id": pl.Utf8, "measure": pl.Utf8, "unit": pl.Utf8, "period": pl.Utf8, "value_low": pl.Float64, "value_high": pl.Float64},
+        orient="row",
+    )
+    with duckdb.connect() as conn:
+        conn.register("claims_frame", claims)
+        conn.register("documents_frame", documents)
+        conn.execute("create table claims as select * from claims_frame")
+        conn.execute("create table documents as select * from documents_frame")
+        points = conn.sql(sql_file("select_reported_values")).pl()
+    assert points.height < claims.height  # d30 is no document
+    for max_points in (1_000, 12, 3):
+        expected = values_over_time_spec(points, max_points=max_points)
+        assert values_over_time_spec_of(claims, documents, max_points=max_points) == expected
+    wide = values_over_time_spec_of(claims, documents)["data"]["values"]
+    assert max(p["n_sources"] for p in wide) > 5
+    named = next(p for p in wide if p["n_sources"] > 5)["sources"].split(", ")
+    assert len(named) == 5 and named == sorted(named)
