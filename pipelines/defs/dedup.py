@@ -221,20 +221,21 @@ COUNTS_PROVE_BATCH = f"""
 # Passages whose cluster may change in this run: new passages (no cluster yet), the ends of the
 # new matches, and every passage of a cluster those belong to. Clusters are the connected
 # components of the verified pairs, so this set is closed: a pair with one end in it has both.
+# The clusters they were in (`_old_clusters`) are those of the touched passages: every other
+# reclustered passage is a member of one of them.
 RECLUSTERED = """
     create or replace temp table _touched as
     select passage_id from _unclustered
     union select passage_id_a from _new_matches
     union select passage_id_b from _new_matches;
 
+    create or replace temp table _old_clusters as
+    select distinct cluster_id from passage_cluster_members where passage_id in (select passage_id from _touched);
+
     create or replace temp table _reclustered as
     select passage_id from _touched
     union
-    select passage_id from passage_cluster_members
-    where cluster_id in (select cluster_id from passage_cluster_members where passage_id in (select passage_id from _touched));
-
-    create or replace temp table _old_clusters as
-    select distinct cluster_id from passage_cluster_members where passage_id in (select passage_id from _reclustered);
+    select passage_id from passage_cluster_members where cluster_id in (select cluster_id from _old_clusters);
 
     create or replace temp table _syndicated_docs as
     select distinct doc_id from passages where passage_id in (select passage_id from _reclustered);

@@ -65,18 +65,20 @@ def fact_id_for(measure: str, unit: str, period: str | None, value_low: float, v
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def build_facts(claims: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+def build_facts(
+    claims: pl.DataFrame, documents: pl.DataFrame, keyed: tuple[pl.DataFrame, pl.Series] | None = None
+) -> pl.DataFrame:
     """One row per distinct claim.
 
     `claims` has the published claim columns (at least claim_id, doc_id, cluster_id, measure,
     unit, period, value_low, value_high, qualifier, attributed_to); `documents` has doc_id,
-    outlet, published_at, ingested_at.
+    outlet, published_at, ingested_at. `keyed` is `fact_rows(claims)` when the caller has it.
     """
     if claims.is_empty():
         return pl.DataFrame(schema=FACTS_SCHEMA)
     # ids are hashed once per distinct fact, not per mention; a fact is carried as its row
     # number in `keys` (an integer) until the rows are built
-    keys, fact = fact_rows(claims)
+    keys, fact = keyed if keyed is not None else fact_rows(claims)
     keys = keys.with_columns(
         fact_id=pl.struct(FACT_KEY).map_elements(lambda k: fact_id_for(**k), return_dtype=pl.Utf8)
     ).with_row_index("fact")
