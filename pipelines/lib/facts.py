@@ -82,19 +82,19 @@ def build_facts(
     keys = keys.with_columns(
         fact_id=pl.struct(FACT_KEY).map_elements(lambda k: fact_id_for(**k), return_dtype=pl.Utf8)
     ).with_row_index("fact")
-    # a document's source is named once per document, as an integer code, not once per mention
-    # (a claim whose document is missing, which the reference checks rule out, is its own source)
-    missing = claims.select("doc_id").unique().join(documents, on="doc_id", how="anti")
-    sources = pl.concat([documents.select("doc_id", "outlet", "published_at", "ingested_at"), missing], how="diagonal").select(
-        "doc_id", "published_at", "ingested_at",
-        source=pl.concat_str(pl.lit("outlet:"), pl.coalesce(pl.col("outlet").str.to_lowercase(), "doc_id"))
-        .rank("dense").cast(pl.UInt32),
-    )
-    mentions = claims.with_columns(fact).join(sources, on="doc_id", how="left")
+    # a document's source is named once per document, as an integer code, not once per mention,
+    # and so is the document (`doc`: its documents are counted as integers, 0.03 against 0.16 s
+    # for 1.3 million ids at 100,000 articles)
+    mentions = claims.with_columns(fact).join(_sources(documents), on="doc_id", how="left")
+    if mentions["doc"].null_count():
+        # a claim whose document is missing (which the reference checks rule out) is a source of
+        # its own: the documents' codes are made again with those ids among them
+        missing = claims.select("doc_id").unique().join(documents, on="doc_id", how="anti")
+        mentions = claims.with_columns(fact).join(_sources(pl.concat([documents, missing], how="diagonal")), on="doc_id", how="left")
     facts = mentions.group_by("fact").agg(
         qualifiers=pl.col("qualifier").unique().sort(),
         n_mentions=pl.len(),
-        n_documents=pl.col("doc_id").n_unique(),
+        n_documents=pl.col("doc").n_unique(),
         attributed_to=pl.col("attributed_to").drop_nulls().unique().sort(),
         first_seen_at=pl.coalesce(pl.col("published_at").min(), pl.col("ingested_at").min()),
         claim_ids=pl.col("claim_id").sort(),
@@ -107,6 +107,18 @@ def build_facts(
         .select(list(FACTS_SCHEMA))
         .cast(FACTS_SCHEMA)
         .sort("measure", "unit", "value_low", "value_high", "fact_id", nulls_last=True)
+    )
+
+
+def _sources(documents: pl.DataFrame) -> pl.DataFrame:
+    """Per document (`doc_id`): its dates, `source` (its outlet's code, or its own when it has
+    none: "outlet:" and the lower-cased outlet or the doc_id, densely ranked) and `doc` (its own
+    code, its row)."""
+    return documents.select(
+        "doc_id", "published_at", "ingested_at",
+        source=pl.concat_str(pl.lit("outlet:"), pl.coalesce(pl.col("outlet").str.to_lowercase(), "doc_id"))
+        .rank("dense").cast(pl.UInt32),
+        doc=pl.int_range(pl.len(), dtype=pl.UInt32),
     )
 
 
