@@ -113,6 +113,25 @@ def _published_cluster() -> str:
     return PUBLISHED_CLUSTER
 
 
+def _never_null_columns(conn, table: str) -> frozenset[str]:
+    """The rewritten columns of `table` (`MUTABLE_COLUMNS`) that no row can hold null, by the
+    warehouse's schema as it is now: a published passage's cluster, `PUBLISHED_CLUSTER`, falls
+    back on the passage's id, which the schema declares NOT NULL (the primary key). Whatever the
+    dedup step writes, no passage's cluster is then null, so the passages' not-null rule on it
+    needs no count over the documents the dedup step reclustered; that count was the whole
+    table's after a run that clustered everything (the passages check runs before the dedup
+    step): 0.2 s alone, 0.3-0.5 s beside Great Expectations, in the first +1% run at 100,000
+    articles."""
+    if table != "passages":
+        return frozenset()
+    _published_cluster()
+    declared = conn.sql(
+        "select count(*) from duckdb_columns() where database_name = current_database() and schema_name = 'main' "
+        "and table_name = 'passages' and column_name = 'passage_id' and not is_nullable"
+    ).fetchall()[0][0]
+    return frozenset({"cluster_id"}) if declared else frozenset()
+
+
 def published_passages(predicate: str | None = None) -> str:
     """The published passages (sql/transforms/select_published_passages.sql); with `predicate`,
     those of the passages where it holds, picked by row id before their clusters are joined."""
@@ -134,7 +153,8 @@ SCOPED_TABLES = {
 }
 # columns later stages rewrite on earlier documents' rows (a passage's cluster, set again when a
 # new copy joins it, and the claims' labels made from it): their rules are counted over the rows
-# of the documents whose clusters changed since the table last passed (`_open_changed_scope`)
+# of the documents whose clusters changed since the table last passed (`_open_changed_scope`),
+# unless the schema keeps them from failing (`_never_null_columns`: the passages' cluster)
 MUTABLE_COLUMNS = {
     "claims": frozenset({"cluster_id", "is_syndicated_copy"}),
     "quarantine": frozenset({"cluster_id", "is_syndicated_copy"}),
@@ -380,12 +400,16 @@ def build_check(table: str) -> AssetChecksDefinition:
         mode = validation.scope_mode()
         with warehouse.get_connection() as conn:
             # "all" validates every row in Great Expectations, which needs no whole-table counts
-            rules = table_wide_rules(suite, MUTABLE_COLUMNS.get(table, frozenset())) if table in SCOPED_TABLES else None
+            rules = (
+                table_wide_rules(suite, MUTABLE_COLUMNS.get(table, frozenset()), _never_null_columns(conn, table))
+                if table in SCOPED_TABLES else None
+            )
             scoped = rules is not None and mode == "new"
             # a suite that needs every row in Great Expectations checks every document's spans too
             n_documents = _open_scope(conn, table, suite, mode if scoped else "all") if table in SCOPED_TABLES else None
-            # the documents whose rewritten columns are counted, when the table has such columns
-            changed_scope = scoped and table in MUTABLE_COLUMNS
+            # the documents whose rewritten columns are counted, when rules on such columns are
+            # counted (the claims' references are counted over them too)
+            changed_scope = scoped and (table == "claims" or any(r.mutable for r in rules))
             n_changed = _open_changed_scope(conn, table) if changed_scope else None
             scope_spans = None
             if table in {"passages", "claims"} and scoped and n_documents <= SPAN_CHECK_DOCUMENTS:

@@ -750,12 +750,17 @@ class TableWideRule:
         return self.mutable and not self.spec.kwargs.get("row_condition")
 
 
-def table_wide_rules(suite: Suite, mutable_columns: frozenset[str] = frozenset()) -> tuple[TableWideRule, ...] | None:
+def table_wide_rules(
+    suite: Suite, mutable_columns: frozenset[str] = frozenset(), never_null: frozenset[str] = frozenset()
+) -> tuple[TableWideRule, ...] | None:
     """The rules a scoped validation of `suite` must count over the whole table, or None when
     some expectation needs the whole table in Great Expectations (then validate every row).
 
     `mutable_columns` are columns a later stage may rewrite on rows outside the scope (a claim's
     cluster when new copies of its passage arrive): rules on them are counted over the table too.
+    `never_null` are columns of those the database keeps from being null on every row, whatever
+    the later stage writes: a not-null rule on them cannot fail outside the scope, and is
+    checked on the scope's rows like any row-local rule.
     """
     rules = []
     for i, spec in enumerate(suite.expectations):
@@ -768,7 +773,9 @@ def table_wide_rules(suite: Suite, mutable_columns: frozenset[str] = frozenset()
                 rules.append(TableWideRule(i, spec, *_share_sql(spec)))
             elif spec.type not in ROW_LOCAL_TYPES | SCHEMA_TYPES:
                 return None
-            elif set(spec.columns) & mutable_columns:
+            elif set(spec.columns) & mutable_columns and not (
+                spec.type == "expect_column_values_to_not_be_null" and set(spec.columns) <= never_null
+            ):
                 rules.append(TableWideRule(i, spec, *_null_sql(spec), mutable=True))
         except ValueError:
             return None

@@ -245,6 +245,35 @@ def test_a_rewritten_column_is_counted_over_the_changed_documents_only(suites):
         assert (n_rows, counts[index]) == (passages.height, {"checked": passages.height, "failed": failed, "failed_in_scope": 0})
 
 
+def test_a_rewritten_column_the_schema_keeps_from_null_is_checked_in_the_scope_only(suites):
+    cluster = "expect_column_values_to_not_be_null:cluster_id"
+    counted = table_wide_rules(suites["passages"], frozenset({"cluster_id"}))
+    kept = table_wide_rules(suites["passages"], frozenset({"cluster_id"}), frozenset({"cluster_id"}))
+    assert [r.spec.check_name for r in counted if r.mutable] == [cluster]
+    assert [r.index for r in kept] == [r.index for r in counted if not r.mutable]
+    # a null cluster in the scope still fails: Great Expectations checks the scope's rows
+    passages = with_row(clean_passages(), 0, cluster_id=None)
+    d0 = passages["doc_id"][0]
+    conn = duckdb.connect()
+    conn.register("t", passages)
+    conn.register("scope", pl.DataFrame({"doc_id": [d0]}))
+    report = validate_frame(passages.filter(pl.col("doc_id") == d0), suites["passages"])
+    merged = merge_table_wide(report, suites["passages"], kept, table_wide_counts(conn, "select * from t", kept, IN_SCOPE)[1])
+    failed = [(r.check_name, r.n_failed) for r in merged.results if not r.success]
+    assert failed == [(cluster, 1)]
+
+
+def test_the_published_cluster_is_never_null_while_the_passage_id_is_declared_not_null():
+    from pipelines.defs.validate import _never_null_columns
+
+    keyed, loose = duckdb.connect(), duckdb.connect()
+    keyed.execute("create table passages (passage_id varchar primary key, doc_id varchar)")
+    loose.execute("create table passages (passage_id varchar, doc_id varchar not null)")
+    assert _never_null_columns(keyed, "passages") == frozenset({"cluster_id"})
+    assert _never_null_columns(loose, "passages") == frozenset()
+    assert _never_null_columns(keyed, "claims") == frozenset()
+
+
 def test_compound_keys_across_the_scope(suites):
     passages = with_row(clean_passages(), 2, doc_id="d1", ordinal=2, passage_id="d1-p0003")
     merged = scoped_report(passages, suites["passages"], ["d9"], frozenset({"cluster_id"}))
