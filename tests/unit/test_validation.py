@@ -835,3 +835,42 @@ def test_great_expectations_does_not_fingerprint_the_frames_it_validates(suites,
     assert report.success and report.n_rows == CLEAN["claims"]().height
     assert hashed == []
     assert pandas_execution_engine.HASH_THRESHOLD == 0
+
+
+def test_each_expectation_configuration_is_built_once_per_run_with_the_same_results(suites, monkeypatch):
+    """While a suite runs, GX reads each expectation's configuration about fifty times; `_gx`
+    has it built once per expectation object for the run (`_configurations_built_once`). Every
+    table's suite, on frames that break each of its structural rules, reports the same results
+    with GX building it at every read; and outside a run GX's own property answers."""
+    from contextlib import nullcontext
+
+    from great_expectations.expectations.expectation import Expectation
+
+    validation._gx()
+    built_once = validation._configurations_built_once
+    built = []
+    monkeypatch.setattr(validation, "_gx_configuration", lambda e, build=validation._gx_configuration: built.append(e) or build(e))
+
+    def results(report):
+        return [(r.check_name, r.success, r.n_checked, r.n_failed, r.failing_values, r.failing_row_indices) for r in report.results]
+
+    cases = {}
+    for table, edit, _, _ in STRUCTURAL_CASES:
+        cases.setdefault(table, []).append(edit)
+    reports, reads = {}, {}
+    for once in (True, False):
+        if not once:
+            monkeypatch.setattr(validation, "_configurations_built_once", nullcontext)
+        built.clear()
+        reports[once] = {(table, i): results(validate_frame(edit(CLEAN[table]()), suites[table]))
+                         for table, edits in cases.items() for i, edit in enumerate(edits)}
+        reads[once] = len(built)
+    assert reports[True] == reports[False]
+    assert {r[0] for key, rs in reports[True].items() for r in rs if not r[1]} >= {c[2] for c in STRUCTURAL_CASES}
+    assert reads[False] > 5 * reads[True] > 0  # 83,191 against 9,970 builds: GX makes several objects per expectation
+    # outside a run, every read builds a new configuration, as in GX
+    expectation = validation._build_gx_suite("t", suites["facts"].expectations[:1], "t.json").expectations[0]
+    assert isinstance(Expectation.__dict__["configuration"], property)
+    assert expectation.configuration is not expectation.configuration
+    with built_once():
+        assert expectation.configuration is expectation.configuration
