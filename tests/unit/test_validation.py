@@ -837,40 +837,50 @@ def test_great_expectations_does_not_fingerprint_the_frames_it_validates(suites,
     assert pandas_execution_engine.HASH_THRESHOLD == 0
 
 
-def test_each_expectation_configuration_is_built_once_per_run_with_the_same_results(suites, monkeypatch):
-    """While a suite runs, GX reads each expectation's configuration about fifty times; `_gx`
-    has it built once per expectation object for the run (`_configurations_built_once`). Every
-    table's suite, on frames that break each of its structural rules, reports the same results
-    with GX building it at every read; and outside a run GX's own property answers."""
+def test_gx_builds_each_configuration_and_filters_each_row_condition_once_per_run_with_the_same_results(suites, monkeypatch):
+    """While a suite runs, GX reads each expectation's configuration about fifty times and
+    filters the frame by a row condition for every metric; `_gx` has each built once per run
+    (`_once_per_suite_run`). Every table's suite, on frames that break each of its structural
+    rules and on claims that break conditioned row-level rules, reports the same results as GX
+    building and filtering at every read; and outside a run GX's own code answers."""
     from contextlib import nullcontext
 
     from great_expectations.expectations.expectation import Expectation
 
     validation._gx()
-    built_once = validation._configurations_built_once
-    built = []
+    once_per_run = validation._once_per_suite_run
+    built, filtered = [], []
     monkeypatch.setattr(validation, "_gx_configuration", lambda e, build=validation._gx_configuration: built.append(e) or build(e))
+    monkeypatch.setattr(
+        validation, "_gx_row_condition_filter",
+        lambda engine, data, condition, kwargs, run=validation._gx_row_condition_filter: filtered.append(condition) or run(engine, data, condition, kwargs),
+    )
 
     def results(report):
         return [(r.check_name, r.success, r.n_checked, r.n_failed, r.failing_values, r.failing_row_indices) for r in report.results]
 
-    cases = {}
-    for table, edit, _, _ in STRUCTURAL_CASES:
-        cases.setdefault(table, []).append(edit)
-    reports, reads = {}, {}
+    frames = [(table, edit(CLEAN[table]())) for table, edit, _, _ in STRUCTURAL_CASES]
+    implausible = [{}] * 20
+    implausible[3] = {"value_low": 50.0, "value_high": 50.0}  # monthly pay below 100
+    implausible[7] = {"value_low": 90_000.0, "value_high": 90_000.0}  # and far above the plausible range
+    frames.append(("claims", claims_frame(implausible)))
+    reports, counts = {}, {}
     for once in (True, False):
         if not once:
-            monkeypatch.setattr(validation, "_configurations_built_once", nullcontext)
-        built.clear()
-        reports[once] = {(table, i): results(validate_frame(edit(CLEAN[table]()), suites[table]))
-                         for table, edits in cases.items() for i, edit in enumerate(edits)}
-        reads[once] = len(built)
+            monkeypatch.setattr(validation, "_once_per_suite_run", nullcontext)
+        built.clear(), filtered.clear()
+        reports[once] = [results(validate_frame(frame, suites[table])) for table, frame in frames]
+        counts[once] = (len(built), len(filtered))
     assert reports[True] == reports[False]
-    assert {r[0] for key, rs in reports[True].items() for r in rs if not r[1]} >= {c[2] for c in STRUCTURAL_CASES}
-    assert reads[False] > 5 * reads[True] > 0  # 83,191 against 9,970 builds: GX makes several objects per expectation
+    assert {r[0] for rs in reports[True][:-1] for r in rs if not r[1]} == {c[2] for c in STRUCTURAL_CASES}
+    assert [(r[0], r[5]) for r in reports[True][-1] if r[3]] == [(PAY_LOW, (3,)), (PAY_HIGH, (7,))]
+    # 83,191 against 9,970 configurations (GX makes several objects per expectation); each
+    # condition evaluated once per run instead of for every metric
+    assert counts[False][0] > 5 * counts[True][0] > 0
+    assert counts[False][1] > 3 * counts[True][1] > 0
     # outside a run, every read builds a new configuration, as in GX
     expectation = validation._build_gx_suite("t", suites["facts"].expectations[:1], "t.json").expectations[0]
     assert isinstance(Expectation.__dict__["configuration"], property)
     assert expectation.configuration is not expectation.configuration
-    with built_once():
+    with once_per_run():
         assert expectation.configuration is expectation.configuration
