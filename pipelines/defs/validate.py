@@ -132,6 +132,29 @@ def _never_null_columns(conn, table: str) -> frozenset[str]:
     return frozenset({"cluster_id"}) if declared else frozenset()
 
 
+# The checked relations with one row per row of a base table and its key columns as they are
+# there (a published passage is a passage with its cluster joined on the members' primary key).
+KEYED_BASE_TABLES = {"documents": "documents", "passages": "passages", "passage_clusters": "passage_clusters"}
+
+
+def _enforced_keys(conn, table: str) -> frozenset[frozenset[str]]:
+    """The key of `table`'s rows that DuckDB itself keeps unique and not null, by the schema as
+    it is now: the primary key of `KEYED_BASE_TABLES[table]` (not a UNIQUE constraint, which lets
+    rows with a null repeat, as Great Expectations' compound rule does not). A uniqueness rule
+    on it cannot fail, so it is checked on the scope's rows only, not counted over the table
+    (the passages' and the clusters' ids: about 0.05 s each at 100,000 articles, 1.6 and 1.1
+    million keys)."""
+    base = KEYED_BASE_TABLES.get(table)
+    if base is None:
+        return frozenset()
+    declared = conn.sql(
+        "select constraint_column_names from duckdb_constraints() where database_name = current_database() "
+        "and schema_name = 'main' and table_name = $table and constraint_type = 'PRIMARY KEY'",
+        params={"table": base},
+    ).fetchall()
+    return frozenset(frozenset(columns) for (columns,) in declared)
+
+
 def published_passages(predicate: str | None = None) -> str:
     """The published passages (sql/transforms/select_published_passages.sql); with `predicate`,
     those of the passages where it holds, picked by row id before their clusters are joined."""
@@ -401,7 +424,9 @@ def build_check(table: str) -> AssetChecksDefinition:
         with warehouse.get_connection() as conn:
             # "all" validates every row in Great Expectations, which needs no whole-table counts
             rules = (
-                table_wide_rules(suite, MUTABLE_COLUMNS.get(table, frozenset()), _never_null_columns(conn, table))
+                table_wide_rules(
+                    suite, MUTABLE_COLUMNS.get(table, frozenset()), _never_null_columns(conn, table), _enforced_keys(conn, table)
+                )
                 if table in SCOPED_TABLES else None
             )
             scoped = rules is not None and mode == "new"

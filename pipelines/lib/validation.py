@@ -832,7 +832,10 @@ class TableWideRule:
 
 
 def table_wide_rules(
-    suite: Suite, mutable_columns: frozenset[str] = frozenset(), never_null: frozenset[str] = frozenset()
+    suite: Suite,
+    mutable_columns: frozenset[str] = frozenset(),
+    never_null: frozenset[str] = frozenset(),
+    enforced_keys: frozenset[frozenset[str]] = frozenset(),
 ) -> tuple[TableWideRule, ...] | None:
     """The rules a scoped validation of `suite` must count over the whole table, or None when
     some expectation needs the whole table in Great Expectations (then validate every row).
@@ -841,13 +844,16 @@ def table_wide_rules(
     cluster when new copies of its passage arrive): rules on them are counted over the table too.
     `never_null` are columns of those the database keeps from being null on every row, whatever
     the later stage writes: a not-null rule on them cannot fail outside the scope, and is
-    checked on the scope's rows like any row-local rule.
+    checked on the scope's rows like any row-local rule. `enforced_keys` are the column sets the
+    database keeps unique and not null over the table (primary keys): a uniqueness rule on one
+    cannot fail outside the scope either, and is checked on the scope's rows.
     """
     rules = []
     for i, spec in enumerate(suite.expectations):
         try:
             if spec.type in UNIQUENESS_TYPES:
-                rules.append(TableWideRule(i, spec))
+                if frozenset(spec.columns) not in enforced_keys:
+                    rules.append(TableWideRule(i, spec))
             elif spec.level == "row":
                 if spec.type not in SHARE_TYPES:
                     return None
