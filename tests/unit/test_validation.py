@@ -492,6 +492,27 @@ def test_data_docs_site_is_written(suites, tmp_path):
     assert "claims" in report.data_docs_index.read_text(encoding="utf-8")
 
 
+def test_the_ephemeral_context_does_not_dump_its_config_and_renders_the_same_pages(suites, tmp_path, monkeypatch):
+    """Adding a data source, asset, batch definition or Data Docs site to a GX context saves its
+    project config; the ephemeral context's config stays in memory, where GX reads it: nothing
+    is serialized, and the pages are those of a context that dumps it at every addition."""
+    from great_expectations.data_context.data_context_variables import DataContextVariables
+
+    df = claims_frame([{}] * 19 + [{"value_low": 50.0, "value_high": 50.0}])
+    saved = []
+    monkeypatch.setattr(DataContextVariables, "save", lambda self, save=DataContextVariables.save: saved.append(1) or save(self))
+    quiet = validate_frame(df, suites["claims"], data_docs_dir=tmp_path / "quiet")
+    assert saved == []
+    monkeypatch.setattr(validation, "_without_config_dumps", lambda context: context)  # as GX is
+    loud = validate_frame(df, suites["claims"], data_docs_dir=tmp_path / "loud")
+    assert len(saved) >= 4
+    assert quiet.results == loud.results
+    for section in ("validations", "expectations"):
+        pages = [sorted((tmp_path / side / section).rglob("*.html")) for side in ("quiet", "loud")]
+        assert len(pages[0]) == len(pages[1]) == 1
+        assert _page_text(pages[0][0]) == _page_text(pages[1][0])
+
+
 
 def _page_text(path: Path) -> str:
     """A Data Docs page without what changes on every render: ids, timestamps, run names."""
