@@ -169,13 +169,14 @@ def _gx():
 
     pandas_execution_engine.HASH_THRESHOLD = 0
     global _gx_configuration, _gx_row_condition_filter
-    if _gx_configuration is None:
-        _gx_configuration = Expectation.configuration.fget
-        Expectation.configuration = property(_configuration_built_once, doc=Expectation.configuration.__doc__)
     engine = pandas_execution_engine.PandasExecutionEngine
-    if _gx_row_condition_filter is None:
-        _gx_row_condition_filter = engine._apply_row_condition_filter
-        engine._apply_row_condition_filter = _row_condition_filtered_once
+    with _patching:  # once per process, whichever thread asks first
+        if _gx_configuration is None:
+            _gx_configuration = Expectation.configuration.fget
+            Expectation.configuration = property(_configuration_built_once, doc=Expectation.configuration.__doc__)
+        if _gx_row_condition_filter is None:
+            _gx_row_condition_filter = engine._apply_row_condition_filter
+            engine._apply_row_condition_filter = _row_condition_filtered_once
     return great_expectations
 
 
@@ -201,6 +202,7 @@ def _gx():
 # way (tests/unit/test_validation.py).
 _gx_configuration = None
 _gx_row_condition_filter = None
+_patching = threading.Lock()
 _built_once = threading.local()
 
 
@@ -229,9 +231,9 @@ def _row_condition_filtered_once(engine, data, row_condition, domain_kwargs):
         condition = row_condition
     else:  # a Condition object: GX's own filter every time
         return _gx_row_condition_filter(engine, data, row_condition, domain_kwargs)
-    key = ("row_condition", id(data), condition, domain_kwargs.get("condition_parser"))
     if getattr(_built_once, "cache", None) is None or not data.index.is_unique:  # kept rows are found by label
         return _gx_row_condition_filter(engine, data, row_condition, domain_kwargs)
+    key = ("row_condition", id(data), condition, domain_kwargs.get("condition_parser"))
     rows = _held(key, data, lambda: data.index.get_indexer(_gx_row_condition_filter(engine, data, row_condition, domain_kwargs).index))
     return data.take(rows)
 
