@@ -263,7 +263,7 @@ def test_a_rewritten_column_the_schema_keeps_from_null_is_checked_in_the_scope_o
     assert failed == [(cluster, 1)]
 
 
-def test_the_published_cluster_is_never_null_while_the_passage_id_is_declared_not_null():
+def test_the_published_cluster_is_never_null_while_the_passage_id_is_the_primary_key():
     from pipelines.defs.validate import _never_null_columns
 
     keyed, loose = duckdb.connect(), duckdb.connect()
