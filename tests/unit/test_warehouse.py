@@ -191,6 +191,50 @@ def test_fact_claim_ids_are_stored_uncompressed(claimwire):
     assert "Uncompressed" not in by_column[("conflicts_with", "VARCHAR")]  # the same data, compressed
 
 
+# the passage layer's id columns, stored uncompressed (sql/schema/002_create_passage_tables.sql)
+PASSAGE_LAYER_IDS = {
+    "passages": ("passage_id", "doc_id"),
+    "passage_signatures": ("passage_id", "doc_id"),
+    "passage_matches": ("passage_id_a", "passage_id_b"),
+    "passage_cluster_members": ("passage_id", "cluster_id"),
+    "passage_clusters": ("cluster_id", "canonical_passage_id"),
+    "doc_syndication": ("doc_id_a", "doc_id_b"),
+}
+
+
+def test_passage_layer_ids_are_stored_uncompressed(claimwire):
+    """Every batch scans and joins the passage layer's ids whole: they are stored as they are,
+    not decoded at every read; the texts and labels beside them stay compressed."""
+    from pipelines.defs.resources import Warehouse
+
+    doc, passage = "md5('d' || (i // 16))[:16]", "md5('d' || (i // 16))[:16] || '-p' || lpad((i % 16)::varchar, 4, '0')"
+    with Warehouse().get_connection() as conn:
+        conn.execute(
+            f"insert into passages select {passage}, {doc}, i % 16, 0, 60, repeat('the ministry said ', 3) || i, false, null"
+            " from range(60000) t(i)"
+        )
+        conn.execute(f"insert into passage_signatures select {passage}, {doc}, i, 9, [i, i + 1], [1, 2] from range(60000) t(i)")
+        conn.execute(f"insert into passage_matches select {passage}, {passage} || 'b', 0.9, 1.0, 'near' from range(60000) t(i)")
+        conn.execute(f"insert into passage_cluster_members select {passage}, md5(i::varchar)[:16] from range(60000) t(i)")
+        conn.execute(f"insert into passage_clusters select {passage}, {passage}, 2, 2, 'near', 0.9 from range(60000) t(i)")
+        conn.execute(f"insert into doc_syndication select {doc}, md5(i::varchar)[:16], 1, 60, 0.5, 0.5 from range(60000) t(i)")
+        conn.execute("checkpoint")
+        stored = {
+            (table, column): sorted(methods)
+            for table in PASSAGE_LAYER_IDS
+            for column, methods in conn.sql(
+                "select column_name, list(distinct compression) from pragma_storage_info(?)"
+                " where segment_type = 'VARCHAR' group by all",
+                params=[table],
+            ).fetchall()
+        }
+    for table, columns in PASSAGE_LAYER_IDS.items():
+        for column in columns:
+            assert stored[(table, column)] == ["Uncompressed"], (table, column)
+    assert "Uncompressed" not in stored[("passages", "text")]
+    assert "Uncompressed" not in stored[("passage_matches", "match_kind")]
+
+
 @pytest.mark.parametrize("compare_rows", [True, False])
 def test_a_replaced_table_holds_the_frame_rows_however_it_is_written(claimwire, compare_rows):
     """Rows whose key is gone are deleted, changed rows replaced, new ones added, the same
