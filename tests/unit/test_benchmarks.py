@@ -216,6 +216,23 @@ def test_a_runs_peak_is_its_own_after_a_reset():
     assert before > 400 and after < before - 300
 
 
+def test_the_watch_catches_a_peak_between_two_samples():
+    # memory a step takes and gives back within 0.2 s is still in its peak: each sample counts
+    # this process's peak since the sample before, then resets it
+    script = (
+        "from benchmarks.run import _Watch, _try_reset_peak\n"
+        "watch = _Watch({}, lambda: None, 0, 0); watch.resets_peak = _try_reset_peak()\n"
+        "before = watch.sample()[0]\n"
+        "block = bytearray(400 * 2**20); block[::4096] = b'x' * len(block[::4096]); del block\n"
+        "spike = watch.sample()[0]; after = watch.sample()[0]\n"
+        "print(round(before), round(spike), round(after), watch.resets_peak)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
+    before, spike, after, resets = out.stdout.split()
+    assert resets == "True"
+    assert int(spike) > int(before) + 350 and int(after) < int(spike) - 300
+
+
 @pytest.mark.timeout(600)
 def test_a_kept_size_replays_its_incremental_run(tmp_path):
     out = tmp_path / "bench.json"
