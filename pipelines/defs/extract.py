@@ -26,7 +26,7 @@ from pipelines.lib.claims import extract_claims_in_processes, load_aliases, load
 from pipelines.lib.charts import values_over_time_spec, values_over_time_spec_of
 from pipelines.lib.consistency import check_consistency, load_consistency_rules
 from pipelines.lib.facts import build_facts, fact_rows, most_stated_values
-from pipelines.lib.validation import row_level_suite, screen_rows, screen_values
+from pipelines.lib.validation import row_level_suite, screen_marks, screen_values
 
 
 @multi_asset(
@@ -121,9 +121,13 @@ def extract_and_screen_claims(
             unscreened = _unscreened_claims(conn, mentions)
             del mentions
             known = early_verdicts.result() if early_verdicts is not None else None
-            for passed, failed in screen_rows(unscreened, screening, columns, SCREEN_SLICE_ROWS, known):
-                append_table(conn, "claims", passed)
-                append_table(conn, "quarantine", failed)
+            # each table's rows in one append (at 100,000 articles the 1.28 million claims in
+            # 1.8-1.9 s, against 3.0-3.1 s in slices of 200,000 and 2.5 s filtered by DuckDB)
+            screened = unscreened.with_columns(screen_marks(unscreened, screening, columns, SCREEN_SLICE_ROWS, known))
+            passed = screened["failed_check"].is_null()
+            append_table(conn, "claims", screened.filter(passed).drop("failed_check", "reason"))
+            append_table(conn, "quarantine", screened.filter(~passed))
+            del screened, passed
             n_unscreened = unscreened.height
             del unscreened
             conn.execute(
@@ -248,8 +252,7 @@ COUNTS_PROVE_NEW = f"""
 """
 
 
-# Claim rows screened and written per slice; also distinct values per Great Expectations run
-# (bounds its pandas copy).
+# Distinct values per Great Expectations run while screening (bounds its pandas copy).
 SCREEN_SLICE_ROWS = 200_000
 
 # what facts are built from: no texts (quotes and sentences stay in the warehouse)

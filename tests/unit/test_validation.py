@@ -740,8 +740,17 @@ def test_row_level_suite_screens_on_the_columns_it_reads_with_the_same_failures(
     assert whole.success is False and screened.success is True
 
 
+def _split_by_marks(frame: pl.DataFrame, marks: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(passed, failed) as the claims step writes them from `screen_marks`."""
+    marked = frame.with_columns(marks)
+    return (
+        marked.filter(pl.col("failed_check").is_null()).drop("failed_check", "reason"),
+        marked.filter(pl.col("failed_check").is_not_null()),
+    )
+
+
 def test_screening_distinct_values_splits_rows_as_screening_every_row(suites):
-    from pipelines.lib.validation import row_level_suite, screen_rows, split_rows
+    from pipelines.lib.validation import row_level_suite, screen_marks, split_rows
 
     screening, columns = row_level_suite(suites["claims"])
     rows = [{}] * 30
@@ -754,21 +763,19 @@ def test_screening_distinct_values_splits_rows_as_screening_every_row(suites):
     expected = split_rows(frame, validate_frame(frame.select(columns), screening))
     assert expected[1]["claim_id"].to_list() == ["2", "9", "11", "12", "13", "17", "25"]
     for slice_rows in (1, 4, 7, 1_000):
-        parts = list(screen_rows(frame, screening, columns, slice_rows))
-        assert len(parts) == -(-frame.height // slice_rows)
-        passed = pl.concat([p for p, _ in parts])
-        failed = pl.concat([f for _, f in parts])
+        marks = screen_marks(frame, screening, columns, slice_rows)
+        assert marks.columns == ["failed_check", "reason"] and marks.height == frame.height
+        passed, failed = _split_by_marks(frame, marks)
         assert passed.equals(expected[0]) and failed.equals(expected[1])
-    assert list(screen_rows(frame.clear(), screening, columns, 4)) == []
-
+    assert screen_marks(frame.clear(), screening, columns, 4).height == 0
 
 
 def test_known_verdicts_are_reused_and_only_new_values_are_validated(suites, monkeypatch):
     """The claims step screens the new mentions' values early (`screen_values`) and hands the
-    verdicts to `screen_rows`: the rows split as without them, Great Expectations sees only the
+    verdicts to `screen_marks`: the rows split as without them, Great Expectations sees only the
     combinations the verdicts lack, and verdicts read from a frame of other dtypes still join."""
     import pipelines.lib.validation as validation
-    from pipelines.lib.validation import row_level_suite, screen_rows, screen_values
+    from pipelines.lib.validation import row_level_suite, screen_marks, screen_values
 
     screening, columns = row_level_suite(suites["claims"])
     rows = [{}] * 12
@@ -777,8 +784,8 @@ def test_known_verdicts_are_reused_and_only_new_values_are_validated(suites, mon
     rows[7] = {"measure": "other", "unit": "shell", "value_low": 5.0, "value_high": None}
     rows[9] = {"measure": "other", "unit": "shell", "value_low": 7.0, "value_high": 7.0}
     frame = claims_frame(rows).with_columns(pl.int_range(pl.len()).alias("claim_id").cast(pl.Utf8))
-    expected = list(screen_rows(frame, screening, columns, 1_000))
-    assert [f["claim_id"].to_list() for _, f in expected] == [["2", "5", "7"]]
+    expected = _split_by_marks(frame, screen_marks(frame, screening, columns, 1_000))
+    assert expected[1]["claim_id"].to_list() == ["2", "5", "7"]
 
     early = frame.head(6).select(columns).with_columns(pl.col("measure", "unit").cast(pl.Categorical))
     known = screen_values(early, screening, columns, 1_000)
@@ -794,14 +801,14 @@ def test_known_verdicts_are_reused_and_only_new_values_are_validated(suites, mon
     monkeypatch.setattr(validation, "validate_frame", counting)
     for slice_rows in (4, 1_000):
         validated.clear()
-        parts = list(screen_rows(frame, screening, columns, slice_rows, known))
-        assert pl.concat([p for p, _ in parts]).equals(expected[0][0])
-        assert pl.concat([f for _, f in parts]).equals(expected[0][1])
+        passed, failed = _split_by_marks(frame, screen_marks(frame, screening, columns, slice_rows, known))
+        assert passed.equals(expected[0]) and failed.equals(expected[1])
         assert sum(validated) == 2  # rows 7 and 9: the combinations the early verdicts lack
     validated.clear()
     every = screen_values(frame.head(3), screening, columns, 1_000, known)
     assert validated == [] and every.screened.height == 3 and every.failing.height == 2
-    assert list(screen_rows(frame.clear(), screening, columns, 4, known)) == []
+    assert screen_marks(frame.clear(), screening, columns, 4, known).height == 0
+
 
 def test_narrow_numbers_reach_gx_widened_with_the_same_verdicts(suites, monkeypatch):
     """Int32 and Float32 columns are validated as Int64 and Float64 (GX compares only those in
