@@ -76,6 +76,8 @@ CLAIMS_SCHEMA = {
     "passage_id": pl.Utf8,
     "char_start": pl.Int32,
     "char_end": pl.Int32,
+    "sentence_start": pl.Int32,
+    "sentence_end": pl.Int32,
     "quote": pl.Utf8,
     "sentence": pl.Utf8,
     "value_low": pl.Float64,
@@ -733,11 +735,14 @@ class _TextContext(_DocumentContext):
 
 
 # The fields of a claim row that the passage's text decides, in `CLAIMS_SCHEMA`'s types, with
-# the mention's offsets in the passage (`start`, `end`). `text_index` names the text.
+# the mention's and its sentence's offsets in the passage (`start`, `end`, `sentence_start`,
+# `sentence_end`). `text_index` names the text.
 TEXT_CLAIMS_SCHEMA = {
     "text_index": pl.UInt32,
     "start": pl.Int32,
     "end": pl.Int32,
+    "sentence_start": pl.Int32,
+    "sentence_end": pl.Int32,
     **{name: CLAIMS_SCHEMA[name] for name in (
         "quote", "sentence", "value_low", "value_high", "unit", "qualifier", "period", "measure", "subject", "attributed_to",
     )},
@@ -773,6 +778,8 @@ def _text_claims(stored: str, text: str, doc: _DocumentContext, ordinal: int, ru
         rows.append((
             mention.start,
             mention.end,
+            s_start,
+            s_end,
             stored[mention.start:mention.end],
             stored[s_start:s_end],
             mention.value_low,
@@ -898,7 +905,9 @@ def _claim_rows(rows: pl.DataFrame) -> pl.DataFrame:
         "passage_id",
         (pl.col("char_start") + pl.col("start")).alias("char_start"),
         (pl.col("char_start") + pl.col("end")).alias("char_end"),
-        *list(TEXT_CLAIMS_SCHEMA)[3:],
+        (pl.col("char_start") + pl.col("sentence_start")).alias("sentence_start"),
+        (pl.col("char_start") + pl.col("sentence_end")).alias("sentence_end"),
+        *list(TEXT_CLAIMS_SCHEMA)[5:],
     ).cast(CLAIMS_SCHEMA).sort("doc_id", "char_start", "char_end")
 
 
@@ -911,6 +920,8 @@ def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTab
     holds it. A text whose claim is attributed by "he said" is the exception: the speaker is the
     latest person named earlier in the document, so those passages are read again in their
     documents, in ordinal order. Passages may come from many documents in any order.
+    Offsets (`char_start`, `char_end` of the quote; `sentence_start`, `sentence_end` of its
+    sentence) are in the document: `quote` and `sentence` are its text between them.
     """
     return extract_claims_in_processes(passages, taxonomy, aliases, workers=1)
 

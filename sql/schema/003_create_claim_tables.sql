@@ -1,27 +1,29 @@
 -- Claim and fact layer. Safe to re-run.
 
--- one row per number mention in a non-boilerplate passage, as extracted (computed once per passage)
+-- one row per number mention in a non-boilerplate passage, as extracted (computed once per passage);
+-- its quote and sentence are the document's text at [char_start, char_end) and
+-- [sentence_start, sentence_end), stored in `claims` or `quarantine` once it is screened
 -- claim_mentions and claims have no primary key: rows are only appended, deleted and relabelled
 -- (never upserted), a claim_id is unique by construction (a hash of passage and offsets), and the
 -- blocking `claims` check counts claim_id repeats over the whole table. The key's index cost more
 -- than the rows: at 100,000 articles, 1.28 million mentions inserted and committed in 6.2 s with
 -- it, 1.7 s without; a 13,000-row batch into both tables with its checkpoint 0.91 s against 0.12 s.
 create table if not exists claim_mentions (
-    claim_id      varchar not null,
-    doc_id        varchar not null,
-    passage_id    varchar not null,
-    char_start    integer not null,
-    char_end      integer not null,
-    quote         varchar not null,
-    sentence      varchar not null,
-    value_low     double not null,
-    value_high    double not null,
-    unit          varchar not null,
-    qualifier     varchar not null,
-    period        varchar,
-    measure       varchar not null,
-    subject       varchar,
-    attributed_to varchar
+    claim_id       varchar not null,
+    doc_id         varchar not null,
+    passage_id     varchar not null,
+    char_start     integer not null,
+    char_end       integer not null,
+    sentence_start integer not null,
+    sentence_end   integer not null,
+    value_low      double not null,
+    value_high     double not null,
+    unit           varchar not null,
+    qualifier      varchar not null,
+    period         varchar,
+    measure        varchar not null,
+    subject        varchar,
+    attributed_to  varchar
 );
 
 -- one row per claim mention that passed the row-level checks, with its cluster

@@ -369,3 +369,46 @@ def test_a_part_is_rewritten_when_its_document_was_ingested_again_though_texts_a
         # the parts of the other documents are linked as they were
         others = [p for p in (second / table).glob("*.parquet") if p.name != part]
         assert others and all(os.path.samefile(first / table / p.name, p) for p in others), table
+
+
+def test_a_warehouse_whose_mentions_kept_their_texts_is_upgraded_and_its_mentions_extracted_again(claimwire):
+    # claim_mentions once stored each mention's quote and sentence (claims holds them): a
+    # warehouse of that layout gets the sentence offsets instead, and the claims stage, whose
+    # version names the stored columns, extracts its mentions again; the claims stay as they were
+    import hashlib
+
+    from pipelines.lib.claims import load_aliases, load_taxonomy
+
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    mentions = "select * exclude (sentence_start, sentence_end) from claim_mentions order by claim_id"
+    before_mentions = claimwire.warehouse_query(mentions)
+    before = {t: claimwire.query(f"select * from read_parquet('{{release}}/{t}/*.parquet') order by all") for t in ("claims", "facts")}
+    old_version = hashlib.sha256(repr((load_taxonomy(), load_aliases())).encode()).hexdigest()[:16]
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        conn.execute("alter table claim_mentions add column quote varchar")
+        conn.execute("alter table claim_mentions add column sentence varchar")
+        conn.execute("update claim_mentions m set quote = c.quote, sentence = c.sentence from claims c where c.claim_id = m.claim_id")
+        conn.execute("alter table claim_mentions drop column sentence_start")
+        conn.execute("alter table claim_mentions drop column sentence_end")
+        conn.execute("update stage_state set version = ? where stage = 'claims'", [old_version])
+
+    assert claimwire.run().success
+    columns = claimwire.warehouse_query(
+        "select column_name from duckdb_columns() where table_name = 'claim_mentions' order by column_index"
+    )
+    assert {"sentence_start", "sentence_end"} <= {c for (c,) in columns}
+    assert not {"quote", "sentence"} & {c for (c,) in columns}
+    assert claimwire.warehouse_query("select count(*) from claim_mentions where sentence_start is null") == [(0,)]
+    assert claimwire.warehouse_query(mentions) == before_mentions
+    # the stored offsets cut the claims' quotes and sentences from their passages
+    assert claimwire.warehouse_query(
+        """
+        select count(*) from claim_mentions m join claims c using (claim_id) join passages p on p.passage_id = m.passage_id
+        where substring(p.text, m.sentence_start - p.char_start + 1, m.sentence_end - m.sentence_start) <> c.sentence
+           or substring(p.text, m.char_start - p.char_start + 1, m.char_end - m.char_start) <> c.quote
+        """
+    ) == [(0,)]
+    assert len(before_mentions) > 20
+    after = {t: claimwire.query(f"select * from read_parquet('{{release}}/{t}/*.parquet') order by all") for t in ("claims", "facts")}
+    assert after == before

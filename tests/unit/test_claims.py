@@ -281,6 +281,10 @@ def test_offsets_ids_schema_and_order(taxonomy, aliases):
         ("a", "a-p0001", 5, 17, "500 officers"),
         ("b", "b-p0002", 18, 32, "8,000 soldiers"),
     ]
+    assert claims.select("sentence_start", "sentence_end", "sentence").rows() == [
+        (0, 23, "Some 500 officers left."),
+        (12, 41, "About 8,000 soldiers arrived."),
+    ]
     assert claims["claim_id"].to_list() == [
         hashlib.sha256(b"a-p0001:5:17").hexdigest()[:16],
         hashlib.sha256(b"b-p0002:6:20").hexdigest()[:16],
@@ -467,7 +471,17 @@ def test_a_text_read_once_gives_every_copy_the_rows_of_reading_it_in_its_documen
     assert body["text"].n_unique() < 0.7 * body.height  # reprints repeat most passages word for word
     expected = _read_in_documents(passages, taxonomy, aliases)
     assert expected.height > 1_000
-    assert extract_claims(passages, taxonomy, aliases).equals(expected)
+    claims = extract_claims(passages, taxonomy, aliases)
+    assert claims.equals(expected)
+    # the offsets are the document's: its passages' texts at them are the quotes and sentences
+    passage_texts = passages.select("passage_id", passage_start="char_start", text="text")
+    cut = claims.join(passage_texts, on="passage_id", maintain_order="left").select(
+        quote=pl.col("text").str.slice(pl.col("char_start") - pl.col("passage_start"), pl.col("char_end") - pl.col("char_start")),
+        sentence=pl.col("text").str.slice(
+            pl.col("sentence_start") - pl.col("passage_start"), pl.col("sentence_end") - pl.col("sentence_start")
+        ),
+    )
+    assert cut.equals(claims.select("quote", "sentence"))
 
 
 def test_a_pronoun_in_a_repeated_text_is_resolved_in_each_document(taxonomy, aliases):
@@ -500,28 +514,51 @@ def test_qualifier_search_from_the_last_words_finds_what_a_full_search_finds(lef
     assert (plain.span(), plain.group("q")) == (found.span(), found.group("q")) if plain else found is None
 
 
+# The passages of `_mentions_for_screening`: (passage_id, doc_id, char_start, text); the
+# mentions' quotes and sentences are cut from them (non-ASCII first, so offsets count characters).
+SCREENING_PASSAGES = [
+    ("p1", "d1", 10, "Über 9,000 troops left. Then 500 more went, and 7 came back."),
+    ("p7", "d2", 0, "Some 1,200 tons arrived."),
+    ("p9", "d3", 4, "12 died."),
+]
+
+
 def _claims_step_tables(conn, mentions) -> None:
-    """The claim tables of the warehouse schema, the mentions in `claim_mentions`."""
+    """The claim and passage tables of the warehouse schema, the mentions in `claim_mentions`
+    (stored without their quotes and sentences, as the claims step stores them) and their
+    passages in `passages`."""
+    from pipelines.defs.extract import MENTION_COLUMNS
     from pipelines.defs.resources import SCHEMA_DIR
 
-    conn.execute((SCHEMA_DIR / "003_create_claim_tables.sql").read_text())
-    conn.register("_m", mentions)
+    for ddl in ("002_create_passage_tables.sql", "003_create_claim_tables.sql"):
+        conn.execute((SCHEMA_DIR / ddl).read_text())
+    conn.register("_m", mentions.select(MENTION_COLUMNS))
     conn.execute("insert into claim_mentions by name select * from _m")
     conn.unregister("_m")
+    conn.executemany(
+        "insert into passages values (?, ?, 0, ?, ?, ?, false, null)",
+        [(p, d, start, start + len(text), text) for p, d, start, text in SCREENING_PASSAGES],
+    )
 
 
 def _mentions_for_screening() -> pl.DataFrame:
     """Mentions as `extract_claims` sorts them (doc_id, char_start, char_end): two in d1 start
-    together, the one with the larger claim_id first."""
-    rows = [
-        ("c9", "d1", "p1", 0, 4), ("c2", "d1", "p1", 0, 9), ("c5", "d1", "p1", 20, 24), ("c1", "d2", "p7", 3, 8), ("c7", "d3", "p9", 0, 2),
+    together, the one with the larger claim_id first. Quotes and sentences are their passages'
+    text at their offsets (document offsets)."""
+    rows = [  # claim, passage, quote's and sentence's offsets in the passage
+        ("c9", "p1", 5, 10, 0, 23), ("c2", "p1", 5, 17, 0, 23), ("c5", "p1", 29, 32, 24, 60), ("c1", "p7", 5, 15, 0, 24),
+        ("c7", "p9", 0, 2, 0, 8),
     ]
+    passages = {p: (d, start, text) for p, d, start, text in SCREENING_PASSAGES}
     return pl.DataFrame(
         [
-            {"claim_id": c, "doc_id": d, "passage_id": p, "char_start": s, "char_end": e, "quote": f"q{c}", "sentence": f"s{c}",
+            {"claim_id": c, "doc_id": passages[p][0], "passage_id": p,
+             "char_start": passages[p][1] + s, "char_end": passages[p][1] + e,
+             "sentence_start": passages[p][1] + ss, "sentence_end": passages[p][1] + se,
+             "quote": passages[p][2][s:e], "sentence": passages[p][2][ss:se],
              "value_low": 1.0, "value_high": 2.0, "unit": "person", "qualifier": "exact", "period": None, "measure": "other",
              "subject": None, "attributed_to": None}
-            for c, d, p, s, e in rows
+            for c, p, s, e, ss, se in rows
         ],
         schema=CLAIMS_SCHEMA,
     )
