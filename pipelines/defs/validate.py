@@ -9,7 +9,9 @@ structural expectation fails or a row-level one fails for more than its `mostly`
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -295,6 +297,8 @@ def _scope_rows(conn, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 # Documents whose texts are held at once while spans are compared with them.
 SPAN_CHECK_DOCUMENTS = 20_000
+# DuckDB's cached blocks kept while a check of more documents than that compares their spans.
+LARGE_CHECK_CACHE = "256MB"
 
 
 def _document_ranges(conn, size: int = SPAN_CHECK_DOCUMENTS) -> list[tuple[str | None, str | None]]:
@@ -317,7 +321,8 @@ def _documents_in(conn, low: str | None, high: str | None) -> pl.DataFrame:
 
 
 def _cross_table_failures(
-    conn, table: str, scope_spans: pl.DataFrame | None = None, changed_scope: bool = False
+    conn, table: str, scope_spans: pl.DataFrame | None = None, changed_scope: bool = False,
+    drop_cache: Callable[[], None] | None = None,
 ) -> pl.DataFrame | None:
     """Rules that span tables: claims point at real passages and documents, and every span
     (claim quote, passage text) is the document text at its offsets.
@@ -329,7 +334,8 @@ def _cross_table_failures(
     whose texts and spans were written together and never change after. Spans are compared one
     range of documents at a time, so the texts held at once are a chunk's, not the corpus's.
     `scope_spans` are the spans of a small scope when the caller read them with its rows
-    (`_scope_rows`): then its documents are one range."""
+    (`_scope_rows`): then its documents are one range. `drop_cache`, when given, lets DuckDB
+    give up its cached blocks after each range is compared: each range's texts are read once."""
     if table not in {"claims", "passages"}:
         return None
     published = f"({published_passages()})"
@@ -339,17 +345,22 @@ def _cross_table_failures(
         """One range's spans: the caller's when it read them, else `query`'s rows."""
         return scope_spans if scope_spans is not None else read_frame(conn, query, {"low": low, "high": high})
 
+    def compared(failures: pl.DataFrame) -> pl.DataFrame:
+        if drop_cache is not None:
+            drop_cache()
+        return failures
+
     if table == "passages":
         return pl.concat(
             [
-                check_passage_offsets(
+                compared(check_passage_offsets(
                     spans_in(
                         low, high,
                         f"select passage_id, doc_id, char_start, char_end, text "
                         f"from ({published_passages(_in_range(low, high))}) order by doc_id, char_start",
                     ),
                     _documents_in(conn, low, high),
-                )
+                ))
                 for low, high in ranges
             ]
         )
@@ -391,13 +402,13 @@ def _cross_table_failures(
     )
     conn.execute("drop table _suspect_claims")
     quotes = [
-        check_quote_offsets(
+        compared(check_quote_offsets(
             spans_in(
                 low, high,
                 f"select claim_id, doc_id, char_start, char_end, quote from ({rows_where('claims', _in_range(low, high))})",
             ),
             _documents_in(conn, low, high),
-        )
+        ))
         for low, high in ranges
     ]
     return pl.concat([references, *quotes], how="diagonal_relaxed")
@@ -437,12 +448,20 @@ def build_check(table: str) -> AssetChecksDefinition:
                 frame, scope_spans = _scope_rows(conn, table)
             else:
                 frame = _frame_for(conn, table, scoped)
+            # A large scope's rows and texts are read once, in Polars from then on: DuckDB need
+            # not keep their blocks cached while Great Expectations copies the frame into pandas
+            # and the spans are compared range by range (the full run's peak at 100,000 articles
+            # is the claims check; a small scope's reads leave the cache to the next step).
+            drop_cache = None
+            if n_documents is not None and n_documents > SPAN_CHECK_DOCUMENTS:
+                drop_cache = partial(warehouse.drop_cached_blocks, conn, keep=LARGE_CHECK_CACHE)
+                drop_cache()
             n_table_rows = frame.height
             # Great Expectations (Python, holding the GIL) validates the frame on a thread of its
             # own while DuckDB and Polars (which let go of it) count and compare on this one
             with ThreadPoolExecutor(1) as pool:
                 validated = pool.submit(validate_frame, frame, suite, data_docs_dir=validation.docs_dir(table))
-                cross = _cross_table_failures(conn, table, scope_spans, changed_scope)
+                cross = _cross_table_failures(conn, table, scope_spans, changed_scope, drop_cache)
                 if scoped:
                     n_table_rows, counts = table_wide_counts(
                         conn, _relation(table), rules, _in_scope(table),

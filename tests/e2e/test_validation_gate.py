@@ -398,3 +398,32 @@ def test_a_small_scope_is_read_once_with_the_same_frame_and_span_failures(claimw
     assert [e.check_name for e in failed] == [f"{table}_expectations"]
     assert failed[0].metadata["cross_table_failures"].value == 1
     assert _latest_scopes(claimwire)[table]["n_documents"] == 1
+
+
+def test_a_large_scope_is_compared_range_by_range_with_duckdbs_cache_given_up(claimwire, monkeypatch):
+    """Past `SPAN_CHECK_DOCUMENTS` documents, the passages and claims checks compare spans one
+    range of documents at a time and let DuckDB give up its cached blocks after reading the
+    frame and after each range: every document is still compared, and a quote that no longer
+    matches its document fails the check in whichever range it falls."""
+    import duckdb
+
+    from pipelines.defs import validate as validate_defs
+    from pipelines.defs.resources import Warehouse
+
+    monkeypatch.setattr(validate_defs, "SPAN_CHECK_DOCUMENTS", 2)  # the five seeds: three ranges
+    drops = []
+    real_drop = Warehouse.drop_cached_blocks
+    monkeypatch.setattr(Warehouse, "drop_cached_blocks", lambda self, conn, keep="256MB": drops.append(keep) or real_drop(self, conn, keep))
+    claimwire.add_seeds()
+    result = claimwire.run()
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    # each of the two checks: once after reading its frame, once after each of its three ranges
+    assert drops.count(validate_defs.LARGE_CHECK_CACHE) == 8
+
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        conn.execute("update claims set quote = 'tampered' where claim_id = (select max(claim_id) from claims)")
+    monkeypatch.setenv("CLAIMWIRE_CHECK_SCOPE", "all")
+    result = claimwire.run(raise_on_error=False)
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["claims_expectations"]
+    assert failed[0].metadata["cross_table_failures"].value == 1
