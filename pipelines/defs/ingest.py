@@ -20,6 +20,7 @@ from pipelines.defs.common import (
 from pipelines.defs.engine import Engine
 from pipelines.defs.raw_reading import read_and_parse_files, unread_outcome
 from pipelines.defs.resources import (
+    LISTING_SCHEMA,
     ConfigurationError,
     RawFile,
     RawFolder,
@@ -125,11 +126,11 @@ def _scan_embedded(conn, raw_folder: RawFolder, pending: str, started_at, worker
     the order of the files, so the outcome is the same. Feeds and files over the size limit are
     read here, in their turn.
     """
-    files = raw_folder.list_files()
+    listing = raw_folder.listing()
     known_states = read_frame(conn, "select source_path, size_bytes, mtime_ns from raw_file_states")
     known_docs = read_frame(conn, "select source_path, content_sha256 from documents")
     known_rejections = read_frame(conn, "select source_path, content_sha256 from rejected_files")
-    todo = _new_or_changed(files, known_states)
+    todo = _new_or_changed(listing, known_states)
     root, limit = str(raw_folder.root), raw_folder.max_file_bytes
     with _reader(workers if len(todo) >= PARALLEL_MIN_FILES else 1) as read_and_parse, _DocumentWriter(
         conn, pending, started_at
@@ -175,7 +176,7 @@ def _scan_embedded(conn, raw_folder: RawFolder, pending: str, started_at, worker
     if scan.seen_versions:
         versions = pl.DataFrame(scan.seen_versions, schema=["source_path", "content_sha256"], orient="row", strict=False)
         append_table(conn, "path_versions", versions.with_columns(last_seen_at=pl.lit(started_at)), or_replace=True)
-    return len(files)
+    return listing.height
 
 
 def _scan_on_spark(conn, engine: Engine, raw_folder: RawFolder, run_id: str, pending: str, started_at) -> int:
@@ -206,18 +207,17 @@ def _scan_on_spark(conn, engine: Engine, raw_folder: RawFolder, run_id: str, pen
     return len(listing)
 
 
-LISTING_SCHEMA = {"source_path": pl.Utf8, "size_bytes": pl.Int64, "mtime_ns": pl.Int64}
-
-
-def _new_or_changed(files: list[RawFile], known_states: pl.DataFrame) -> list[RawFile]:
-    """The listed files whose path, size and modification time no recorded state has, in the
-    listing's order: an anti join in Polars (at 101,000 files 0.04-0.06 s against 0.08-0.11 s
-    for a Python set of the states' tuples)."""
-    listing = pl.DataFrame(files, schema=LISTING_SCHEMA, orient="row")
-    changed = listing.with_row_index("order").join(
-        known_states.cast(LISTING_SCHEMA), on=list(LISTING_SCHEMA), how="anti"
-    )["order"].sort()
-    return [files[i] for i in changed]
+def _new_or_changed(listing: pl.DataFrame, known_states: pl.DataFrame) -> list[RawFile]:
+    """The listed files (`RawFolder.listing`) whose path, size and modification time no recorded
+    state has, in the listing's order: an anti join in Polars (at 101,000 files 0.04-0.06 s
+    against 0.08-0.11 s for a Python set of the states' tuples)."""
+    changed = (
+        listing.with_row_index("order")
+        .join(known_states.cast(LISTING_SCHEMA), on=list(LISTING_SCHEMA), how="anti")
+        .sort("order")
+        .drop("order")
+    )
+    return [RawFile(*row) for row in changed.iter_rows()]
 
 
 def _walk_order(source_path: str) -> list[tuple[int, str]]:

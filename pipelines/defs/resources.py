@@ -53,6 +53,10 @@ def sql_file(name: str) -> str:
     return (TRANSFORMS_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
+# The raw folder's listing: one row a file.
+LISTING_SCHEMA = {"source_path": pl.Utf8, "size_bytes": pl.Int64, "mtime_ns": pl.Int64}
+
+
 @dataclass(frozen=True)
 class RawFile:
     source_path: str  # relative to the raw folder, with forward slashes
@@ -97,19 +101,24 @@ class RawFolder(ConfigurableResource):
             )
         return self.location
 
-    def list_files(self) -> list[RawFile]:
-        """Every regular file under the folder, sorted; hidden folders (.git, .cache) are not read.
+    def listing(self) -> pl.DataFrame:
+        """Every regular file under the folder (`LISTING_SCHEMA`: path relative to the folder,
+        size, modification time), in os.walk's order; hidden folders (.git, .cache) are not read.
 
         Hidden files are listed like any other, so a stray `.DS_Store` ends in rejected_files
         with its reason instead of vanishing unnoticed.
         """
         self.check()
-        found: list[RawFile] = []
-        add, is_regular, is_folder = found.append, stat.S_ISREG, stat.S_ISDIR
+        paths: list[str] = []
+        sizes: list[int] = []
+        mtimes: list[int] = []
+        add_path, add_size, add_mtime = paths.append, sizes.append, mtimes.append
+        is_regular, is_folder = stat.S_ISREG, stat.S_ISDIR
         # os.walk's order (a folder's files, then its folders, each sorted by name), on plain
         # strings (Path objects per file cost a second per 100,000 files). Each name is looked
-        # up from its folder's descriptor, without building its path: at 101,000 files the
-        # listing takes 0.45-0.54 s against 0.53-0.63 s with scandir entries' stat().
+        # up from its folder's descriptor, without building its path, and kept in three columns,
+        # not an object a file: at 101,000 files 0.29-0.30 s to a frame, against 0.50-0.58 s
+        # for RawFile objects made into the same frame (0.53-0.63 s with scandir entries' stat()).
         folders = [(str(self.root), "")]
         while folders:
             folder, prefix = folders.pop()
@@ -124,7 +133,9 @@ class RawFolder(ConfigurableResource):
                     try:
                         st = os.stat(name, dir_fd=descriptor)  # a link is listed as what it points at
                         if is_regular(st.st_mode):
-                            add(RawFile(prefix + name, st.st_size, st.st_mtime_ns))
+                            add_path(prefix + name)
+                            add_size(st.st_size)
+                            add_mtime(st.st_mtime_ns)
                         elif (
                             is_folder(st.st_mode)
                             and not name.startswith(".")  # as os.walk: hidden and linked folders are not entered
@@ -138,7 +149,11 @@ class RawFolder(ConfigurableResource):
             finally:
                 os.close(descriptor)
             folders.extend(reversed(subfolders))
-        return found
+        return pl.DataFrame({"source_path": paths, "size_bytes": sizes, "mtime_ns": mtimes}, schema=LISTING_SCHEMA)
+
+    def list_files(self) -> list[RawFile]:
+        """`listing` as RawFile objects."""
+        return [RawFile(*row) for row in self.listing().iter_rows()]
 
     def read_bytes(self, source_path: str) -> bytes:
         return read_raw_bytes(str(self.root), source_path)

@@ -20,7 +20,8 @@ MAX_FILES_IN_TAG = 50
     ),
 )
 def raw_folder_sensor(context: SensorEvaluationContext, raw_folder: RawFolder):
-    listing = {f.source_path: stamp(f.size_bytes, f.mtime_ns) for f in raw_folder.list_files()}
+    files = raw_folder.listing()
+    listing = dict(zip(files["source_path"], map(stamp, files["size_bytes"], files["mtime_ns"])))
     batch = diff_listing(decode_cursor(context.cursor), listing)
     if batch is None:
         return SkipReason(f"no new or changed files among {len(listing)} in {raw_folder.root}")

@@ -174,14 +174,14 @@ def test_a_file_that_vanishes_during_the_run_is_rejected_as_vanished(claimwire, 
 
     (claimwire.raw / "kept.txt").write_text(ARTICLE)
     (claimwire.raw / "gone.txt").write_text(ARTICLE.replace("Seoul", "Busan"))
-    listed = RawFolder.list_files
+    listed = RawFolder.listing
 
     def list_then_lose_one(self):
         files = listed(self)
         (self.root / "gone.txt").unlink()  # deleted after the folder was listed, before it was read
         return files
 
-    monkeypatch.setattr(RawFolder, "list_files", list_then_lose_one)
+    monkeypatch.setattr(RawFolder, "listing", list_then_lose_one)
     assert claimwire.run().success
     assert claimwire.query("select source_path from read_parquet('{release}/documents/*.parquet')") == [("kept.txt",)]
     assert claimwire.query("select source_path, content_sha256, reason, detail from read_parquet('{release}/rejected_files/*.parquet')") == [

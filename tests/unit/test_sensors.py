@@ -5,7 +5,7 @@ import stat
 
 from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
 
-from pipelines.defs.resources import RawFolder
+from pipelines.defs.resources import LISTING_SCHEMA, RawFolder
 from pipelines.defs.sensors import raw_folder_sensor
 from pipelines.lib.batches import decode_cursor, diff_listing, encode_cursor
 
@@ -70,6 +70,10 @@ def test_listing_is_os_walks_order_and_skips_hidden_folders_and_linked_folders(t
     os.mkfifo(tmp_path / "a" / "pipe")  # not a regular file
     listed = [(f.source_path, f.size_bytes, f.mtime_ns) for f in RawFolder(path=str(tmp_path)).list_files()]
     assert listed == _walk_listing(tmp_path)
+    # the listing the ingest and the sensor read: the same rows, as columns
+    frame = RawFolder(path=str(tmp_path)).listing()
+    assert frame.schema == LISTING_SCHEMA
+    assert frame.rows() == listed
     assert [path for path, _, _ in listed] == [
         ".DS_Store", "a.txt", "b.txt", "Z/1.txt", "a/a.txt", "a/link.txt", "a/z.txt", "a/b/c.txt",
     ]
@@ -80,18 +84,19 @@ def test_new_or_changed_files_keep_the_listings_order():
     has (an anti join in Polars), in the listing's order, which decides the first of two copies."""
     import polars as pl
 
-    from pipelines.defs.ingest import LISTING_SCHEMA, _new_or_changed
+    from pipelines.defs.ingest import _new_or_changed
     from pipelines.defs.resources import RawFile
 
     files = [RawFile("z.txt", 3, 10), RawFile("a/b.txt", 4, 20), RawFile("a.txt", 5, 30), RawFile("m.txt", 6, 40)]
+    listing = pl.DataFrame(files, schema=LISTING_SCHEMA, orient="row")
     known = pl.DataFrame(
         {"source_path": ["a/b.txt", "a.txt", "m.txt", "gone.txt"], "size_bytes": [4, 5, 7, 1], "mtime_ns": [20, 31, 40, 1]},
         schema={"source_path": pl.Utf8, "size_bytes": pl.Int64, "mtime_ns": pl.Int64},
     )
     # z.txt is new, a.txt was touched, m.txt grew; a/b.txt is as recorded
-    assert _new_or_changed(files, known) == [files[0], files[2], files[3]]
-    assert _new_or_changed(files, pl.DataFrame(schema=LISTING_SCHEMA)) == files
-    assert _new_or_changed([], known) == []
+    assert _new_or_changed(listing, known) == [files[0], files[2], files[3]]
+    assert _new_or_changed(listing, pl.DataFrame(schema=LISTING_SCHEMA)) == files
+    assert _new_or_changed(listing.clear(), known) == []
     # the states' columns as DuckDB returns them (integers of another width) compare equal
-    assert _new_or_changed(files, known.cast({"size_bytes": pl.Int32})) == [files[0], files[2], files[3]]
+    assert _new_or_changed(listing, known.cast({"size_bytes": pl.Int32})) == [files[0], files[2], files[3]]
 
