@@ -47,6 +47,15 @@ PUBLISH_THREADS = 2
 # whose rows it changed (a passage that joined a cluster), not the whole release.
 PARTITIONED_TABLES = ("documents", "passages", "claims")
 DOCS_PER_PART = 1_000
+# Parts written by one query: its rows are sorted by part and order before they are streamed
+# out, so a query of every part sorts the whole table, texts and all. The first release at
+# 100,000 articles (documents, passages and claims, two tables at once) ran out of DuckDB's
+# 2 GB in 3 of 11 attempts of the release alone, and once in a benchmark's full run ("failed
+# to pin block", passages beside claims); 25 parts a query (25,000 documents' rows a sort,
+# whatever the table's size) passed 5 of 5 attempts, 50 parts 10 of 10, in 10.4-11.1 and
+# 10.1-10.4 s against 10.2-10.9 s in one query (`/tmp/s28/pub_only.py`, docs/benchmarks.md,
+# twenty-seventh session). A batch rewrites a few parts: one query.
+PARTS_PER_QUERY = 25
 # A new batch changes rows of the older documents that reprint what it reprints: copies of one
 # story appear within days of each other, so parts cut in order of publication keep those
 # documents together. At 100,000 articles the +1% batch changed rows of 54 older documents: in
@@ -270,10 +279,22 @@ def _picked(table: str, predicate: str) -> str:
 
 
 def _write_parts(conn: duckdb.DuckDBPyConnection, table: str, folder: Path, parts: list[str]) -> None:
-    """The rows of `parts` in one pass over the table, ordered by part, one file per part."""
+    """The rows of `parts`, one file per part: `PARTS_PER_QUERY` parts a query, each in one pass
+    over the table, ordered by part."""
+    schema = None
+    for start in range(0, len(parts), PARTS_PER_QUERY):
+        schema = _write_part_files(conn, table, folder, parts[start : start + PARTS_PER_QUERY])
+    missing = [part for part in parts if not (folder / _part_file(part)).is_file()]
+    if missing == ["00000"]:  # the empty table
+        pq.ParquetWriter(folder / _part_file("00000"), schema, compression=PARQUET_COMPRESSION).close()
+    elif missing:
+        raise RuntimeError(f"{table}: parts {missing[:5]} had rows when fingerprinted and none when written")
+
+
+def _write_part_files(conn: duckdb.DuckDBPyConnection, table: str, folder: Path, parts: list[str]) -> pa.Schema:
+    """The rows of `parts` in one pass over the table, ordered by part, one file per part (a part
+    without rows gets none); returns the files' schema."""
     query, order = RELEASE_TABLES[table]
-    if not parts:
-        return
     # the rows are picked by their documents first: a batch rewrites a few parts, and joining
     # every row to its part before filtering read the whole table, texts and all (passages at
     # 100,000 articles: 1.03 s for 54 parts of 100 documents, 0.24 s picked by document); and
@@ -309,11 +330,7 @@ def _write_parts(conn: duckdb.DuckDBPyConnection, table: str, folder: Path, part
     finally:
         if writer is not None:
             writer.close()
-    missing = [part for part in parts if not (folder / _part_file(part)).is_file()]
-    if missing == ["00000"]:  # the empty table
-        pq.ParquetWriter(folder / _part_file("00000"), schema, compression=PARQUET_COMPRESSION).close()
-    elif missing:
-        raise RuntimeError(f"{table}: parts {missing[:5]} had rows when fingerprinted and none when written")
+    return schema
 
 
 def _validate_release(conn, staging: Path, counts: dict[str, int], suite, docs_dir: Path):

@@ -68,3 +68,27 @@ def test_a_batch_is_cut_into_parts_in_order_of_publication(conn, tmp_path, monke
     folder.mkdir()
     publish._write_parts(conn, "passages", folder, ["b1-00001"])
     assert _rows(folder / "part-b1-00001.parquet") == [("d1-p0", "d1"), ("d1-p1", "d1"), ("d3-p0", "d3"), ("d3-p1", "d3")]
+
+
+def test_many_parts_are_written_a_few_parts_a_query_with_the_same_files(conn, tmp_path, monkeypatch):
+    """A release of many parts (the first, or one after a change of every row) sorts at most
+    PARTS_PER_QUERY parts' rows at once: the same files as one query of every part."""
+    monkeypatch.setattr(publish, "DOCS_PER_PART", 1)  # d1 | d2 | d3 | d4 | d5
+    parts = ["b1-00000", "b1-00001", "b1-00002", "b1-00003", "b1-00004", publish.ORPHAN_PART]
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    publish._write_parts(conn, "passages", whole, parts)
+    queries = []
+    monkeypatch.setattr(publish, "PARTS_PER_QUERY", 2)
+    write_part_files = publish._write_part_files
+    monkeypatch.setattr(
+        publish, "_write_part_files", lambda c, table, folder, asked: queries.append(asked) or write_part_files(c, table, folder, asked)
+    )
+    chunked = tmp_path / "chunked"
+    chunked.mkdir()
+    publish._write_parts(conn, "passages", chunked, parts)
+    assert queries == [parts[0:2], parts[2:4], parts[4:6]]
+    assert sorted(p.name for p in chunked.iterdir()) == sorted(p.name for p in whole.iterdir())
+    assert len(list(chunked.iterdir())) == 6
+    for path in whole.iterdir():
+        assert pq.read_table(chunked / path.name).equals(pq.read_table(path))
