@@ -52,7 +52,7 @@ DOCS_PER_PART = 1_000
 # 100,000 articles (documents, passages and claims, two tables at once) ran out of DuckDB's
 # 2 GB in 3 of 11 attempts of the release alone, and once in a benchmark's full run ("failed
 # to pin block", passages beside claims); 25 parts a query (25,000 documents' rows a sort,
-# whatever the table's size) passed 5 of 5 attempts, 50 parts 10 of 10, in 10.4-11.1 and
+# whatever the table's size) passed 5 of 5 attempts, 50 parts 7 of 7, in 10.4-11.1 and
 # 10.1-10.4 s against 10.2-10.9 s in one query (`/tmp/s28/pub_only.py`, docs/benchmarks.md,
 # twenty-seventh session). A batch rewrites a few parts: one query.
 PARTS_PER_QUERY = 25
