@@ -112,7 +112,7 @@ def test_run_writes_the_expected_json(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--articles", "30", "--skip-peers", "--no-profile",
-         "--json", str(out), "--work-dir", str(tmp_path)],
+         "--json", str(out), "--work-dir", str(tmp_path), "--keep"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=280,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -135,6 +135,21 @@ def test_run_writes_the_expected_json(tmp_path):
     assert 0 < full["cpu_s"] and full["cores_used"] == round(full["cpu_s"] / full["wall_s"], 2)
     assert "cores used" in done.stdout
     assert size["incremental_run"]["success"] is True
+    # the +1% batch ran three times (the default), each from the same state: the first is the
+    # incremental run above, and the median of the three is reported beside it
+    repeated = size["incremental_runs"]
+    assert len(repeated["runs"]) == 3
+    assert repeated["runs"][0]["wall_s"] == size["incremental_run"]["wall_s"]
+    walls = sorted(run["wall_s"] for run in repeated["runs"])
+    assert repeated["median_wall_s"] == walls[1]
+    assert repeated["median_share_of_full_run"] == round(walls[1] / full["wall_s"], 4)
+    for run in repeated["runs"]:
+        assert run["share_of_full_run"] == round(run["wall_s"] / full["wall_s"], 4)
+        assert {"ingest_raw_files", "cluster_syndicated_passages", "published"} <= set(run["stages_s"])
+    assert "3 runs from the same state" in done.stdout and "median" in done.stdout
+    # the state the repeats started from, and their copies, are not kept without --keep-for-replay
+    kept = {p.name for p in Path(size["work_dir"]).iterdir()}
+    assert "data" in kept and not kept & {"data_before_incremental", "full_run.json", "incremental-2", "incremental-3"}
     # the corpus's files reached the disk before the full run, the full run's writes before
     # the incremental run was timed
     assert size["sync_after_corpus_s"] >= 0
