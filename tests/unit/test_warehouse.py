@@ -301,3 +301,37 @@ def test_a_large_batch_is_signed_after_duckdb_gave_up_its_cache(claimwire, monke
     signing = events.index(next(e for e in events if e[0] == "sign"))
     assert events[signing][1] > 0
     assert events[signing - 1] == (("drop", "256MB") if dropped else ("drop", resources.HAND_ON_CACHE))
+
+
+@pytest.mark.parametrize("threshold, dropped", [(0, True), (10**9, False)])
+def test_a_small_batch_is_relabelled_with_the_cache_it_was_matched_with(claimwire, monkeypatch, threshold, dropped):
+    """After matching, the dedup step has DuckDB give up its cached blocks before Polars
+    relabels when everything is clustered again (the first run) or the batch has at least
+    `DROP_CACHE_AFTER_MATCHING_SIGNATURES` signatures; a smaller batch on a clustered warehouse
+    relabels the clusters it touches with the cache it read them into."""
+    from pipelines.defs import dedup, resources
+
+    events = []
+    real_drop, real_touched, real_all = resources.Warehouse.drop_cached_blocks, dedup._recluster_touched, dedup._recluster_all
+
+    def drop(self, conn, keep="256MB"):
+        events.append(("drop", keep))
+        return real_drop(self, conn, keep)
+
+    monkeypatch.setattr(resources.Warehouse, "drop_cached_blocks", drop)
+    monkeypatch.setattr(dedup, "_recluster_touched", lambda *a: events.append(("touched",)) or real_touched(*a))
+    monkeypatch.setattr(dedup, "_recluster_all", lambda *a: events.append(("all",)) or real_all(*a))
+    monkeypatch.setattr(dedup, "DROP_CACHE_AFTER_MATCHING_SIGNATURES", threshold)
+    claimwire.add_seeds()
+    assert claimwire.run().success
+    # the first run clusters everything: the cache is given up first, whatever the batch's size
+    assert events[events.index(("all",)) - 1] == ("drop", "256MB")
+    events.clear()
+    (claimwire.raw / "later.txt").write_text(
+        "Seoul, Nov 5 -- North Korea sent at least 10,000 troops to Russia, officials said on Tuesday.\n\n"
+        "Each soldier is paid about $2,000 a month, according to the National Intelligence Service.\n",
+        encoding="utf-8",
+    )
+    assert claimwire.run().success
+    before = events[events.index(("touched",)) - 1]
+    assert before == (("drop", "256MB") if dropped else ("drop", resources.HAND_ON_CACHE))
