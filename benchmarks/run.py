@@ -12,7 +12,9 @@ For each size, in a fresh subprocess (so peak memory of one size never mixes wit
    throughput, the peak RSS of the process, and quality of the published release against the
    truth (dedup pairwise precision/recall by `cluster_id`; claims precision/recall of
    (value_low, value_high, unit) per article);
-3. the holdout batch is added to the raw folder and the job runs again (the incremental run);
+3. the holdout batch is added to the raw folder and the job runs again (the incremental run),
+   then `--incremental-runs` - 1 more times (default 3 in all), each on a fresh copy of the state
+   the first started from; each run and the median's share of the full run are reported;
 4. unless --skip-peers, on the same published passages: our `compute_signatures` +
    `candidate_pairs` against datasketch MinHash + MinHashLSH and rensa RMinHash + RMinHashLSH
    over the same word shingles and the same 120 permutations as 40 bands × 3 rows; and our
