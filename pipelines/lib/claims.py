@@ -934,8 +934,13 @@ def extract_claims(passages: pl.DataFrame, taxonomy: Taxonomy, aliases: AliasTab
 # 7,856 passages 1.13 s and 0.88 s; 23,490 passages 3.30 s and 2.12 s. Since this module
 # imports DuckDB only where it hashes ids, a worker starts in 0.37 s instead of 0.52 s, and the
 # +1% batch of the 100,000-article benchmark (4,914 distinct texts) took 1.09-1.46 s in two
-# workers against 1.08-1.55 s in process (means 1.23 and 1.37 s, four pairs).
-PARALLEL_MIN_PASSAGES = 3_000
+# workers against 1.08-1.55 s in process (means 1.23 and 1.37 s, four pairs). With today's
+# reader (about 7,000 texts a second) the same batch takes as long either way, 0.70-0.82 s,
+# but two workers use 1.33-1.45 CPU-seconds against 0.72-0.81 (`/tmp/s29/ext_ab.py`, four
+# alternations). Two workers are faster only when half a batch takes longer to read than a
+# worker takes to start (N / 14,000 > 0.37 s: about 5,200 texts), and on two shared cores the
+# second process's CPU is taken from whatever else runs: the threshold is 6,000.
+PARALLEL_MIN_PASSAGES = 6_000
 
 
 def extract_claims_in_processes(
