@@ -278,8 +278,37 @@ def test_a_kept_size_replays_its_incremental_run(tmp_path):
     assert "median" in done.stdout
     # the kept state is left as it was, for the next replay
     assert not [p for p in work.iterdir() if p.name.startswith("claimwire-replay-")]
+    assert report["held_out_files"] == 1 and report["fit"] is None
+    assert [b["batch_files"] for b in report["batches"]] == [1]
     done = subprocess.run([sys.executable, "-m", "benchmarks.replay", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert done.returncode != 0 and "not a folder kept for replays" in done.stderr
+    # a batch larger than the holdout is refused before anything runs
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.replay", str(work), "--batch-sizes", "2"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert done.returncode != 0 and "batch sizes [2] are not between 1 and the 1 held-out files" in done.stderr
+
+
+def test_a_batch_is_the_first_held_out_files_beside_every_file_the_warehouse_read(tmp_path):
+    import duckdb
+
+    from benchmarks.replay import fit_line, held_out_files, raw_with_batch
+
+    raw, state = tmp_path / "raw", tmp_path / "state"
+    for name in ("a/1.txt", "a/2.txt", "b/3.txt", "b/4.txt", "c/5.txt"):
+        (raw / name).parent.mkdir(parents=True, exist_ok=True)
+        (raw / name).write_text(name)
+    state.mkdir()
+    with duckdb.connect(str(state / "warehouse.duckdb")) as conn:
+        conn.execute("create table raw_file_states as select * from (values ('a/1.txt'), ('b/3.txt')) t(source_path)")
+    held_out = held_out_files(raw, state)
+    assert held_out == ["a/2.txt", "b/4.txt", "c/5.txt"]
+    batch = raw_with_batch(raw, tmp_path / "raw-2", held_out, 2)
+    assert sorted(p.relative_to(batch).as_posix() for p in batch.rglob("*.txt")) == ["a/1.txt", "a/2.txt", "b/3.txt", "b/4.txt"]
+    # linked, not copied: the raw folder is left whole
+    assert (batch / "a/2.txt").stat().st_ino == (raw / "a/2.txt").stat().st_ino and (raw / "c/5.txt").is_file()
+    assert fit_line([10, 100, 1000], [7.0, 7.9, 16.9]) == {"fixed_s": 6.9, "per_article_ms": 10.0}
+    assert fit_line([10, 10], [7.0, 8.0]) is None
 
 
 def test_extraction_sentences_are_distinct_and_keep_their_truth(tmp_path):
