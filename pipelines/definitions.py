@@ -1,6 +1,6 @@
 """The claimwire code location: every asset, check, job and schedule, and the resources they use."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from pipelines.defs.dedup import cluster_syndicated_passages, passages
 from pipelines.defs.engine import Engine
@@ -10,7 +10,7 @@ from pipelines.defs.jobs import claimwire_job, daily_schedule
 from pipelines.defs.publish import published
 from pipelines.defs.resources import RawFolder, ReleasePublisher, Warehouse
 from pipelines.defs.sensors import raw_folder_sensor
-from pipelines.defs.validate import ValidationSettings, table_checks
+from pipelines.defs.validate import BackgroundChecks, ValidationSettings, table_checks
 
 defs = Definitions(
     assets=[ingest_raw_files, passages, cluster_syndicated_passages, extract_and_screen_claims, facts, consistency, published],
@@ -24,5 +24,9 @@ defs = Definitions(
         "publisher": ReleasePublisher(),
         "validation": ValidationSettings(),
         "engine": Engine(),
+        "checks": BackgroundChecks(),
     },
+    # materialisations from the UI run in one process too: checks before the release (by
+    # priority), about 4x faster than a process per step on 2 cores
+    executor=in_process_executor,
 )

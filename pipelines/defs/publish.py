@@ -18,7 +18,7 @@ from pipelines.defs.common import (
     utc_now,
 )
 from pipelines.defs.resources import ReleasePublisher, Warehouse, read_frame, rows_where, sql_file
-from pipelines.defs.validate import CHECKED_TABLES, ValidationSettings, published_passages
+from pipelines.defs.validate import CHECKED_TABLES, RELEASE_PRIORITY, ValidationSettings, published_passages
 from pipelines.lib.validation import validate_frame
 
 SCHEMA_VERSION = "1"
@@ -98,6 +98,8 @@ UPSTREAM_COUNTS = {
 
 @asset(
     deps=list(RELEASE_TABLES),
+    # after every check's step (the checks do not hold the assets downstream up; this one waits)
+    op_tags={"dagster/priority": RELEASE_PRIORITY},
     group_name="publish",
     owners=OWNERS,
     kinds={"parquet", "duckdb"},

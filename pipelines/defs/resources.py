@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -211,6 +212,11 @@ class Warehouse(DuckDBResource):
     database: str = ""
     _run_scoped: bool = PrivateAttr(default=False)
     _run_connection: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    # the side connections open now (by id), and a lock that keeps one from opening while the
+    # memory limit is lowered (DuckDB refuses a connection whose settings differ from the open
+    # database's)
+    _side_connections: set = PrivateAttr(default_factory=set)
+    _side_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._run_scoped = True
@@ -239,17 +245,26 @@ class Warehouse(DuckDBResource):
         goes on in Polars after writing (at 100,000 articles the dedup step, whose new
         signatures and matches held 1.0 GB while it clustered). The memory limit is lowered and
         set back from a cursor of its own, so that a limit DuckDB cannot meet (blocks in use)
-        fails there, not in `conn`'s transaction; every row stays readable."""
+        fails there, not in `conn`'s transaction; every row stays readable.
+
+        The limit is a setting of the whole database: a side connection (`side_connection`)
+        does not drop anything, so that the step's queries never meet a lowered limit; a query
+        of a side connection that needs more memory than is left while the step's connection
+        drops fails with DuckDB's OutOfMemoryException (a check beside the steps then runs again
+        in its own step)."""
         def quoted(size: str) -> str:
             return "'" + size.replace("'", "''") + "'"
 
-        with conn.cursor() as other:
-            try:
-                other.execute(f"set memory_limit = {quoted(keep)}")
-            except duckdb.Error:
-                pass  # it dropped what it could
-            finally:
-                other.execute(f"set memory_limit = {quoted(self.memory_limit)}")
+        with self._side_lock:
+            if id(conn) in self._side_connections:
+                return
+            with conn.cursor() as other:
+                try:
+                    other.execute(f"set memory_limit = {quoted(keep)}")
+                except duckdb.Error:
+                    pass  # it dropped what it could
+                finally:
+                    other.execute(f"set memory_limit = {quoted(self.memory_limit)}")
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -274,13 +289,33 @@ class Warehouse(DuckDBResource):
         _roll_back_open_transaction(conn)
         _drop_temporary_objects(conn)
 
+    @contextmanager
+    def side_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection of its own to the warehouse, for work on another thread beside the step
+        that holds the run's connection (a table's check beside the steps after its asset). In a
+        run it opens the database without applying the DDL again (the run's first connection
+        did; doing it again would alter the catalog under the other connection's transaction),
+        the same database the run's connection has open. DuckDB keeps the two connections'
+        transactions apart; `drop_cached_blocks` leaves DuckDB's memory limit alone when given a
+        side connection."""
+        with self._side_lock:
+            conn = duckdb.connect(str(self.path), config=self._config()) if self._run_scoped else self._open()
+            self._side_connections.add(id(conn))
+        try:
+            yield conn
+        finally:
+            with self._side_lock:
+                self._side_connections.discard(id(conn))
+            conn.close()
+
+    def _config(self) -> dict:
+        return {"memory_limit": self.memory_limit, "max_vacuum_tasks": VACUUM_TASKS, **self.connection_config}
+
     def _open(self) -> duckdb.DuckDBPyConnection:
         path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = duckdb.connect(
-                str(path), config={"memory_limit": self.memory_limit, "max_vacuum_tasks": VACUUM_TASKS, **self.connection_config}
-            )
+            conn = duckdb.connect(str(path), config=self._config())
         except duckdb.IOException as err:
             raise ConfigurationError(
                 f"warehouse {path} cannot be opened ({err}). If another claimwire run or a DuckDB "

@@ -1,29 +1,38 @@
-"""Blocking Great Expectations checks, one per published table.
+"""Great Expectations checks, one per published table, that stop publication.
 
 Each check loads its table from the warehouse, runs the table's suite from `expectations/`
 (Great Expectations 1.x, called directly), records the result in `validation_results`, renders
-Data Docs, and fails — blocking everything downstream, publication included — when a
-structural expectation fails or a row-level one fails for more than its `mostly` share.
+Data Docs, and fails when a structural expectation fails or a row-level one fails for more than
+its `mostly` share. A failed check stops publication: the release refuses every table written
+since its check last passed. In the `claimwire` job a table's check runs on a thread of its own
+beside the steps after its asset (`BackgroundChecks`, `start_checks`); the assets downstream do
+not wait for it, the release waits for every check.
 """
 
 import hashlib
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
+import duckdb
 import polars as pl
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetChecksDefinition,
+    DagsterEventType,
     ConfigurableResource,
+    HookContext,
+    InitResourceContext,
     MetadataValue,
     asset_check,
+    success_hook,
 )
+from pydantic import PrivateAttr
 
 from pipelines.defs.common import RECLUSTERED_STAGE, markdown_table, reset_stage_if_changed, utc_now
 from pipelines.defs.resources import PROJECT_ROOT, Warehouse, read_frame, rows_where, setting_path, sql_file, transaction
@@ -51,6 +60,9 @@ CHECKED_TABLES = {
     "quarantine": "quarantine",
     "facts": "facts",
 }
+
+
+CHECKED_TABLE_OF_ASSET = {asset: table for table, asset in CHECKED_TABLES.items()}
 
 
 class ValidationSettings(ConfigurableResource):
@@ -414,109 +426,259 @@ def _cross_table_failures(
     return pl.concat([references, *quotes], how="diagonal_relaxed")
 
 
+# The checks' steps come after every asset's (Dagster's `dagster/priority`: higher runs first
+# among the steps ready to run), and the release after every check: a check that ran beside the
+# steps after its asset has its result ready by then, one that did not runs then.
+CHECK_PRIORITY = "-1"
+RELEASE_PRIORITY = "-2"
+# A check of these tables over more documents than SPAN_CHECK_DOCUMENTS runs in its own step, not
+# beside the next: its frame and Great Expectations' pandas copy of it add to the peak of the
+# steps it would run beside. At 100,000 articles the full run's peak was 3.88-3.96 GB with the
+# passages check beside the dedup step (3.53-3.66 GB without), the claims step's 3.82-3.83 GB
+# with the clusters check beside it (3.37 GB), and 4.01 GB with the claims check beside the facts
+# step. The documents check beside the passages step took that step to 2.6-2.7 GB (2.5 GB).
+ALONE_WHEN_LARGE = frozenset({"passages", "passage_clusters", "claims"})
+# The asset whose step rewrites a table's `MUTABLE_COLUMNS` (a passage's published cluster, the
+# claims' labels made from it). A check started beside the steps before that one has run cannot
+# count those columns: the rows could be rewritten under it and would then count as checked. It
+# leaves them, and the whole check, to its own step (with the passages' suite only the schema
+# constrains the cluster, so their check goes on beside the dedup step).
+REWRITTEN_BY = {"passages": "passage_clusters", "claims": "passage_clusters", "quarantine": "passage_clusters"}
+
+
+class BackgroundChecks(ConfigurableResource):
+    """Runs a table's check on a thread of its own as soon as its asset is materialised, beside
+    the steps that follow (`start_checks`, a success hook of the `claimwire` job), one check at a
+    time; the check's own step, which comes after every asset's, then reports its result. A
+    check not started here (a run without the hook, a step in another process) runs in its step.
+    A failing check stops publication either way: the release refuses any table written since
+    its check last passed."""
+
+    _pool: ThreadPoolExecutor | None = PrivateAttr(default=None)
+    _started: dict = PrivateAttr(default_factory=dict)
+    _materialised: set = PrivateAttr(default_factory=set)
+    # the names of the assets and checks the run executes, read once
+    _plan: tuple | None = PrivateAttr(default=None)
+    _events_cursor: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="claimwire-check")
+        self._started, self._materialised, self._plan, self._events_cursor = {}, set(), None, None
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            # a check not yet begun is dropped (its step did not come); one running finishes
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._started, self._materialised, self._plan, self._events_cursor = {}, set(), None, None
+
+    def events_read(self) -> str | None:
+        """Where the last `materialised` call's events ended (a cursor into the run's events)."""
+        return self._events_cursor
+
+    def materialised(
+        self, tables: set[str], read_plan: Callable[[], tuple[set[str], set[str]]], run_id: str,
+        warehouse: Warehouse, validation: ValidationSettings, events_cursor: str | None = None,
+    ) -> list[str]:
+        """Note that `tables` were materialised in this run and start their checks that the
+        run's plan has (`read_plan`, called once a run: the names of the assets and checks it
+        executes), in order. Each is told whether the step that rewrites its table's mutable
+        columns (`REWRITTEN_BY`) is behind it: materialised, or not in the run. Returns the
+        tables whose checks started."""
+        if self._pool is None:
+            return []
+        if events_cursor is not None:
+            self._events_cursor = events_cursor
+        if self._plan is None:
+            self._plan = read_plan()
+        assets, check_names = self._plan
+        self._materialised |= tables
+        ready = [
+            table for table in CHECKED_TABLES
+            if table in tables and table not in self._started and f"{table}_expectations" in check_names
+        ]
+        for table in ready:
+            rewriter = REWRITTEN_BY.get(table)
+            settled = rewriter is None or rewriter in self._materialised or rewriter not in assets
+            self._started[table] = self._pool.submit(_check_beside, table, run_id, warehouse, validation, settled)
+        return ready
+
+    def take(self, table: str) -> Future | None:
+        """The started check of `table`, if any; its result is None when it left the work to its step."""
+        started = self._started.get(table)
+        if started is not None:
+            self._started[table] = None  # taken, never started again in this run
+        return started
+
+
+@success_hook(required_resource_keys={"warehouse", "validation", "checks"})
+def start_checks(context: HookContext) -> None:
+    """After a step succeeds, start the checks it made ready (`BackgroundChecks.materialised`):
+    of the assets and checks in the run's execution plan."""
+    def read_plan() -> tuple[set[str], set[str]]:
+        run = context.instance.get_run_by_id(context.run_id)
+        plan = context.instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id) if run else None
+        if plan is None:
+            return set(), set()
+        return {key.to_user_string() for key in plan.asset_selection}, {key.name for key in plan.asset_check_keys}
+
+    checks: BackgroundChecks = context.resources.checks
+    # the run's materialisations since the last step's hook read them (not every event again)
+    records = context.instance.get_records_for_run(
+        context.run_id, cursor=checks.events_read(), of_type=DagsterEventType.ASSET_MATERIALIZATION
+    )
+    tables = {
+        record.event_log_entry.dagster_event.asset_key.to_user_string()
+        for record in records.records
+        if record.event_log_entry.step_key == context.step_key and record.event_log_entry.dagster_event is not None
+        and record.event_log_entry.dagster_event.asset_key
+    }
+    checks.materialised(
+        tables, read_plan, context.run_id, context.resources.warehouse, context.resources.validation, events_cursor=records.cursor
+    )
+
+
+def _check_beside(
+    table: str, run_id: str, warehouse: Warehouse, validation: ValidationSettings, rewrites_settled: bool
+) -> AssetCheckResult | None:
+    with warehouse.side_connection() as conn:
+        return run_check(table, run_id, conn, warehouse, validation, beside=True, rewrites_settled=rewrites_settled)
+
+
 def build_check(table: str) -> AssetChecksDefinition:
     @asset_check(
         asset=CHECKED_TABLES[table],
         name=f"{table}_expectations",
-        blocking=True,
+        op_tags={"dagster/priority": CHECK_PRIORITY},
         description=(
-            f"Runs expectations/{table}.json with Great Expectations. Structural expectations (keys, "
-            "vocabularies, offsets) fail on any row; row-level ones (plausible ranges) fail when more "
-            "than their `mostly` share of rows break them. A failure blocks publication."
+            f"Runs expectations/{table}.json with Great Expectations, beside the steps after the "
+            "asset's when the run started it there. Structural expectations (keys, vocabularies, "
+            "offsets) fail on any row; row-level ones (plausible ranges) fail when more than their "
+            "`mostly` share of rows break them. A failure stops publication."
         ),
     )
-    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse, validation: ValidationSettings) -> AssetCheckResult:
-        suite = validation.suite(table)
-        mode = validation.scope_mode()
-        with warehouse.get_connection() as conn:
-            # "all" validates every row in Great Expectations, which needs no whole-table counts
-            rules = (
-                table_wide_rules(
-                    suite, MUTABLE_COLUMNS.get(table, frozenset()), _never_null_columns(conn, table), _enforced_keys(conn, table)
-                )
-                if table in SCOPED_TABLES else None
-            )
-            scoped = rules is not None and mode == "new"
-            # a suite that needs every row in Great Expectations checks every document's spans too
-            n_documents = _open_scope(conn, table, suite, mode if scoped else "all") if table in SCOPED_TABLES else None
-            # the documents whose rewritten columns are counted, when rules on such columns are
-            # counted (the claims' references are counted over them too)
-            changed_scope = scoped and (table == "claims" or any(r.mutable for r in rules))
-            n_changed = _open_changed_scope(conn, table) if changed_scope else None
-            scope_spans = None
-            if table in {"passages", "claims"} and scoped and n_documents <= SPAN_CHECK_DOCUMENTS:
-                frame, scope_spans = _scope_rows(conn, table)
-            else:
-                frame = _frame_for(conn, table, scoped)
-            # A large scope's rows and texts are read once, in Polars from then on: DuckDB need
-            # not keep their blocks cached while Great Expectations copies the frame into pandas
-            # and the spans are compared range by range (the full run's peak at 100,000 articles
-            # is the claims check; a small scope's reads leave the cache to the next step).
-            drop_cache = None
-            if n_documents is not None and n_documents > SPAN_CHECK_DOCUMENTS:
-                drop_cache = partial(warehouse.drop_cached_blocks, conn, keep=LARGE_CHECK_CACHE)
-                drop_cache()
-            n_table_rows = frame.height
-            # Great Expectations (Python, holding the GIL) validates the frame on a thread of its
-            # own while DuckDB and Polars (which let go of it) count and compare on this one
-            with ThreadPoolExecutor(1) as pool:
-                validated = pool.submit(validate_frame, frame, suite, data_docs_dir=validation.docs_dir(table))
-                cross = _cross_table_failures(conn, table, scope_spans, changed_scope, drop_cache)
-                if scoped:
-                    n_table_rows, counts = table_wide_counts(
-                        conn, _relation(table), rules, _in_scope(table),
-                        keys_near_scope=_scope_is_small(conn, n_documents), key_relation=KEY_RELATIONS.get(table),
-                        changed_relation=_relation(table, IN_CHANGED_SCOPE) if changed_scope and _scope_is_small(conn, n_changed) else None,
-                    )
-                report = validated.result()
-            if scoped:
-                report = merge_table_wide(report, suite, rules, counts)
-            n_cross = 0 if cross is None else cross.height
-            passed = report.success and n_cross == 0
-            rows = report.to_metadata_rows()
-            n_failed = report.failing_rows["row_index"].n_unique() if report.failing_rows.height else 0
-            scope = {
-                "mode": "new" if scoped else "all",
-                "n_documents": n_documents,
-                "n_rows_validated": report.n_rows,
-                "n_rows_in_table": n_table_rows,
-            }
-            if changed_scope:
-                scope["n_documents_changed"] = n_changed
-            with transaction(conn):
-                conn.execute(
-                    "insert into validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        table, report.suite_name, utc_now(), context.run.run_id, passed, report.n_rows,
-                        n_failed + n_cross,
-                        str(report.data_docs_index) if report.data_docs_index else None,
-                        json.dumps({"expectations": rows, "cross_table_failures": n_cross, "scope": scope}, default=str),
-                    ],
-                )
-                if passed and table in SCOPED_TABLES:
-                    _record_scope_passed(conn, table, "_changed_scope" if changed_scope else "_check_scope")
-        metadata = {
-            "suite": MetadataValue.text(report.suite_name),
-            "rows_validated": MetadataValue.int(report.n_rows),
-            "rows_in_table": MetadataValue.int(n_table_rows),
-            "scope": MetadataValue.text(
-                f"the rows of {n_documents} documents written since the table last passed; keys and row-level shares over the whole table"
-                + (f"; rewritten columns over the {n_changed} documents reclustered or written since" if changed_scope else "")
-                if scoped
-                else "every row"
-            ),
-            "rows_failing_row_level_rules": MetadataValue.int(n_failed),
-            "expectations": MetadataValue.md(markdown_table(pl.DataFrame(rows)) if rows else "_none_"),
-            "sample_failing_rows": MetadataValue.md(_failing_sample(frame, report.failing_rows)),
-        }
-        if cross is not None:
-            metadata["cross_table_failures"] = MetadataValue.int(n_cross)
-            metadata["sample_cross_table_failures"] = MetadataValue.md(markdown_table(cross.head(10)))
-        if report.data_docs_index:
-            metadata["data_docs"] = MetadataValue.url(Path(report.data_docs_index).resolve().as_uri())
-        return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR, metadata=metadata)
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: Warehouse, validation: ValidationSettings, checks: BackgroundChecks
+    ) -> AssetCheckResult:
+        started = checks.take(table)
+        try:
+            result = started.result() if started is not None else None
+        except duckdb.OutOfMemoryException as err:
+            # the step then running dropped DuckDB's cache under it: run it again, alone
+            context.log.warning(f"the {table} check beside the steps ran out of DuckDB's memory ({err}); running it again")
+            result = None
+        if result is None:
+            with warehouse.get_connection() as conn:
+                result = run_check(table, context.run.run_id, conn, warehouse, validation)
+        return result
 
     return _check
+
+
+def run_check(
+    table: str, run_id: str, conn, warehouse: Warehouse, validation: ValidationSettings, beside: bool = False,
+    rewrites_settled: bool = True,
+) -> AssetCheckResult | None:
+    """Validate `table` on `conn` and record the result in `validation_results` (and, when it
+    passed, its scope in `stage_progress`). `beside`: on a side connection while other steps
+    run, `rewrites_settled` telling whether the step that rewrites the table's mutable columns is
+    behind. Then None, with nothing recorded, when the check is its step's to run: it is large
+    (`ALONE_WHEN_LARGE`), or it counts mutable columns that step may still rewrite."""
+    suite = validation.suite(table)
+    mode = validation.scope_mode()
+    # "all" validates every row in Great Expectations, which needs no whole-table counts
+    rules = (
+        table_wide_rules(
+            suite, MUTABLE_COLUMNS.get(table, frozenset()), _never_null_columns(conn, table), _enforced_keys(conn, table)
+        )
+        if table in SCOPED_TABLES else None
+    )
+    scoped = rules is not None and mode == "new"
+    # a suite that needs every row in Great Expectations checks every document's spans too
+    n_documents = _open_scope(conn, table, suite, mode if scoped else "all") if table in SCOPED_TABLES else None
+    # the documents whose rewritten columns are counted, when rules on such columns are
+    # counted (the claims' references are counted over them too)
+    changed_scope = scoped and (table == "claims" or any(r.mutable for r in rules))
+    if beside and (
+        (table in ALONE_WHEN_LARGE and n_documents is not None and n_documents > SPAN_CHECK_DOCUMENTS)
+        or (not rewrites_settled and (changed_scope or (not scoped and table in MUTABLE_COLUMNS)))
+    ):
+        conn.execute("drop table if exists _check_scope")
+        return None
+    n_changed = _open_changed_scope(conn, table) if changed_scope else None
+    scope_spans = None
+    if table in {"passages", "claims"} and scoped and n_documents <= SPAN_CHECK_DOCUMENTS:
+        frame, scope_spans = _scope_rows(conn, table)
+    else:
+        frame = _frame_for(conn, table, scoped)
+    # A large scope's rows and texts are read once, in Polars from then on: DuckDB need
+    # not keep their blocks cached while Great Expectations copies the frame into pandas
+    # and the spans are compared range by range (the full run's peak at 100,000 articles
+    # is the claims check; a small scope's reads leave the cache to the next step).
+    drop_cache = None
+    if n_documents is not None and n_documents > SPAN_CHECK_DOCUMENTS:
+        drop_cache = partial(warehouse.drop_cached_blocks, conn, keep=LARGE_CHECK_CACHE)
+        drop_cache()
+    n_table_rows = frame.height
+    # Great Expectations (Python, holding the GIL) validates the frame on a thread of its
+    # own while DuckDB and Polars (which let go of it) count and compare on this one
+    with ThreadPoolExecutor(1) as pool:
+        validated = pool.submit(validate_frame, frame, suite, data_docs_dir=validation.docs_dir(table))
+        cross = _cross_table_failures(conn, table, scope_spans, changed_scope, drop_cache)
+        if scoped:
+            n_table_rows, counts = table_wide_counts(
+                conn, _relation(table), rules, _in_scope(table),
+                keys_near_scope=_scope_is_small(conn, n_documents), key_relation=KEY_RELATIONS.get(table),
+                changed_relation=_relation(table, IN_CHANGED_SCOPE) if changed_scope and _scope_is_small(conn, n_changed) else None,
+            )
+        report = validated.result()
+    if scoped:
+        report = merge_table_wide(report, suite, rules, counts)
+    n_cross = 0 if cross is None else cross.height
+    passed = report.success and n_cross == 0
+    rows = report.to_metadata_rows()
+    n_failed = report.failing_rows["row_index"].n_unique() if report.failing_rows.height else 0
+    scope = {
+        "mode": "new" if scoped else "all",
+        "n_documents": n_documents,
+        "n_rows_validated": report.n_rows,
+        "n_rows_in_table": n_table_rows,
+    }
+    if changed_scope:
+        scope["n_documents_changed"] = n_changed
+    with transaction(conn):
+        conn.execute(
+            "insert into validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                table, report.suite_name, utc_now(), run_id, passed, report.n_rows,
+                n_failed + n_cross,
+                str(report.data_docs_index) if report.data_docs_index else None,
+                json.dumps({"expectations": rows, "cross_table_failures": n_cross, "scope": scope}, default=str),
+            ],
+        )
+        if passed and table in SCOPED_TABLES:
+            _record_scope_passed(conn, table, "_changed_scope" if changed_scope else "_check_scope")
+    metadata = {
+        "suite": MetadataValue.text(report.suite_name),
+        "rows_validated": MetadataValue.int(report.n_rows),
+        "rows_in_table": MetadataValue.int(n_table_rows),
+        "scope": MetadataValue.text(
+            f"the rows of {n_documents} documents written since the table last passed; keys and row-level shares over the whole table"
+            + (f"; rewritten columns over the {n_changed} documents reclustered or written since" if changed_scope else "")
+            if scoped
+            else "every row"
+        ),
+        "rows_failing_row_level_rules": MetadataValue.int(n_failed),
+        "ran_beside_later_steps": MetadataValue.bool(beside),
+        "expectations": MetadataValue.md(markdown_table(pl.DataFrame(rows)) if rows else "_none_"),
+        "sample_failing_rows": MetadataValue.md(_failing_sample(frame, report.failing_rows)),
+    }
+    if cross is not None:
+        metadata["cross_table_failures"] = MetadataValue.int(n_cross)
+        metadata["sample_cross_table_failures"] = MetadataValue.md(markdown_table(cross.head(10)))
+    if report.data_docs_index:
+        metadata["data_docs"] = MetadataValue.url(Path(report.data_docs_index).resolve().as_uri())
+    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR, metadata=metadata)
 
 
 def _failing_sample(frame: pl.DataFrame, failing: pl.DataFrame, n: int = 10) -> str:

@@ -204,6 +204,10 @@ _gx_configuration = None
 _gx_row_condition_filter = None
 _patching = threading.Lock()
 _built_once = threading.local()
+# One Great Expectations run at a time in a process: a new context becomes GX's process-wide
+# current project, which another thread's run in between would find instead of its own (a check
+# beside a step that screens claims). Both hold the GIL anyway.
+_GX_LOCK = threading.Lock()
 
 
 def _held(key: tuple, owner: Any, build) -> Any:
@@ -452,7 +456,7 @@ def _run_suite(pdf, suite: Suite, indexes: tuple[int, ...], result_format: str, 
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     try:
-        with warnings.catch_warnings():
+        with _GX_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             # A fresh ephemeral context costs milliseconds; the import is what is slow.
             context = _without_config_dumps(gx.get_context(mode="ephemeral"))

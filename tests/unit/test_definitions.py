@@ -41,13 +41,32 @@ def test_asset_graph_matches_snapshot():
     assert graph == json.loads(SNAPSHOT.read_text())
 
 
-def test_every_check_is_blocking_and_described():
+def test_every_check_stops_the_release_not_the_assets_after_it_and_is_described():
+    """The checks do not hold the assets downstream up (Dagster's `blocking`); their steps come
+    after every asset's and the release after them all (`dagster/priority`, in one process), and
+    the claimwire job starts each check beside the steps after its asset (`start_checks`)."""
+    from dagster import in_process_executor
+
     from pipelines.definitions import defs
+    from pipelines.defs.validate import CHECK_PRIORITY, RELEASE_PRIORITY, start_checks
 
     graph = defs.resolve_asset_graph()
     checks = [graph.get_check_spec(k) for k in graph.asset_check_keys]
     assert len(checks) == 7
-    assert all(spec.blocking and spec.description for spec in checks)
+    assert all(not spec.blocking and spec.description for spec in checks)
+    assert int(RELEASE_PRIORITY) < int(CHECK_PRIORITY) < 0
+    job = defs.resolve_job_def("claimwire")
+    priorities = {node.name: node.definition.tags.get("dagster/priority") for node in job.graph.nodes}
+    assert priorities.pop("published") == RELEASE_PRIORITY
+    assert {name: p for name, p in priorities.items() if name.endswith("_expectations")} == {
+        f"{table}_{table}_expectations": CHECK_PRIORITY
+        for table in ("documents", "rejected_files", "passages", "passage_clusters", "claims", "quarantine", "facts")
+    }
+    assert {p for name, p in priorities.items() if not name.endswith("_expectations")} == {None}
+    assert job.hook_defs == {start_checks}
+    assert job.executor_def is in_process_executor
+    # a materialisation from the UI (the implicit asset job) runs in one process as well
+    assert defs.resolve_implicit_global_asset_job_def().executor_def is in_process_executor
 
 
 def test_importing_the_command_line_module_loads_no_dagster():

@@ -335,3 +335,71 @@ def test_a_small_batch_is_relabelled_with_the_cache_it_was_matched_with(claimwir
     assert claimwire.run().success
     before = events[events.index(("touched",)) - 1]
     assert before == (("drop", "256MB") if dropped else ("drop", resources.HAND_ON_CACHE))
+
+
+def test_a_side_connection_keeps_its_own_transactions_and_never_lowers_the_memory_limit(claimwire):
+    """A side connection (a check beside the next step) opens the database the run's connection
+    has open, sees what it committed and not what it has in flight, and commits on its own.
+    `drop_cached_blocks` given the side connection does nothing (the limit is the whole
+    database's: the step's queries must never meet a lowered one); given the run's, it lowers
+    and restores the limit, side connection open or not."""
+    from dagster import build_init_resource_context
+
+    from pipelines.defs.resources import Warehouse, transaction
+
+    warehouse = Warehouse(connection_config={"memory_limit": "300MB"})
+    warehouse.setup_for_execution(build_init_resource_context())
+    try:
+        with warehouse.get_connection() as run_conn:
+            run_conn.execute("create table big as select range as i, repeat(range::varchar, 40) as s from range(400000)")
+            run_conn.execute("insert into stage_progress values ('committed', 'doc-1', now())")
+            run_conn.execute("begin transaction")
+            run_conn.execute("insert into stage_progress values ('in-flight', 'doc-1', now())")
+            with warehouse.side_connection() as side:
+                assert side is not run_conn
+                assert side.sql("select stage from stage_progress").fetchall() == [("committed",)]
+                with transaction(side):
+                    side.execute("insert into stage_progress values ('beside', 'doc-2', now())")
+                side.sql("select sum(length(s)) from big").fetchall()
+                cached = _cached_mb(run_conn)
+                assert cached > 20
+                warehouse.drop_cached_blocks(side, keep="8MB")
+                assert _cached_mb(run_conn) == cached
+                warehouse.drop_cached_blocks(run_conn, keep="8MB")
+                assert _cached_mb(run_conn) < 8
+                assert _setting(side, "memory_limit") == _setting(run_conn, "memory_limit") == limit_of_300mb(run_conn)
+            run_conn.execute("commit")
+            assert sorted(run_conn.sql("select stage from stage_progress").fetchall()) == [
+                ("beside",), ("committed",), ("in-flight",)
+            ]
+            assert warehouse._side_connections == set()
+    finally:
+        warehouse.teardown_after_execution(build_init_resource_context())
+    assert _file_is_free(claimwire.warehouse)
+
+
+def limit_of_300mb(conn):
+    with conn.cursor() as other:
+        other.execute("set memory_limit = '300MB'")
+        return _setting(other, "memory_limit")
+
+
+def test_a_side_connection_that_fails_is_closed_and_no_longer_counted(claimwire):
+    from dagster import build_init_resource_context
+
+    from pipelines.defs.resources import Warehouse
+
+    warehouse = Warehouse()
+    warehouse.setup_for_execution(build_init_resource_context())
+    try:
+        with warehouse.get_connection():
+            pass
+        with pytest.raises(RuntimeError, match="the check broke"):
+            with warehouse.side_connection() as side:
+                raise RuntimeError("the check broke")
+        with pytest.raises(Exception, match="closed"):
+            side.sql("select 1").fetchall()
+        assert warehouse._side_connections == set()
+    finally:
+        warehouse.teardown_after_execution(build_init_resource_context())
+    assert _file_is_free(claimwire.warehouse)
