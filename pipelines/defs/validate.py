@@ -62,9 +62,6 @@ CHECKED_TABLES = {
 }
 
 
-CHECKED_TABLE_OF_ASSET = {asset: table for table, asset in CHECKED_TABLES.items()}
-
-
 class ValidationSettings(ConfigurableResource):
     """Where the suites are read from and where Data Docs are written (beside the warehouse)."""
 
@@ -438,7 +435,7 @@ RELEASE_PRIORITY = "-2"
 # with the clusters check beside it (3.37 GB), and 4.01 GB with the claims check beside the facts
 # step. The documents check beside the passages step took that step to 2.6-2.7 GB (2.5 GB).
 ALONE_WHEN_LARGE = frozenset({"passages", "passage_clusters", "claims"})
-# The asset whose step rewrites a table's `MUTABLE_COLUMNS` (a passage's published cluster, the
+# The asset whose step rewrites a checked table's `MUTABLE_COLUMNS` (a passage's published cluster, the
 # claims' labels made from it). A check started beside the steps before that one has run cannot
 # count those columns: the rows could be rewritten under it and would then count as checked. It
 # leaves them, and the whole check, to its own step (with the passages' suite only the schema
@@ -477,10 +474,10 @@ class BackgroundChecks(ConfigurableResource):
         return self._events_cursor
 
     def materialised(
-        self, tables: set[str], read_plan: Callable[[], tuple[set[str], set[str]]], run_id: str,
+        self, asset_names: set[str], read_plan: Callable[[], tuple[set[str], set[str]]], run_id: str,
         warehouse: Warehouse, validation: ValidationSettings, events_cursor: str | None = None,
     ) -> list[str]:
-        """Note that `tables` were materialised in this run and start their checks that the
+        """Note that the assets `asset_names` were materialised in this run and start the checks the
         run's plan has (`read_plan`, called once a run: the names of the assets and checks it
         executes), in order. Each is told whether the step that rewrites its table's mutable
         columns (`REWRITTEN_BY`) is behind it: materialised, or not in the run. Returns the
@@ -492,10 +489,10 @@ class BackgroundChecks(ConfigurableResource):
         if self._plan is None:
             self._plan = read_plan()
         assets, check_names = self._plan
-        self._materialised |= tables
+        self._materialised |= asset_names
         ready = [
             table for table in CHECKED_TABLES
-            if table in tables and table not in self._started and f"{table}_expectations" in check_names
+            if CHECKED_TABLES[table] in asset_names and table not in self._started and f"{table}_expectations" in check_names
         ]
         for table in ready:
             rewriter = REWRITTEN_BY.get(table)
@@ -527,14 +524,14 @@ def start_checks(context: HookContext) -> None:
     records = context.instance.get_records_for_run(
         context.run_id, cursor=checks.events_read(), of_type=DagsterEventType.ASSET_MATERIALIZATION
     )
-    tables = {
+    asset_names = {
         record.event_log_entry.dagster_event.asset_key.to_user_string()
         for record in records.records
         if record.event_log_entry.step_key == context.step_key and record.event_log_entry.dagster_event is not None
         and record.event_log_entry.dagster_event.asset_key
     }
     checks.materialised(
-        tables, read_plan, context.run_id, context.resources.warehouse, context.resources.validation, events_cursor=records.cursor
+        asset_names, read_plan, context.run_id, context.resources.warehouse, context.resources.validation, events_cursor=records.cursor
     )
 
 
