@@ -336,7 +336,22 @@ def run_job(job=None, run_config=None) -> dict:
         # the benchmark process's own cyclic garbage collection during the run (not its workers')
         "gc_s": round(gc_pauses.seconds, 3),
         "gc_full_collections": gc_pauses.full_collections,
+        # where each check did its work: beside the steps after its asset, alone in its step, or
+        # again in its step after running out of DuckDB's memory beside the steps
+        "checks_ran": checks_ran(result.get_asset_check_evaluations()),
     }
+
+
+def checks_ran(evaluations) -> dict[str, str]:
+    """Each check evaluation's `beside`, `alone` or `again` (its metadata from the check step)."""
+    ran = {}
+    for evaluation in evaluations:
+        metadata = evaluation.metadata
+        if "ran_again_after_beside" in metadata:
+            ran[evaluation.check_name] = "again"
+        elif "ran_beside_later_steps" in metadata:
+            ran[evaluation.check_name] = "beside" if metadata["ran_beside_later_steps"].value else "alone"
+    return dict(sorted(ran.items()))
 
 
 class _GcPauses:

@@ -558,15 +558,20 @@ def build_check(table: str) -> AssetChecksDefinition:
         context: AssetCheckExecutionContext, warehouse: Warehouse, validation: ValidationSettings, checks: BackgroundChecks
     ) -> AssetCheckResult:
         started = checks.take(table)
+        short_of_memory = None
         try:
             result = started.result() if started is not None else None
         except duckdb.OutOfMemoryException as err:
             # the step then running dropped DuckDB's cache under it: run it again, alone
             context.log.warning(f"the {table} check beside the steps ran out of DuckDB's memory ({err}); running it again")
-            result = None
+            result, short_of_memory = None, str(err)
         if result is None:
             with warehouse.get_connection() as conn:
                 result = run_check(table, context.run.run_id, conn, warehouse, validation)
+            if short_of_memory is not None:
+                result = result._replace(
+                    metadata={**result.metadata, "ran_again_after_beside": MetadataValue.text(short_of_memory)}
+                )
         return result
 
     return _check

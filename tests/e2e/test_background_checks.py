@@ -108,6 +108,12 @@ def test_a_memory_heavy_check_over_many_documents_runs_in_its_own_step(claimwire
         f"{table}_expectations": table not in {"passages", "passage_clusters", "claims"}
         for table in validate_defs.CHECKED_TABLES
     }
+    from benchmarks.run import checks_ran
+
+    assert checks_ran(result.get_asset_check_evaluations()) == {
+        f"{table}_expectations": "alone" if table in {"passages", "passage_clusters", "claims"} else "beside"
+        for table in sorted(validate_defs.CHECKED_TABLES)
+    }
     # each deferred check recorded one result, from its step
     assert claimwire.warehouse_query(
         f"select table_name, count(*) from validation_results where run_id = '{result.run_id}' group by all order by all"
@@ -185,3 +191,11 @@ def test_a_check_beside_the_steps_that_runs_out_of_duckdbs_memory_runs_again_in_
     assert set(beside.values()) == {True}
     logged = capfd.readouterr().err
     assert logged.count("the documents check beside the steps ran out of DuckDB's memory") == 1
+    # the benchmark counts where each check ran
+    from benchmarks.run import checks_ran
+
+    ran = checks_ran(result.get_asset_check_evaluations())
+    assert ran.pop("documents_expectations") == "again"
+    assert set(ran.values()) == {"beside"}
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "documents_expectations"]
+    assert "could not allocate block" in evaluation.metadata["ran_again_after_beside"].value
