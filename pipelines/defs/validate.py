@@ -35,6 +35,7 @@ from dagster import (
 from pydantic import PrivateAttr
 
 from pipelines.defs.common import RECLUSTERED_STAGE, markdown_table, reset_stage_if_changed, utc_now
+from pipelines.defs.memory import release_freed_memory
 from pipelines.defs.resources import PROJECT_ROOT, Warehouse, read_frame, rows_where, setting_path, sql_file, transaction
 from pipelines.lib.validation import (
     Suite,
@@ -304,6 +305,12 @@ def _scope_rows(conn, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     return frame, spans.sort("doc_id", "char_start", maintain_order=True)
 
 
+# Rows Great Expectations validates at once when a scope's result follows from its slices'
+# (`can_validate_in_slices`: the claims suite in a scoped check; a key on `passages` or
+# `passage_clusters` that the database enforces is checked by GX over the whole scope). At
+# 100,000 articles the full run's 1.28 million claims held 0.93 GB more while validated whole,
+# 0.39 GB in slices of 200,000 with freed memory given back after each, in 2.7 against 3.2 s.
+CHECK_SLICE_ROWS = 200_000
 # Documents whose texts are held at once while spans are compared with them.
 SPAN_CHECK_DOCUMENTS = 20_000
 # DuckDB's cached blocks kept while a check of more documents than that compares their spans.
@@ -625,7 +632,11 @@ def run_check(
     # Great Expectations (Python, holding the GIL) validates the frame on a thread of its
     # own while DuckDB and Polars (which let go of it) count and compare on this one
     with ThreadPoolExecutor(1) as pool:
-        validated = pool.submit(validate_frame, frame, suite, data_docs_dir=validation.docs_dir(table))
+        validated = pool.submit(
+            validate_frame, frame, suite, data_docs_dir=validation.docs_dir(table),
+            slice_rows=CHECK_SLICE_ROWS, judged_elsewhere=frozenset(r.index for r in rules) if scoped else frozenset(),
+            between_slices=release_freed_memory,
+        )
         cross = _cross_table_failures(conn, table, scope_spans, changed_scope, drop_cache)
         if scoped:
             n_table_rows, counts = table_wide_counts(

@@ -17,11 +17,12 @@ claim's quote is the document text at its offsets) are plain Polars functions he
 """
 
 import ast
+import copy
 import json
 import math
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -420,19 +421,35 @@ FIRST_RESULT_FORMAT = "BASIC"
 ROWS_RESULT_FORMAT = "COMPLETE"
 
 
-def validate_frame(df: pl.DataFrame, suite: Suite, *, data_docs_dir: Path | None = None) -> ValidationReport:
+def validate_frame(
+    df: pl.DataFrame,
+    suite: Suite,
+    *,
+    data_docs_dir: Path | None = None,
+    slice_rows: int | None = None,
+    judged_elsewhere: frozenset[int] = frozenset(),
+    between_slices: Callable[[], None] | None = None,
+) -> ValidationReport:
     """Run `suite` on `df`; render Data Docs into `data_docs_dir` when given.
+
+    With `slice_rows`, a frame of more rows is validated `slice_rows` at a time when every
+    expectation's outcome on the frame follows from its outcomes on the slices
+    (`can_validate_in_slices`; `judged_elsewhere` are the indexes of the expectations the
+    caller judges over the whole table itself, `table_wide_rules`): then Great Expectations'
+    pandas copy is a slice's, not the frame's, and `between_slices` (say, giving freed memory
+    back) is called after each slice. The report is the one the whole frame gives, and so is
+    the Data Docs page, rendered once from the slices' results merged; but for a rule judged
+    elsewhere that compares rows (a key), which each slice judges on its own rows: the caller
+    replaces its counts (`merge_table_wide`).
 
     Raises ValidationRunError naming the suite when GX fails or any expectation could not be
     evaluated (a missing column, a row_condition pandas cannot run).
     """
-    pdf = _gx_frame(df, suite).to_pandas()
     docs_dir = Path(data_docs_dir).resolve() if data_docs_dir is not None else None
-    by_index = _run_suite(pdf, suite, tuple(range(len(suite.expectations))), FIRST_RESULT_FORMAT, docs_dir)
-    with_rows = tuple(sorted(i for i, r in by_index.items() if (r.result or {}).get("unexpected_count")))
-    if with_rows:
-        by_index |= _run_suite(pdf, suite, with_rows, ROWS_RESULT_FORMAT)
-    results = _collect_results(suite, by_index)
+    if slice_rows is None or df.height <= slice_rows or not can_validate_in_slices(suite, judged_elsewhere):
+        results = _collect_results(suite, _validated(_gx_frame(df, suite).to_pandas(), suite, docs_dir))
+    else:
+        results = _validated_in_slices(df, suite, slice_rows, docs_dir, between_slices)
     failing_rows = _failing_rows(results)
     index = None
     if docs_dir is not None:
@@ -449,9 +466,163 @@ def validate_frame(df: pl.DataFrame, suite: Suite, *, data_docs_dir: Path | None
     )
 
 
-def _run_suite(pdf, suite: Suite, indexes: tuple[int, ...], result_format: str, docs_dir: Path | None = None) -> dict:
+def _validated(pdf, suite: Suite, docs_dir: Path | None, rendered: Callable[[Any], Any] | None = None) -> dict:
+    """GX's result of each expectation on the pandas frame `pdf`, by index: BASIC for all, then
+    COMPLETE for those that found failing rows. `rendered` is handed to `_run_suite`."""
+    by_index = _run_suite(pdf, suite, tuple(range(len(suite.expectations))), FIRST_RESULT_FORMAT, docs_dir, rendered)
+    with_rows = tuple(sorted(i for i, r in by_index.items() if (r.result or {}).get("unexpected_count")))
+    if with_rows:
+        by_index |= _run_suite(pdf, suite, with_rows, ROWS_RESULT_FORMAT)
+    return by_index
+
+
+def can_validate_in_slices(suite: Suite, judged_elsewhere: frozenset[int] = frozenset()) -> bool:
+    """Whether `suite` on a frame gives, from its results on slices of the frame, the frame's
+    own: every expectation is judged over the whole table by the caller (`judged_elsewhere`;
+    Great Expectations' counts on the slices add up to the frame's), or is structural and
+    row-local (a row passes or fails on its own values, and any failure fails the frame) or
+    about the frame's columns. A `mostly` share or a key needs every row at once."""
+    return all(
+        i in judged_elsewhere or (spec.level == "structural" and spec.type in ROW_LOCAL_TYPES | SCHEMA_TYPES)
+        for i, spec in enumerate(suite.expectations)
+    )
+
+
+def _validated_in_slices(
+    df: pl.DataFrame, suite: Suite, slice_rows: int, docs_dir: Path | None, between_slices: Callable[[], None] | None
+) -> tuple[ExpectationResult, ...]:
+    """`_collect_results` of the whole frame, from Great Expectations run on `slice_rows` rows
+    at a time (`validate_frame`). The last slice renders the Data Docs page of every slice's
+    results merged (`_merged_gx_results`)."""
+    offsets = list(range(0, df.height, slice_rows))
+    earlier: list[dict[int, Any]] = []
+    per_slice = []
+    for k, offset in enumerate(offsets):
+        last = k == len(offsets) - 1
+        pdf = _gx_frame(df.slice(offset, slice_rows), suite).to_pandas()
+        rendered = (lambda result: _merged_gx_results([*earlier, result])) if last and docs_dir is not None else None
+        by_index = _validated(pdf, suite, docs_dir if last else None, rendered)
+        del pdf
+        if docs_dir is not None and not last:
+            # what the page needs of this slice (BASIC or COMPLETE, the counts are the same)
+            earlier.append(_basic_copy(by_index))
+        per_slice.append((offset, _collect_results(suite, by_index)))
+        del by_index
+        if between_slices is not None:
+            between_slices()
+    return _merged_results(per_slice)
+
+
+def _basic_copy(by_index: dict) -> Any:
+    """The part of one slice's GX results a merged page reads, by index: success and counts."""
+    return {
+        i: (bool(r.success), {k: v for k, v in (r.result or {}).items() if k in _MERGED_KEYS})
+        for i, r in by_index.items()
+    }
+
+
+# the counts and sample of a GX column-map result in BASIC format (and GX's sample size)
+_MERGED_KEYS = frozenset(
+    {"element_count", "unexpected_count", "missing_count", "partial_unexpected_list", "observed_value"}
+)
+_PARTIAL_UNEXPECTED = 20
+_COUNT_KEYS = ("element_count", "unexpected_count", "missing_count")
+
+
+def _percent(part: int, whole: int) -> float | None:
+    """A share in percent as Great Expectations states it (None of nothing)."""
+    return part / whole * 100 if whole else None
+
+
+def _merged_gx_results(parts: list) -> Any:
+    """The last slice's GX suite result (`parts[-1]`, not changed), with each expectation's
+    success, counts, shares and sample those of every slice together (`parts[:-1]`, each a
+    `_basic_copy`): what Great Expectations reports on the whole frame, for its Data Docs."""
+    *earlier, last = parts
+    shown = copy.deepcopy(last)
+    for result in shown.results:
+        i = result.expectation_config.meta["claimwire_index"]
+        seen = [part[i] for part in earlier] + [(bool(result.success), result.result or {})]
+        result.success = all(success for success, _ in seen)
+        merged = dict(result.result or {})
+        if "unexpected_count" in merged:
+            counts = {key: sum(r[key] for _, r in seen) for key in _COUNT_KEYS if key in merged}
+            n, unexpected, missing = counts["element_count"], counts["unexpected_count"], counts.get("missing_count", 0)
+            shares = {
+                "missing_percent": _percent(missing, n),
+                "unexpected_percent": _percent(unexpected, n - missing),
+                "unexpected_percent_total": _percent(unexpected, n),
+                "unexpected_percent_nonmissing": _percent(unexpected, n - missing),
+            }
+            merged |= counts | {key: share for key, share in shares.items() if key in merged} | {
+                "partial_unexpected_list": [v for _, r in seen for v in r["partial_unexpected_list"]][:_PARTIAL_UNEXPECTED],
+            }
+        elif not result.success:  # a frame-level result (the column set): the first failing slice's
+            merged = next(r for success, r in seen if not success)
+        result.result = merged
+    evaluated = len(shown.results)
+    successful = sum(1 for r in shown.results if r.success)
+    shown.success = successful == evaluated
+    shown.statistics |= {
+        "successful_expectations": successful,
+        "unsuccessful_expectations": evaluated - successful,
+        "success_percent": successful / evaluated * 100 if evaluated else None,
+    }
+    return shown
+
+
+def _merged_results(per_slice: list[tuple[int, tuple[ExpectationResult, ...]]]) -> tuple[ExpectationResult, ...]:
+    """Each expectation's results on the slices (each with the row where its slice starts) as
+    one result on the whole frame: it succeeds when it succeeded on every slice, its counts are
+    the sums, its failing rows the slices' (at their rows in the frame), its sample of failing
+    values the first ones; a frame-level result (no counts) keeps the first failing slice's."""
+    merged = []
+    for results in zip(*(results for _, results in per_slice)):
+        first = results[0]
+        counted = all(r.n_failed is not None for r in results)
+        if counted:
+            values = tuple(v for r in results for v in r.failing_values)[:N_SAMPLE_VALUES]
+        else:
+            values = next((r.failing_values for r in results if not r.success), ())
+        merged.append(
+            ExpectationResult(
+                expectation_type=first.expectation_type,
+                columns=first.columns,
+                level=first.level,
+                rule=first.rule,
+                success=all(r.success for r in results),
+                n_checked=sum(r.n_checked for r in results) if all(r.n_checked is not None for r in results) else None,
+                n_failed=sum(r.n_failed for r in results) if counted else None,
+                failing_values=values,
+                failing_row_indices=tuple(
+                    offset + i for (offset, _), r in zip(per_slice, results) for i in r.failing_row_indices
+                ),
+            )
+        )
+    return tuple(merged)
+
+
+def _run_suite(
+    pdf, suite: Suite, indexes: tuple[int, ...], result_format: str, docs_dir: Path | None = None,
+    rendered: Callable[[Any], Any] | None = None,
+) -> dict:
     """GX's result of each expectation of `suite` at `indexes`, by index, on the pandas frame
-    `pdf`, in `result_format`; Data Docs of this run rendered into `docs_dir` when given."""
+    `pdf`, in `result_format` (`_run_suite_result`)."""
+    result = _run_suite_result(pdf, suite, indexes, result_format, docs_dir, rendered)
+    by_index = {gx_result.expectation_config.meta["claimwire_index"]: gx_result for gx_result in result.results}
+    if sorted(by_index) != sorted(indexes):
+        raise ValidationRunError(f"suite {suite.name!r}: GX returned {len(by_index)} results for {len(indexes)} expectations")
+    return by_index
+
+
+def _run_suite_result(
+    pdf, suite: Suite, indexes: tuple[int, ...], result_format: str, docs_dir: Path | None = None,
+    rendered: Callable[[Any], Any] | None = None,
+) -> Any:
+    """GX's suite result of the expectations of `suite` at `indexes` on the pandas frame `pdf`,
+    in `result_format`; Data Docs of this run rendered into `docs_dir` when given, of
+    `rendered(result)` instead of GX's result when that is given too (the result returned is
+    GX's)."""
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -476,13 +647,15 @@ def _run_suite(pdf, suite: Suite, indexes: tuple[int, ...], result_format: str, 
             with _once_per_suite_run():
                 result = definition.run(batch_parameters={"dataframe": pdf}, result_format={"result_format": result_format})
             if docs_dir is not None:
+                if rendered is not None:
+                    # the run's one stored result, replaced by what the page shows
+                    store = context.validation_results_store
+                    (key,) = store.list_keys()
+                    store.set(key, rendered(result))
                 context.build_data_docs(site_names=[_DATA_DOCS_SITE])
     except Exception as err:
         raise ValidationRunError(f"suite {suite.name!r} could not run: {type(err).__name__}: {err}") from err
-    by_index = {gx_result.expectation_config.meta["claimwire_index"]: gx_result for gx_result in result.results}
-    if sorted(by_index) != sorted(indexes):
-        raise ValidationRunError(f"suite {suite.name!r}: GX returned {len(by_index)} results for {len(indexes)} expectations")
-    return by_index
+    return result
 
 
 def _collect_results(suite: Suite, by_index: dict) -> tuple[ExpectationResult, ...]:

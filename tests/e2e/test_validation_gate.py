@@ -81,6 +81,60 @@ def test_screening_in_slices_quarantines_the_same_rows(claimwire, monkeypatch):
     assert n_mentions > 8 and published == [(n_mentions - 1, n_mentions - 1)]
 
 
+def _claims_check_in_project(root: Path, monkeypatch, slice_rows: int, seen: list[int]) -> tuple[dict, str]:
+    """The seeds in a project of their own, the claims check validating `slice_rows` rows at a
+    time: its result and metadata, and its Data Docs page without ids and times."""
+    import re
+
+    from conftest import Claimwire
+
+    import pipelines.defs.validate as validate_defs
+
+    monkeypatch.setattr(validate_defs, "CHECK_SLICE_ROWS", slice_rows)
+    seen.clear()
+    project = Claimwire(root, monkeypatch)
+    project.add_seeds()
+    result = project.run(raise_on_error=False)
+    (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "claims_expectations"]
+    metadata = {key: value.value for key, value in check.metadata.items() if key != "data_docs"}
+    (page,) = (root / "data" / "data_docs" / "claims" / "validations").rglob("*.html")
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>", page.read_text(encoding="utf-8"))
+    text = re.sub(r"\d{8}T\d{6}\.\d+Z", "<run>", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?", "<time>", text)
+    return {"passed": check.passed, **metadata}, text
+
+
+def test_the_claims_check_in_slices_fails_as_the_whole_scope_does(tmp_path, monkeypatch):
+    # An extractor gone wrong (every figure a million times too large): more rows break the
+    # plausible ranges than `mostly` allows. Checked 5 claims at a time (no Great Expectations
+    # frame of the check over 5 rows), the check fails with the same counts, failing rows,
+    # sample and Data Docs page as checked in one frame.
+    from pipelines.lib import validation
+
+    real_extract, real_run = extract_defs.extract_claims_in_processes, validation._run_suite_result
+    monkeypatch.setattr(
+        extract_defs, "extract_claims_in_processes",
+        lambda *a, **k: real_extract(*a, **k).with_columns(pl.col("value_low", "value_high") * 1e6),
+    )
+    seen: list[int] = []
+
+    def recorded(pdf, suite, *args):
+        if suite.name == "claims" and "cluster_id" in pdf.columns:  # the check's frames, not screening's values
+            seen.append(len(pdf))
+        return real_run(pdf, suite, *args)
+
+    monkeypatch.setattr(validation, "_run_suite_result", recorded)
+    sliced, sliced_page = _claims_check_in_project(tmp_path / "sliced", monkeypatch, 5, seen)
+    sliced_frames = list(seen)
+    whole, whole_page = _claims_check_in_project(tmp_path / "whole", monkeypatch, 10_000, seen)
+    assert sliced["passed"] is False and sliced["rows_failing_row_level_rules"] > 5
+    assert seen == [whole["rows_validated"]] * 2 and whole["rows_validated"] > 10  # BASIC, then COMPLETE
+    slices = -(-whole["rows_validated"] // 5)
+    assert max(sliced_frames) == 5 and sum(sliced_frames) == 2 * whole["rows_validated"] and len(sliced_frames) == 2 * slices
+    assert sliced == whole
+    assert sliced_page == whole_page
+
+
 def _second_run_is_blocked(claimwire, monkeypatch, change) -> Path:
     """Publish the seeds, then run again into a second warehouse with the extractor's rows passed
     through `change`: only the claims check fails and the release stays as it was. Returns the

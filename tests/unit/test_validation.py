@@ -377,9 +377,9 @@ def test_only_expectations_that_failed_rows_run_again_for_their_rows(suites, mon
     calls = []
     run_suite = validation._run_suite
 
-    def recorded(pdf, suite, indexes, result_format, docs_dir=None):
+    def recorded(pdf, suite, indexes, result_format, *args):
         calls.append((indexes, result_format))
-        return run_suite(pdf, suite, indexes, result_format, docs_dir)
+        return run_suite(pdf, suite, indexes, result_format, *args)
 
     monkeypatch.setattr(validation, "_run_suite", recorded)
     suite = suites["claims"]
@@ -405,6 +405,120 @@ def test_only_expectations_that_failed_rows_run_again_for_their_rows(suites, mon
     assert [(r.failing_row_indices, r.failing_values) for r in report.results if r.n_failed] == [
         ((0, 6), ("c00", "c00")), ((6,), ([1, 10],)), ((3,), (50.0,)),
     ]
+
+
+def _claims_with_failures_in_several_slices() -> pl.DataFrame:
+    """45 claims: structural failures (a qualifier outside the vocabulary, a duplicate id, an
+    end before its start, a missing column value) and row-level ones (pay out of range) spread
+    over what slices of 10 rows make of them, several in one slice."""
+    rows = [dict(CLEAN_CLAIM_ROWS[i % len(CLEAN_CLAIM_ROWS)]) for i in range(45)]
+    for i in (3, 17, 18, 41):
+        rows[i] = {"value_low": 50.0, "value_high": 50.0}  # monthly pay below 100
+    rows[12] = {"qualifier": "roughly"}
+    rows[29] = {"qualifier": "nearly"}
+    frame = with_row(claims_frame(rows), 25, claim_id="c27", char_end=1)  # a duplicate within one slice
+    return with_row(frame, 38, period="fortnight")
+
+
+def _judged_over_the_table(suite) -> frozenset[int]:
+    return frozenset(rule.index for rule in validation.table_wide_rules(suite))
+
+
+def test_a_frame_validated_in_slices_gives_the_whole_frames_report_and_page(suites, tmp_path, monkeypatch):
+    # The claims suite in a scoped check: its key and `mostly` rules are judged over the table
+    # in SQL, every other rule is row-local or about the columns, so Great Expectations may see
+    # the frame 10 rows at a time: the same results, failing rows (at their rows in the frame),
+    # sample values and Data Docs page as the whole frame in one run.
+    suite, frame = suites["claims"], _claims_with_failures_in_several_slices()
+    judged = _judged_over_the_table(suite)
+    assert validation.can_validate_in_slices(suite, judged) is True
+    whole = validate_frame(frame, suite, data_docs_dir=tmp_path / "whole")
+    seen, released = [], []
+    run_suite = validation._run_suite
+
+    def recorded(pdf, *args):
+        seen.append(len(pdf))
+        return run_suite(pdf, *args)
+
+    monkeypatch.setattr(validation, "_run_suite", recorded)
+    sliced = validate_frame(
+        frame, suite, data_docs_dir=tmp_path / "sliced", slice_rows=10, judged_elsewhere=judged,
+        between_slices=lambda: released.append(1),
+    )
+    assert sorted(set(seen)) == [5, 10] and len(released) == 5  # 45 rows: four slices of 10 and one of 5
+    assert sliced.results == whole.results
+    assert sliced.failing_rows.equals(whole.failing_rows)
+    assert (sliced.success, sliced.n_rows) == (whole.success, whole.n_rows) == (False, 45)
+    assert sliced.failing_rows["row_index"].to_list() == [3, 17, 18, 41]  # the row-level rules' rows
+    qualifier = next(r for r in sliced.results if r.check_name == "expect_column_values_to_be_in_set:qualifier")
+    assert (qualifier.n_checked, qualifier.n_failed, qualifier.failing_values) == (45, 2, ("roughly", "nearly"))
+    pages = [sorted((tmp_path / side / "validations").rglob("*.html")) for side in ("whole", "sliced")]
+    assert len(pages[0]) == len(pages[1]) == 1
+    assert _page_without_ids(pages[1][0]) == _page_without_ids(pages[0][0])
+
+    # A key's repeats in two slices are no slice's: that rule is judged over the table by the
+    # caller (`merge_table_wide` replaces its counts), and only it differs.
+    across = with_row(frame, 2, claim_id="c44")
+    whole, sliced = validate_frame(across, suite), validate_frame(across, suite, slice_rows=10, judged_elsewhere=judged)
+    differ = [i for i, (a, b) in enumerate(zip(whole.results, sliced.results)) if a != b]
+    assert [suite.expectations[i].check_name for i in differ] == ["expect_column_values_to_be_unique:claim_id"]
+    assert set(differ) <= judged
+    assert (whole.results[differ[0]].n_failed, sliced.results[differ[0]].n_failed) == (4, 2)  # c27 twice in one slice
+
+
+def test_a_page_merged_from_slices_states_the_whole_frames_counts_and_shares(suites):
+    suite, frame = suites["claims"], _claims_with_failures_in_several_slices()
+    every = tuple(range(len(suite.expectations)))
+
+    def gx(part):
+        return validation._run_suite_result(validation._gx_frame(part, suite).to_pandas(), suite, every, "BASIC")
+
+    whole = gx(frame)
+    slices = [gx(frame.slice(offset, 10)) for offset in range(0, 45, 10)]
+    merged = validation._merged_gx_results(
+        [validation._basic_copy({r.expectation_config.meta["claimwire_index"]: r for r in s.results}) for s in slices[:-1]]
+        + [slices[-1]]
+    )
+    assert [(r.success, r.result) for r in merged.results] == [(r.success, r.result) for r in whole.results]
+    assert (merged.success, merged.statistics) == (whole.success, whole.statistics)
+    assert [r.result["element_count"] for r in slices[-1].results if "element_count" in r.result][0] == 5  # not changed
+
+
+def test_a_suite_whose_rules_need_every_row_is_validated_whole(suites, monkeypatch):
+    # A `mostly` share or a key that the caller does not judge over the table needs every row
+    # in one run: given slices, the frame is still validated in one.
+    suite, frame = suites["claims"], _claims_with_failures_in_several_slices()
+    assert validation.can_validate_in_slices(suite) is False
+    # a key the database enforces is checked by GX on the scope's rows, all at once
+    enforced = validation.table_wide_rules(suites["passages"], enforced_keys=frozenset({frozenset({"passage_id"})}))
+    assert validation.can_validate_in_slices(suites["passages"], frozenset(r.index for r in enforced)) is False
+    seen = []
+    run_suite = validation._run_suite
+    monkeypatch.setattr(validation, "_run_suite", lambda pdf, *args: seen.append(len(pdf)) or run_suite(pdf, *args))
+    report = validate_frame(frame, suite, slice_rows=10, between_slices=lambda: pytest.fail("validated in slices"))
+    assert set(seen) == {45}
+    assert report.results == validate_frame(frame, suite).results
+
+
+def test_a_frame_level_failure_found_in_slices_is_reported_once(tmp_path):
+    suite = load_suite(write_suite(tmp_path, [
+        structural("expect_table_columns_to_match_set", column_set=["a", "b"], exact_match=True),
+        structural("expect_column_values_to_not_be_null", column="a"),
+    ]))
+    frame = pl.DataFrame({"a": [1, None, 3, 4, None], "c": ["x"] * 5})
+    sliced = validate_frame(frame, suite, slice_rows=2)
+    assert sliced.results == validate_frame(frame, suite).results
+    columns, not_null = sliced.results
+    assert (columns.success, columns.n_failed, len(columns.failing_values)) == (False, None, 1)
+    assert (not_null.n_checked, not_null.n_failed, not_null.failing_row_indices) == (5, 2, (1, 4))
+
+
+def _page_without_ids(path: Path) -> str:
+    """A Data Docs page without its ids, run names and times: its counts and shares kept."""
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>", text)
+    text = re.sub(r"\d{8}T\d{6}\.\d+Z", "<run>", text)
+    return re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?", "<time>", text)
 
 
 def test_mostly_one_bad_pay_row_in_twenty_passes_fifteen_blocks(suites):
