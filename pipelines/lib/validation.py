@@ -24,7 +24,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -578,18 +578,14 @@ def _merged_results(per_slice: list[tuple[int, tuple[ExpectationResult, ...]]]) 
     values the first ones; a frame-level result (no counts) keeps the first failing slice's."""
     merged = []
     for results in zip(*(results for _, results in per_slice)):
-        first = results[0]
         counted = all(r.n_failed is not None for r in results)
         if counted:
             values = tuple(v for r in results for v in r.failing_values)[:N_SAMPLE_VALUES]
         else:
             values = next((r.failing_values for r in results if not r.success), ())
         merged.append(
-            ExpectationResult(
-                expectation_type=first.expectation_type,
-                columns=first.columns,
-                level=first.level,
-                rule=first.rule,
+            replace(
+                results[0],
                 success=all(r.success for r in results),
                 n_checked=sum(r.n_checked for r in results) if all(r.n_checked is not None for r in results) else None,
                 n_failed=sum(r.n_failed for r in results) if counted else None,
