@@ -81,30 +81,28 @@ def test_screening_in_slices_quarantines_the_same_rows(claimwire, monkeypatch):
     assert n_mentions > 8 and published == [(n_mentions - 1, n_mentions - 1)]
 
 
-def _claims_check_in_project(root: Path, monkeypatch, slice_rows: int, seen: list[int]) -> tuple[dict, str]:
-    """The seeds in a project of their own, the claims check validating `slice_rows` rows at a
-    time: its result and metadata, and its Data Docs page without ids and times."""
+def _claims_check_in_project(project, monkeypatch, slice_rows: int, seen: list[int]) -> tuple[dict, str]:
+    """The seeds in `project` (a `Claimwire` of their own), the claims check validating
+    `slice_rows` rows at a time: its result and metadata, and its Data Docs page without ids
+    and times."""
     import re
-
-    from conftest import Claimwire
 
     import pipelines.defs.validate as validate_defs
 
     monkeypatch.setattr(validate_defs, "CHECK_SLICE_ROWS", slice_rows)
     seen.clear()
-    project = Claimwire(root, monkeypatch)
     project.add_seeds()
     result = project.run(raise_on_error=False)
     (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "claims_expectations"]
     metadata = {key: value.value for key, value in check.metadata.items() if key != "data_docs"}
-    (page,) = (root / "data" / "data_docs" / "claims" / "validations").rglob("*.html")
+    (page,) = (project.root / "data" / "data_docs" / "claims" / "validations").rglob("*.html")
     text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>", page.read_text(encoding="utf-8"))
     text = re.sub(r"\d{8}T\d{6}\.\d+Z", "<run>", text)
     text = re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?", "<time>", text)
     return {"passed": check.passed, **metadata}, text
 
 
-def test_the_claims_check_in_slices_fails_as_the_whole_scope_does(tmp_path, monkeypatch):
+def test_the_claims_check_in_slices_fails_as_the_whole_scope_does(claimwire, tmp_path, monkeypatch):
     # An extractor gone wrong (every figure a million times too large): more rows break the
     # plausible ranges than `mostly` allows. Checked 5 claims at a time (no Great Expectations
     # frame of the check over 5 rows), the check fails with the same counts, failing rows,
@@ -124,9 +122,10 @@ def test_the_claims_check_in_slices_fails_as_the_whole_scope_does(tmp_path, monk
         return real_run(pdf, suite, *args)
 
     monkeypatch.setattr(validation, "_run_suite_result", recorded)
-    sliced, sliced_page = _claims_check_in_project(tmp_path / "sliced", monkeypatch, 5, seen)
+    project = type(claimwire)  # a project of each kind, in folders of their own
+    sliced, sliced_page = _claims_check_in_project(project(tmp_path / "sliced", monkeypatch), monkeypatch, 5, seen)
     sliced_frames = list(seen)
-    whole, whole_page = _claims_check_in_project(tmp_path / "whole", monkeypatch, 10_000, seen)
+    whole, whole_page = _claims_check_in_project(project(tmp_path / "whole", monkeypatch), monkeypatch, 10_000, seen)
     assert sliced["passed"] is False and sliced["rows_failing_row_level_rules"] > 5
     assert seen == [whole["rows_validated"]] * 2 and whole["rows_validated"] > 10  # BASIC, then COMPLETE
     slices = -(-whole["rows_validated"] // 5)
