@@ -514,17 +514,20 @@ def _validated_in_slices(
 
 
 def _basic_copy(by_index: dict) -> Any:
-    """The part of one slice's GX results a merged page reads, by index: success and counts."""
+    """What a merged page reads of one slice's GX results, by index: success and the result as
+    BASIC states it (the rows' values and indices a COMPLETE result adds are left out)."""
     return {
-        i: (bool(r.success), {k: v for k, v in (r.result or {}).items() if k in _MERGED_KEYS})
+        i: (bool(r.success), {k: v for k, v in (r.result or {}).items() if k not in _ROWS_KEYS})
         for i, r in by_index.items()
     }
 
 
-# the counts and sample of a GX column-map result in BASIC format (and GX's sample size)
-_MERGED_KEYS = frozenset(
-    {"element_count", "unexpected_count", "missing_count", "partial_unexpected_list", "observed_value"}
+# what a COMPLETE result adds to a BASIC one: every failing row's value and index
+_ROWS_KEYS = frozenset(
+    {"unexpected_list", "unexpected_index_list", "partial_unexpected_index_list", "partial_unexpected_counts",
+     "unexpected_index_column_names", "unexpected_index_query"}
 )
+# GX's sample of failing values in BASIC format
 _PARTIAL_UNEXPECTED = 20
 _COUNT_KEYS = ("element_count", "unexpected_count", "missing_count")
 
@@ -557,7 +560,9 @@ def _merged_gx_results(parts: list) -> Any:
             merged |= counts | {key: share for key, share in shares.items() if key in merged} | {
                 "partial_unexpected_list": [v for _, r in seen for v in r["partial_unexpected_list"]][:_PARTIAL_UNEXPECTED],
             }
-        elif not result.success:  # a frame-level result (the column set): the first failing slice's
+        elif not result.success and seen[-1][0]:
+            # a frame-level result (the column set) is the last slice's, the first failing one's
+            # when only earlier slices failed
             merged = next(r for success, r in seen if not success)
         result.result = merged
     evaluated = len(shown.results)

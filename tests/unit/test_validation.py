@@ -506,8 +506,21 @@ def test_a_frame_level_failure_found_in_slices_is_reported_once(tmp_path):
         structural("expect_column_values_to_not_be_null", column="a"),
     ]))
     frame = pl.DataFrame({"a": [1, None, 3, 4, None], "c": ["x"] * 5})
-    sliced = validate_frame(frame, suite, slice_rows=2)
-    assert sliced.results == validate_frame(frame, suite).results
+    sliced = validate_frame(frame, suite, slice_rows=2, data_docs_dir=tmp_path / "sliced")
+    assert sliced.results == validate_frame(frame, suite, data_docs_dir=tmp_path / "whole").results
+    pages = [next((tmp_path / side / "validations").rglob("*.html")) for side in ("sliced", "whole")]
+    assert _page_without_ids(pages[0]) == _page_without_ids(pages[1])
+    # what the page is rendered from: GX's whole result, the column set's details included
+    gx = [
+        validation._run_suite_result(part.to_pandas(), suite, (0, 1), "BASIC")
+        for part in (frame.slice(0, 2), frame.slice(2, 2), frame.slice(4, 2), frame)
+    ]
+    merged = validation._merged_gx_results(
+        [validation._basic_copy({r.expectation_config.meta["claimwire_index"]: r for r in g.results}) for g in gx[:2]] + [gx[2]]
+    )
+    stated = [json.dumps([(r.success, r.result) for r in g.results], default=str) for g in (merged, gx[3])]  # NaN as NaN
+    assert stated[0] == stated[1]
+    assert merged.results[0].result["details"] == {"mismatched": {"unexpected": ["c"], "missing": ["b"]}}
     columns, not_null = sliced.results
     assert (columns.success, columns.n_failed, len(columns.failing_values)) == (False, None, 1)
     assert (not_null.n_checked, not_null.n_failed, not_null.failing_row_indices) == (5, 2, (1, 4))
