@@ -24,6 +24,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -500,7 +501,7 @@ def _validated_in_slices(
     for k, offset in enumerate(offsets):
         last = k == len(offsets) - 1
         pdf = _gx_frame(df.slice(offset, slice_rows), suite).to_pandas()
-        rendered = (lambda result: _merged_gx_results([*earlier, result])) if last and docs_dir is not None else None
+        rendered = partial(_merged_gx_results, earlier) if last and docs_dir is not None else None
         by_index = _validated(pdf, suite, docs_dir if last else None, rendered)
         del pdf
         if docs_dir is not None and not last:
@@ -537,11 +538,11 @@ def _percent(part: int, whole: int) -> float | None:
     return part / whole * 100 if whole else None
 
 
-def _merged_gx_results(parts: list) -> Any:
-    """The last slice's GX suite result (`parts[-1]`, not changed), with each expectation's
-    success, counts, shares and sample those of every slice together (`parts[:-1]`, each a
-    `_basic_copy`): what Great Expectations reports on the whole frame, for its Data Docs."""
-    *earlier, last = parts
+def _merged_gx_results(earlier: list[dict[int, Any]], last: Any) -> Any:
+    """The last slice's GX suite result (`last`, not changed), with each expectation's success,
+    counts, shares and sample those of every slice together (the slices before it in
+    `earlier`, each a `_basic_copy`): what Great Expectations reports on the whole frame, for
+    its Data Docs."""
     shown = copy.deepcopy(last)
     for result in shown.results:
         i = result.expectation_config.meta["claimwire_index"]

@@ -476,8 +476,8 @@ def test_a_page_merged_from_slices_states_the_whole_frames_counts_and_shares(sui
     whole = gx(frame)
     slices = [gx(frame.slice(offset, 10)) for offset in range(0, 45, 10)]
     merged = validation._merged_gx_results(
-        [validation._basic_copy({r.expectation_config.meta["claimwire_index"]: r for r in s.results}) for s in slices[:-1]]
-        + [slices[-1]]
+        [validation._basic_copy({r.expectation_config.meta["claimwire_index"]: r for r in s.results}) for s in slices[:-1]],
+        slices[-1],
     )
     assert [(r.success, r.result) for r in merged.results] == [(r.success, r.result) for r in whole.results]
     assert (merged.success, merged.statistics) == (whole.success, whole.statistics)
@@ -516,7 +516,7 @@ def test_a_frame_level_failure_found_in_slices_is_reported_once(tmp_path):
         for part in (frame.slice(0, 2), frame.slice(2, 2), frame.slice(4, 2), frame)
     ]
     merged = validation._merged_gx_results(
-        [validation._basic_copy({r.expectation_config.meta["claimwire_index"]: r for r in g.results}) for g in gx[:2]] + [gx[2]]
+        [validation._basic_copy({r.expectation_config.meta["claimwire_index"]: r for r in g.results}) for g in gx[:2]], gx[2]
     )
     stated = [json.dumps([(r.success, r.result) for r in g.results], default=str) for g in (merged, gx[3])]  # NaN as NaN
     assert stated[0] == stated[1]
