@@ -18,8 +18,16 @@ RECLUSTERED_STAGE = "reclustered"
 
 def mark_reclustered(conn: duckdb.DuckDBPyConnection, documents: str) -> None:
     """The documents `documents` (SQL returning doc_id) had a passage's cluster rewritten now."""
+    set_progress(conn, RECLUSTERED_STAGE, documents)
+
+
+def set_progress(conn: duckdb.DuckDBPyConnection, stage: str, documents: str) -> None:
+    """`stage` processed the documents `documents` (SQL returning doc_id, read twice) now: their
+    rows of the stage replaced. `stage_progress` has no primary key (see its DDL), so the rows
+    are deleted and inserted, which keeps one row per (stage, document)."""
+    conn.execute(f"delete from stage_progress where stage = ? and doc_id in (select doc_id from ({documents}))", [stage])
     conn.execute(
-        f"insert or replace into stage_progress select '{RECLUSTERED_STAGE}', doc_id, ? from ({documents})", [utc_now()]
+        f"insert into stage_progress select ?, doc_id, ? from (select distinct doc_id from ({documents}))", [stage, utc_now()]
     )
 
 
@@ -48,7 +56,12 @@ def mark_processed(conn: duckdb.DuckDBPyConnection, stage: str, doc_ids: list[st
     if doc_ids:
         done = pl.DataFrame({"stage": stage, "doc_id": doc_ids, "processed_at": utc_now()})
         conn.register("_processed", done)
-        conn.execute("insert or ignore into stage_progress by name select * from _processed")
+        # one row per (stage, document): documents the stage already has are left as they are
+        conn.execute(
+            "insert into stage_progress by name select * from _processed "
+            "where doc_id not in (select doc_id from stage_progress where stage = ?)",
+            [stage],
+        )
         conn.unregister("_processed")
 
 

@@ -15,6 +15,7 @@ from pipelines.defs.common import (
     markdown_table,
     record_table_version,
     reset_stage_if_changed,
+    set_progress,
     table_frame,
     unprocessed_doc_ids,
     utc_now,
@@ -131,9 +132,7 @@ def extract_and_screen_claims(
             del screened, passed
             n_unscreened = unscreened.height
             del unscreened
-            conn.execute(
-                "insert or replace into stage_progress select 'claim_labels', doc_id, ? from _clustered_docs", [utc_now()]
-            )
+            set_progress(conn, "claim_labels", "select doc_id from _clustered_docs")
             for table in ("claim_labels_now", "_label_scope", "_clustered_docs"):
                 conn.execute(f"drop table if exists {table}")
             n_claims = record_table_version(conn, "claims", context.run.run_id)

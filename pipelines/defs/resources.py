@@ -323,12 +323,50 @@ class Warehouse(DuckDBResource):
                 "aside and run again to rebuild it from the raw folder."
             ) from None
         try:
-            for ddl in sorted(SCHEMA_DIR.glob("*.sql")):
-                conn.execute(ddl.read_text(encoding="utf-8"))
+            _apply_schema(conn)
+            _drop_retired_keys(conn)
         except BaseException:
             conn.close()
             raise
         return conn
+
+
+def _apply_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    for ddl in sorted(SCHEMA_DIR.glob("*.sql")):
+        conn.execute(ddl.read_text(encoding="utf-8"))
+
+
+# Tables an earlier version gave a primary key that their DDL no longer declares. Their rows are
+# unique by how they are written (signatures and matches of new passages only are appended; a
+# stage's progress row is deleted before it is written again, `set_progress`), and the key's
+# index cost more than it kept: DuckDB writes the index pages a batch's inserts touch at each
+# checkpoint, and random keys (a content hash) touch most of them. At 100,000 articles the +1%
+# batch's 7,967 signatures, 6,463 matches and 10,560 progress rows made the checkpoint write
+# 34, 44 and 61 MB (139 of its 434 MB); without the keys 8, 1 and 1 MB (the same rows applied to
+# a copy of the warehouse and checkpointed, `/tmp/s33/pertable.py`).
+RETIRED_KEYS = ("passage_signatures", "passage_matches", "stage_progress")
+
+
+def _drop_retired_keys(conn: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild a table of `RETIRED_KEYS` that still has its primary key (a warehouse made by an
+    earlier version; DuckDB cannot drop a key in place): the same rows in the table as its DDL
+    now creates it, in one transaction."""
+    keyed = [
+        table for (table,) in conn.sql(
+            "select table_name from duckdb_constraints() where database_name = current_database() and schema_name = 'main' "
+            "and constraint_type = 'PRIMARY KEY' and list_contains($tables, table_name) order by table_name",
+            params={"tables": list(RETIRED_KEYS)},
+        ).fetchall()
+    ]
+    if not keyed:
+        return
+    with transaction(conn):
+        for table in keyed:
+            conn.execute(f'alter table "{table}" rename to "{table}__keyed"')
+        _apply_schema(conn)  # creates them again as the DDL has them (the other statements change nothing)
+        for table in keyed:
+            conn.execute(f'insert into "{table}" by name select * from "{table}__keyed"')
+            conn.execute(f'drop table "{table}__keyed"')
 
 
 def _roll_back_open_transaction(conn: duckdb.DuckDBPyConnection) -> None:

@@ -34,7 +34,7 @@ from dagster import (
 )
 from pydantic import PrivateAttr
 
-from pipelines.defs.common import RECLUSTERED_STAGE, markdown_table, reset_stage_if_changed, utc_now
+from pipelines.defs.common import RECLUSTERED_STAGE, markdown_table, reset_stage_if_changed, set_progress, utc_now
 from pipelines.defs.memory import release_freed_memory
 from pipelines.defs.resources import PROJECT_ROOT, Warehouse, read_frame, rows_where, setting_path, sql_file, transaction
 from pipelines.lib.validation import (
@@ -279,9 +279,7 @@ def _suite_version(suite: Suite) -> str:
 
 def _record_scope_passed(conn, table: str, scope: str = "_check_scope") -> None:
     """The documents of `scope` passed: the next check starts after them."""
-    conn.execute(
-        f"insert or replace into stage_progress select ?, doc_id, ? from {scope}", [_check_stage(table), utc_now()]
-    )
+    set_progress(conn, _check_stage(table), f"select doc_id from {scope}")
 
 
 def _frame_for(conn, table: str, scoped: bool) -> pl.DataFrame:

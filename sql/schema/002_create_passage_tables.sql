@@ -22,8 +22,11 @@ create table if not exists passages (
 
 -- one row per passage that takes part in matching: its normalised hash and MinHash signature
 -- (band keys for LSH; the digests' low 32 bits, whose agreement estimates Jaccard)
+-- No primary key here, nor on passage_matches and stage_progress: their rows are unique by how they
+-- are written, and a key's index pages that a batch's random ids touch are written again at every
+-- checkpoint (RETIRED_KEYS in pipelines/defs/resources.py, which drops them from older warehouses).
 create table if not exists passage_signatures (
-    passage_id  varchar using compression uncompressed primary key,
+    passage_id  varchar using compression uncompressed not null,
     doc_id      varchar using compression uncompressed not null,
     norm_hash   ubigint not null,
     n_shingles  integer not null,
@@ -37,8 +40,7 @@ create table if not exists passage_matches (
     passage_id_b varchar using compression uncompressed not null,
     jaccard      double not null,
     containment  double not null,
-    match_kind   varchar not null,
-    primary key (passage_id_a, passage_id_b)
+    match_kind   varchar not null
 );
 
 -- one row per passage: the cluster it belongs to (recomputed from passage_matches)

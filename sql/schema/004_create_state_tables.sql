@@ -9,12 +9,13 @@ create table if not exists raw_file_states (
     seen_at        timestamp not null
 );
 
--- one row per (stage, document) a stage has processed, so a stage works only on what is new
+-- one row per (stage, document) a stage has processed, so a stage works only on what is new; kept
+-- unique by its writers (set_progress, mark_processed in pipelines/defs/common.py), without a
+-- primary key (see passage_signatures)
 create table if not exists stage_progress (
     stage        varchar not null,
     doc_id       varchar not null,
-    processed_at timestamp not null,
-    primary key (stage, doc_id)
+    processed_at timestamp not null
 );
 
 -- one row per stage: the version of its parameters or rules; a change means recompute

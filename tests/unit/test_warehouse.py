@@ -403,3 +403,81 @@ def test_a_side_connection_that_fails_is_closed_and_no_longer_counted(claimwire)
     finally:
         warehouse.teardown_after_execution(build_init_resource_context())
     assert _file_is_free(claimwire.warehouse)
+
+
+KEYED_BEFORE = """
+    create table passage_signatures (
+        passage_id varchar using compression uncompressed primary key, doc_id varchar using compression uncompressed not null,
+        norm_hash ubigint not null, n_shingles integer not null, band_keys ubigint[] not null, minhash integer[] not null);
+    create table passage_matches (
+        passage_id_a varchar using compression uncompressed not null, passage_id_b varchar using compression uncompressed not null,
+        jaccard double not null, containment double not null, match_kind varchar not null, primary key (passage_id_a, passage_id_b));
+    create table stage_progress (
+        stage varchar not null, doc_id varchar not null, processed_at timestamp not null, primary key (stage, doc_id));
+    insert into passage_signatures values ('d1-p0001', 'd1', 7, 9, [1, 2], [3, 4]);
+    insert into passage_matches values ('d1-p0001', 'd2-p0001', 0.9, 1.0, 'near');
+    insert into stage_progress values ('dedup', 'd1', '2026-11-01 10:00:00'), ('dedup', 'd2', '2026-11-01 10:00:00');
+"""
+
+
+def _primary_keys(conn) -> list[str]:
+    return [t for (t,) in conn.sql(
+        "select table_name from duckdb_constraints() where constraint_type = 'PRIMARY KEY' order by 1"
+    ).fetchall()]
+
+
+def test_a_warehouse_made_with_the_retired_keys_loses_them_and_keeps_its_rows(claimwire):
+    """A warehouse an earlier version made, whose signatures, matches and progress have a primary
+    key: opening it rebuilds those three tables as their DDL now has them (no key, the ids still
+    stored uncompressed), with every row; the other tables keep their keys; opening it again
+    changes nothing."""
+    import duckdb
+
+    from pipelines.defs.resources import RETIRED_KEYS, Warehouse
+
+    claimwire.warehouse.parent.mkdir(parents=True)
+    with duckdb.connect(str(claimwire.warehouse)) as old:
+        old.execute(KEYED_BEFORE)
+        assert set(RETIRED_KEYS) <= set(_primary_keys(old))
+    for _ in range(2):
+        with Warehouse().get_connection() as conn:
+            keys = _primary_keys(conn)
+            assert not set(RETIRED_KEYS) & set(keys)
+            assert {"documents", "passages", "passage_clusters", "passage_cluster_members"} <= set(keys)
+            assert conn.sql("select passage_id, doc_id, norm_hash, n_shingles, band_keys, minhash from passage_signatures").fetchall() == [
+                ("d1-p0001", "d1", 7, 9, [1, 2], [3, 4])
+            ]
+            assert conn.sql("select * from passage_matches").fetchall() == [("d1-p0001", "d2-p0001", 0.9, 1.0, "near")]
+            assert conn.sql("select stage, doc_id, processed_at::varchar from stage_progress order by doc_id").fetchall() == [
+                ("dedup", "d1", "2026-11-01 10:00:00"), ("dedup", "d2", "2026-11-01 10:00:00")
+            ]
+            conn.execute("checkpoint")
+            compression = conn.sql(
+                "select column_name, list(distinct compression) from pragma_storage_info('passage_matches')"
+                " where segment_type = 'VARCHAR' and column_name like 'passage_id%' group by all order by all"
+            ).fetchall()
+            assert compression == [("passage_id_a", ["Uncompressed"]), ("passage_id_b", ["Uncompressed"])]
+            assert [t for (t,) in conn.sql("select table_name from duckdb_tables() where table_name like '%__keyed'").fetchall()] == []
+
+
+def test_progress_keeps_one_row_per_stage_and_document(claimwire):
+    """`set_progress` replaces a stage's rows of the documents it names (and only those);
+    `mark_processed` adds the documents a stage does not have yet and leaves the others."""
+    from pipelines.defs.common import mark_processed, set_progress
+    from pipelines.defs.resources import Warehouse
+
+    with Warehouse().get_connection() as conn:
+        conn.execute(
+            "insert into stage_progress values ('dedup', 'd1', '2026-11-01'), ('dedup', 'd2', '2026-11-01'),"
+            " ('passages', 'd1', '2026-11-01')"
+        )
+        conn.execute("create temp table _docs as select unnest(['d1', 'd3', 'd3']) as doc_id")
+        set_progress(conn, "dedup", "select doc_id from _docs")
+        mark_processed(conn, "passages", ["d1", "d2"])
+        rows = conn.sql(
+            "select stage, doc_id, processed_at > '2026-11-02' as now from stage_progress order by stage, doc_id"
+        ).fetchall()
+    assert rows == [
+        ("dedup", "d1", True), ("dedup", "d2", False), ("dedup", "d3", True),
+        ("passages", "d1", False), ("passages", "d2", True),
+    ]
