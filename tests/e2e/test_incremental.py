@@ -148,6 +148,17 @@ def _labels_are_current(cw) -> bool:
     return labelled == cw.warehouse_query("select * from current_claim_labels order by claim_id")
 
 
+# the tables without a primary key whose rows are unique by how they are written (RETIRED_KEYS)
+UNKEYED = {"passage_signatures": "passage_id", "passage_matches": "passage_id_a, passage_id_b", "stage_progress": "stage, doc_id"}
+
+
+def _repeated_keys(cw) -> dict[str, int]:
+    return {
+        table: cw.warehouse_query(f"select count(*) from (select {key} from {table} group by all having count(*) > 1)")[0][0]
+        for table, key in UNKEYED.items()
+    }
+
+
 def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scratch(claimwire):
     # one document at a time: 002 copies a quote of 000, 003 and 004 share passages with earlier ones
     n_reclustered, n_labelled = [], []
@@ -161,6 +172,7 @@ def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scr
         # the claims step relabels only the mentions in clusters the batch joined, and every
         # claim and quarantined row then carries the label of every current mention
         assert _labels_are_current(claimwire), prefix
+        assert _repeated_keys(claimwire) == dict.fromkeys(UNKEYED, 0), prefix
         (materialization,) = [
             m for m in result.get_asset_materialization_events() if m.asset_key.path == ["passage_clusters"]
         ]
@@ -181,6 +193,11 @@ def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scr
     assert materialization.materialization.metadata["reclustered_passages"].value == 0
     (claims_event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["claims"]]
     assert claims_event.materialization.metadata["labels_recomputed"].value == 0
+    # one progress row per stage and document, whichever runs wrote it again
+    assert _repeated_keys(claimwire) == dict.fromkeys(UNKEYED, 0)
+    assert claimwire.warehouse_query(
+        "select stage, count(*) from stage_progress where stage in ('passages', 'dedup', 'claims', 'reclustered') group by 1 order by 1"
+    ) == [("claims", 5), ("dedup", 5), ("passages", 5), ("reclustered", 5)]
     # each batch labels its own mentions and those of the clusters it joins, not all of them
     n_mentions = claimwire.warehouse_query("select count(*) from claim_mentions")[0][0]
     assert n_labelled[0] == claimwire.warehouse_query(
