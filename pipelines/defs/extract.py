@@ -18,7 +18,6 @@ from pipelines.defs.common import (
     set_progress,
     table_frame,
     unprocessed_doc_ids,
-    utc_now,
 )
 from pipelines.defs.engine import Engine
 from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, rows_where, sql_file, transaction
