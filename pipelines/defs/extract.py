@@ -16,8 +16,8 @@ from pipelines.defs.common import (
     record_table_version,
     reset_stage_if_changed,
     set_progress,
-    table_frame,
     unprocessed_doc_ids,
+    utc_now,
 )
 from pipelines.defs.engine import Engine
 from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, rows_where, sql_file, transaction
@@ -25,7 +25,7 @@ from pipelines.defs.validate import ValidationSettings
 from pipelines.lib.claims import CLAIMS_SCHEMA, extract_claims_in_processes, load_aliases, load_taxonomy
 from pipelines.lib.charts import values_over_time_spec, values_over_time_spec_of
 from pipelines.lib.consistency import check_consistency, load_consistency_rules
-from pipelines.lib.facts import build_facts, fact_rows, most_stated_values
+from pipelines.lib.facts import FACT_KEY, FactState, build_facts_and_state, fact_rows, merge_facts, most_stated_values, source_name_of, with_fact_ids
 from pipelines.lib.validation import row_level_suite, screen_marks, screen_values
 
 
@@ -78,8 +78,13 @@ def extract_and_screen_claims(
         early_verdicts, mentions = None, None
         with transaction(conn):
             reset = reset_stage_if_changed(conn, "claims", version)
+            # what changes in `claims` is told to the facts step while its state is current
+            # (else it builds the facts from every claim anyway)
+            tell_facts = fact_state_is_current(conn)
             if reset:
                 conn.execute("delete from claim_mentions")
+                if tell_facts:
+                    conn.execute(FACTS_REBUILD)
             todo = unprocessed_doc_ids(conn, "claims")
             if engine.is_spark and todo:
                 from pipelines.spark.claims import extract_claim_mentions
@@ -106,9 +111,13 @@ def extract_and_screen_claims(
             n_labelled = conn.sql("select count(*) from claim_labels_now").fetchall()[0][0]
             for table in ("claims", "quarantine"):
                 # by the mention's document (a claim row's own doc_id is what the checks verify)
-                conn.execute(f"delete from {table} where claim_id in ({NOT_CURRENT_MENTIONS})")
+                (n_deleted,) = conn.execute(f"delete from {table} where claim_id in ({NOT_CURRENT_MENTIONS})").fetchall()[0]
                 if reset:
-                    conn.execute(f"delete from {table} where claim_id not in (select claim_id from claim_mentions)")
+                    n_deleted += conn.execute(f"delete from {table} where claim_id not in (select claim_id from claim_mentions)").fetchall()[0][0]
+                if table == "claims" and tell_facts:
+                    if n_deleted:
+                        conn.execute(FACTS_REBUILD)
+                    conn.execute(FACTS_RELABELLED)
                 conn.execute(
                     f"""
                     update {table} as t set cluster_id = l.cluster_id, is_syndicated_copy = l.is_syndicated_copy
@@ -127,6 +136,8 @@ def extract_and_screen_claims(
             screened = unscreened.with_columns(screen_marks(unscreened, screening, columns, SCREEN_SLICE_ROWS, known))
             passed = screened["failed_check"].is_null()
             append_table(conn, "claims", screened.filter(passed).drop("failed_check", "reason"))
+            if tell_facts:
+                append_table(conn, "fact_backlog", screened.filter(passed).select("claim_id", change=pl.lit("added")))
             append_table(conn, "quarantine", screened.filter(~passed))
             del screened, passed
             n_unscreened = unscreened.height
@@ -258,6 +269,32 @@ COUNTS_PROVE_NEW = f"""
 """
 
 
+# The facts' state (`fact_sources`, `fact_dates`) is current when the facts step wrote it with
+# the facts' last version; the claims step then writes what changes to `fact_backlog`.
+FACT_STATE_STAGE = "fact_state"
+FACT_STATE_IS_CURRENT = f"""
+    select coalesce(
+        (select version from stage_state where stage = '{FACT_STATE_STAGE}')
+            = (select run_id from table_versions where table_name = 'facts'),
+        false)
+"""
+FACTS_REBUILD = "insert into fact_backlog values (null, 'rebuild', null)"
+# the claims whose cluster the update below changes, with the one the facts saw: a claim already
+# in the backlog keeps its row (an added one is read with its cluster then; a relabelled one keeps
+# its first cluster)
+FACTS_RELABELLED = """
+    insert into fact_backlog
+    select t.claim_id, 'relabelled', t.cluster_id
+    from claims as t join claim_labels_now as l using (claim_id)
+    where t.cluster_id <> l.cluster_id
+      and t.claim_id not in (select claim_id from fact_backlog where claim_id is not null)
+"""
+
+
+def fact_state_is_current(conn) -> bool:
+    return conn.sql(FACT_STATE_IS_CURRENT).fetchall()[0][0]
+
+
 # Distinct values per Great Expectations run while screening (bounds its pandas copy).
 SCREEN_SLICE_ROWS = 200_000
 
@@ -280,14 +317,21 @@ FACT_INPUT_DOCUMENTS = "select doc_id, outlet, source_path, published_at, ingest
     ),
 )
 def facts(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) -> MaterializeResult:
-    """Merge claim mentions into facts and flag conflicts."""
+    """Merge claim mentions into facts and flag conflicts: the claims added or relabelled since
+    the last run merged into the facts they touch when the facts' state allows it, else every
+    claim grouped again."""
     with warehouse.get_connection() as conn, ThreadPoolExecutor(1) as charting:
-        # The chart is drawn on a thread of its own while the facts are built and written: on
-        # Spark from the claims and documents read through a cursor (this step does not write
-        # them), else from the frames the facts are built from.
-        chart = charting.submit(_values_over_time, conn.cursor()) if engine.is_spark else None
+        # The chart is drawn on a thread of its own while the facts are built and written: from
+        # the frames the facts are built from when every claim is read, else from the claims
+        # and documents read through a cursor (this step does not write them).
+        chart = None
         with transaction(conn):
-            if engine.is_spark:
+            mode = _facts_mode(conn, engine)
+            if mode == "merged":
+                chart = charting.submit(_values_over_time, conn.cursor())
+                n_rewritten = _merge_new_claims(conn)
+            elif engine.is_spark:
+                chart = charting.submit(_values_over_time, conn.cursor())
                 from pipelines.spark.facts import build_facts as build_facts_on_spark
 
                 engine.run_stage(
@@ -298,18 +342,37 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) 
                     },
                     build_facts_on_spark, "facts", replace=True,
                 )
-                built = table_frame(conn, "facts")
+                # Spark keeps no state: the next run builds every fact again
+                for table in ("fact_sources", "fact_dates"):
+                    conn.execute(f"delete from {table}")
+                n_rewritten = None
             else:
                 claims, documents = read_frame(conn, FACT_INPUT_CLAIMS), read_frame(conn, FACT_INPUT_DOCUMENTS)
                 # the claims' fact keys (a grouping of every claim) serve the facts and the chart
                 keyed = fact_rows(claims)
                 chart = charting.submit(values_over_time_spec_of, claims, documents, keyed=keyed)
-                built = build_facts(claims, documents, keyed)
+                built, state = build_facts_and_state(claims, documents, keyed)
                 del claims, documents, keyed
-                # a batch changes most facts (92% at 100,000 articles, each with all its claim
-                # ids): rewritten whole in 0.16-0.25 s, against 0.45-0.56 s to find the changed
+                # every fact is written: rewritten whole in 0.16-0.25 s at 100,000 articles,
+                # against 0.45-0.56 s to find the changed ones
                 replace_table(conn, "facts", built, compare_rows=False)
+                replace_table(conn, "fact_sources", state.sources)
+                replace_table(conn, "fact_dates", state.dates)
+                n_rewritten = built.height
+                del built, state
+            conn.execute("delete from fact_backlog")
             n_rows = record_table_version(conn, "facts", context.run.run_id)
+            if not engine.is_spark:
+                conn.execute(
+                    "insert or replace into stage_state values (?, ?, ?)", [FACT_STATE_STAGE, context.run.run_id, utc_now()]
+                )
+            # what the metadata shows: every fact without its claim ids beyond the first five
+            # (1.3 million ids at 100,000 articles)
+            built = read_frame(
+                conn,
+                "select * replace (claim_ids[1:5] as claim_ids) from facts "
+                "order by measure, unit, value_low, value_high, fact_id nulls last",
+            )
         values_over_time = chart.result()
     top = built.sort("n_independent_sources", "n_mentions", descending=True).head(10).select(
         "measure", "value_low", "value_high", "unit", "period", "n_independent_sources", "attributed_to",
@@ -323,9 +386,144 @@ def facts(context: AssetExecutionContext, warehouse: Warehouse, engine: Engine) 
             "most_stated_values": MetadataValue.md(markdown_table(most_stated)),
             "facts_in_conflict": MetadataValue.int(built.filter(pl.col("conflicts_with").list.len() > 0).height),
             "engine": MetadataValue.text(engine.name),
+            "mode": MetadataValue.text(mode),
+            **({"facts_written": MetadataValue.int(n_rewritten)} if n_rewritten is not None else {}),
             "values_over_time_vega_lite": MetadataValue.json(values_over_time),
         }
     )
+
+
+# A backlog past this share of the claims is merged at more cost than every claim is grouped.
+MERGE_MAX_SHARE = 0.25
+
+
+def _facts_mode(conn, engine: Engine) -> str:
+    """`merged` when the claims added and relabelled since the facts were built (`fact_backlog`)
+    can be merged into them: the state is current, no claim was deleted or extracted again, no
+    cluster the facts saw was split (its claims now in two clusters: a document's new version
+    took a passage that bridged two), and the backlog is a small share of the claims. Else
+    `rebuilt` from every claim."""
+    if engine.is_spark or not fact_state_is_current(conn):
+        return "rebuilt"
+    n_backlog, n_rebuild, n_claims = conn.sql(
+        "select count(*), count(*) filter (where change = 'rebuild'), (select count(*) from claims) from fact_backlog"
+    ).fetchall()[0]
+    if n_rebuild or n_backlog > MERGE_MAX_SHARE * n_claims:
+        return "rebuilt"
+    (n_split,) = conn.sql(SPLIT_CLUSTERS).fetchall()[0]
+    return "rebuilt" if n_split else "merged"
+
+
+# The clusters the facts saw whose claims are no longer in one cluster: the claims relabelled
+# from each, and the claims still in it that were not added since.
+SPLIT_CLUSTERS = """
+    with relabelled as (
+        select b.cluster_before as before, c.cluster_id as now
+        from fact_backlog as b join claims as c using (claim_id)
+        where b.change = 'relabelled' and b.cluster_before is not null
+    ),
+    stayed as (
+        select cluster_id as before, cluster_id as now from claims
+        where cluster_id in (select before from relabelled)
+          and claim_id not in (select claim_id from fact_backlog where change = 'added')
+    )
+    select count(*) from (
+        select before from (select * from relabelled union all select * from stayed)
+        group by before having count(distinct now) > 1
+    )
+"""
+
+# The backlog's claims: the added ones and those relabelled since (`_fact_changes`).
+FACT_CHANGES = f"""
+    create or replace temp table _fact_changes as
+    select b.change, {', '.join('c.' + name for name in ('claim_id', 'doc_id', 'cluster_id', *FACT_KEY, 'qualifier', 'attributed_to'))}
+    from (select distinct claim_id, change from fact_backlog where change in ('added', 'relabelled')) as b
+    join claims as c using (claim_id)
+"""
+_SAME_FACT = " and ".join(
+    f"a.{name} is not distinct from c.{name}" if name == "period" else f"a.{name} = c.{name}" for name in FACT_KEY
+)
+# the added claims, with their document's dates and whether the fact counts their document
+# already (one of its claims is in the fact and was not added now)
+FACT_ADDED = f"""
+    with not_added as (
+        select * from claims
+        where doc_id in (select doc_id from _fact_changes where change = 'added')
+          and claim_id not in (select claim_id from _fact_changes where change = 'added')
+    )
+    select a.claim_id, a.doc_id, {', '.join('a.' + name for name in FACT_KEY)}, a.qualifier, a.attributed_to,
+           d.published_at, d.ingested_at,
+           exists (select 1 from not_added as c where c.doc_id = a.doc_id and {_SAME_FACT}) as doc_counted
+    from _fact_changes as a left join documents as d using (doc_id)
+    where a.change = 'added'
+"""
+# every added or relabelled claim, and every claim not added in their clusters with the same
+# fact: its fact, its document's outlet and its cluster
+FACT_LINKS = f"""
+    with linked as (
+        select * from _fact_changes
+        union all
+        select null, {', '.join('c.' + name for name in ('claim_id', 'doc_id', 'cluster_id', *FACT_KEY, 'qualifier', 'attributed_to'))}
+        from claims as c
+        where c.cluster_id in (select cluster_id from _fact_changes)
+          and c.claim_id not in (select claim_id from _fact_changes where change = 'added')
+          and exists (select 1 from _fact_changes as a where a.cluster_id = c.cluster_id and {_SAME_FACT})
+    )
+    select {', '.join('l.' + name for name in FACT_KEY)}, l.doc_id, d.outlet, l.cluster_id
+    from linked as l left join documents as d using (doc_id)
+"""
+
+
+def _merge_new_claims(conn) -> int:
+    """Merge the backlog's claims into the facts (`merge_facts`): the facts they touch, and the
+    others of a measure, unit and period they add a fact to, are written again with the state
+    rows that changed. Returns how many facts were written."""
+    conn.execute(FACT_CHANGES)
+    added = with_fact_ids(read_frame(conn, FACT_ADDED))
+    links = with_fact_ids(
+        read_frame(conn, FACT_LINKS).select(
+            *FACT_KEY, source=source_name_of(pl.col("outlet"), pl.col("doc_id")), cluster_id=pl.col("cluster_id")
+        )
+    )
+    conn.execute("drop table _fact_changes")
+    touched = pl.concat([added.select("fact_id", *FACT_KEY), links.select("fact_id", *FACT_KEY)]).unique("fact_id")
+    conn.register("_touched", touched)
+    conn.register("_link_sources", links.select("fact_id", "source").unique())
+    try:
+        old = read_frame(
+            conn,
+            """
+            with created as (select * from _touched where fact_id not in (select fact_id from facts))
+            select * from facts
+            where fact_id in (select fact_id from _touched)
+               or (measure, unit, coalesce(period, '')) in (select (measure, unit, coalesce(period, '')) from created)
+            """,
+        )
+        conn.register("_old", old.select("fact_id"))
+        state = FactState(
+            sources=read_frame(
+                conn,
+                """
+                select * from fact_sources
+                where (fact_id, component) in (
+                    select (s.fact_id, s.component) from fact_sources as s join _link_sources using (fact_id, source)
+                )
+                """,
+            ),
+            dates=read_frame(conn, "select * from fact_dates where fact_id in (select fact_id from _old)"),
+        )
+    finally:
+        for name in ("_touched", "_link_sources", "_old"):
+            conn.unregister(name)
+    rows, changed = merge_facts(old, added, links, state)
+    for table, frame, key in (
+        ("facts", rows, "fact_id"), ("fact_dates", changed.dates, "fact_id"), ("fact_sources", changed.sources, "fact_id, source")
+    ):
+        conn.register("_rows", frame)
+        conn.execute(f"delete from {table} where ({key}) in (select ({key}) from _rows)")
+        conn.execute(f"insert into {table} by name select * from _rows")
+        conn.unregister("_rows")
+    return rows.height
 
 
 def _values_over_time(cursor) -> dict:

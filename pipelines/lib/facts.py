@@ -16,6 +16,7 @@ facts never conflict.
 """
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -40,6 +41,23 @@ FACTS_SCHEMA = {
 }
 FACT_KEY = ["measure", "unit", "period", "value_low", "value_high"]
 UNCONFLICTED_MEASURES = ("other",)
+
+# What adding claims to built facts needs besides the facts (`merge_facts`), kept beside them:
+# per fact and source, the component of the fact's sources the source is in (named by its
+# smallest source), and per fact the earliest publication and ingest dates of its documents
+# (first_seen_at is the first, else the second).
+SOURCES_STATE_SCHEMA = {"fact_id": pl.Utf8, "source": pl.Utf8, "component": pl.Utf8}
+DATES_STATE_SCHEMA = {"fact_id": pl.Utf8, "min_published_at": pl.Datetime("us"), "min_ingested_at": pl.Datetime("us")}
+
+
+@dataclass(frozen=True)
+class FactState:
+    sources: pl.DataFrame  # SOURCES_STATE_SCHEMA
+    dates: pl.DataFrame  # DATES_STATE_SCHEMA
+
+    @staticmethod
+    def empty() -> "FactState":
+        return FactState(pl.DataFrame(schema=SOURCES_STATE_SCHEMA), pl.DataFrame(schema=DATES_STATE_SCHEMA))
 
 
 # The values the most documents state, from the facts as built: a fact's key is a value (measure,
@@ -74,52 +92,205 @@ def build_facts(
     unit, period, value_low, value_high, qualifier, attributed_to); `documents` has doc_id,
     outlet, published_at, ingested_at. `keyed` is `fact_rows(claims)` when the caller has it.
     """
+    return build_facts_and_state(claims, documents, keyed, with_state=False)[0]
+
+
+def build_facts_and_state(
+    claims: pl.DataFrame,
+    documents: pl.DataFrame,
+    keyed: tuple[pl.DataFrame, pl.Series] | None = None,
+    with_state: bool = True,
+) -> tuple[pl.DataFrame, FactState | None]:
+    """`build_facts`, and (`with_state`) what `merge_facts` needs to add claims to them later."""
     if claims.is_empty():
-        return pl.DataFrame(schema=FACTS_SCHEMA)
+        return pl.DataFrame(schema=FACTS_SCHEMA), (FactState.empty() if with_state else None)
     # ids are hashed once per distinct fact, not per mention; a fact is carried as its row
     # number in `keys` (an integer) until the rows are built
     keys, fact = keyed if keyed is not None else fact_rows(claims)
-    keys = keys.with_columns(
-        fact_id=pl.struct(FACT_KEY).map_elements(lambda k: fact_id_for(**k), return_dtype=pl.Utf8)
-    ).with_row_index("fact")
+    keys = with_fact_ids(keys).with_row_index("fact")
     # a document's source is named once per document, as an integer code, not once per mention,
     # and so is the document (`doc`: its documents are counted as integers, 0.03 against 0.16 s
     # for 1.3 million ids at 100,000 articles)
-    mentions = claims.with_columns(fact).join(_sources(documents), on="doc_id", how="left")
+    sources = _sources(documents)
+    mentions = claims.with_columns(fact).join(sources.drop("source_name"), on="doc_id", how="left")
     if mentions["doc"].null_count():
         # a claim whose document is missing (which the reference checks rule out) is a source of
         # its own: the documents' codes are made again with those ids among them
         missing = claims.select("doc_id").unique().join(documents, on="doc_id", how="anti")
-        mentions = claims.with_columns(fact).join(_sources(pl.concat([documents, missing], how="diagonal")), on="doc_id", how="left")
+        sources = _sources(pl.concat([documents, missing], how="diagonal"))
+        mentions = claims.with_columns(fact).join(sources.drop("source_name"), on="doc_id", how="left")
     facts = mentions.group_by("fact").agg(
         qualifiers=pl.col("qualifier").unique().sort(),
         n_mentions=pl.len(),
         n_documents=pl.col("doc").n_unique(),
         attributed_to=pl.col("attributed_to").drop_nulls().unique().sort(),
-        first_seen_at=pl.coalesce(pl.col("published_at").min(), pl.col("ingested_at").min()),
+        min_published_at=pl.col("published_at").min(),
+        min_ingested_at=pl.col("ingested_at").min(),
         claim_ids=pl.col("claim_id").sort(),
-    )
-    facts = keys.join(facts, on="fact").join(_independent_sources(mentions), on="fact", how="left")
+    ).with_columns(first_seen_at=pl.coalesce("min_published_at", "min_ingested_at"))
+    components = _source_components(mentions)
+    n_sources = components.group_by("fact").agg(n_independent_sources=pl.col("component").n_unique())
+    facts = keys.join(facts, on="fact").join(n_sources, on="fact", how="left")
     conflicts = _conflicts(facts)
-    return (
+    built = (
         facts.join(conflicts, on="fact_id", how="left")
         .with_columns(pl.col("conflicts_with").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
         .select(list(FACTS_SCHEMA))
         .cast(FACTS_SCHEMA)
         .sort("measure", "unit", "value_low", "value_high", "fact_id", nulls_last=True)
     )
+    if not with_state:
+        return built, None
+    # the state names its sources and components: codes are this build's own
+    names = sources.select(pl.col("source").alias("code"), pl.col("source_name")).unique("code")
+    state_sources = (
+        components.join(keys.select("fact", "fact_id"), on="fact")
+        .join(names, left_on="source", right_on="code")
+        .select("fact_id", pl.col("source_name").alias("source"), "component")
+    )
+    state = FactState(
+        sources=_named_components(state_sources),
+        dates=facts.select(list(DATES_STATE_SCHEMA)).cast(DATES_STATE_SCHEMA),
+    )
+    return built, state
+
+
+def merge_facts(old: pl.DataFrame, added: pl.DataFrame, links: pl.DataFrame, state: FactState) -> tuple[pl.DataFrame, FactState]:
+    """Built facts with the claims added since, and the cluster links those claims and relabelled
+    ones (whose cluster changed by merging with another) bring: the rows `build_facts` gives
+    over every claim, computed from the facts they change, not from every claim.
+
+    - `old`: the stored rows (`FACTS_SCHEMA`) of every fact `added` or `links` names, and of
+      every fact sharing a measure, unit and period with one they create (its conflicts change).
+    - `added`: the claims added (claim_id, doc_id, `FACT_KEY`, qualifier, attributed_to), with
+      their document's published_at and ingested_at, and `doc_counted`: the fact already
+      counts the document (another of its claims is in the fact and was not added now).
+    - `links`: (`FACT_KEY`, `source`: the `source_name_of` the claim's document, `cluster_id`)
+      for every added or relabelled claim, and for every claim not added already in their
+      clusters with the same fact.
+    - `state`: the stored state rows: `sources` of every component a (fact, source) of `links`
+      is in (all its rows), `dates` of the facts in `old`.
+
+    Returns the rows that replace `old` (and the new facts), and the state rows that replace
+    those stored: `sources` by (fact_id, source), only the rows that changed or are new;
+    `dates` by fact_id.
+    """
+    empty_list = pl.lit([], dtype=pl.List(pl.Utf8))
+    added = with_fact_ids(added)
+    links = with_fact_ids(links)
+    grown = added.group_by("fact_id").agg(
+        add_qualifiers=pl.col("qualifier").unique(),
+        add_mentions=pl.len(),
+        add_documents=pl.col("doc_id").filter(~pl.col("doc_counted")).n_unique(),
+        add_attributed=pl.col("attributed_to").drop_nulls().unique(),
+        add_published=pl.col("published_at").min(),
+        add_ingested=pl.col("ingested_at").min(),
+        add_claim_ids=pl.col("claim_id"),
+    )
+    sources, delta = _merged_components(links, state.sources)
+    keys = pl.concat([added.select("fact_id", *FACT_KEY), links.select("fact_id", *FACT_KEY)]).unique("fact_id")
+    created = keys.join(old, on="fact_id", how="anti").with_columns(
+        qualifiers=empty_list, n_mentions=pl.lit(0), n_documents=pl.lit(0), n_independent_sources=pl.lit(0),
+        attributed_to=empty_list, first_seen_at=pl.lit(None), claim_ids=empty_list, conflicts_with=empty_list,
+    ).select(list(FACTS_SCHEMA)).cast(FACTS_SCHEMA)
+    merged = (
+        pl.concat([old.select(list(FACTS_SCHEMA)).cast(FACTS_SCHEMA), created])
+        .join(state.dates, on="fact_id", how="left")
+        .join(grown, on="fact_id", how="left")
+        .join(delta, on="fact_id", how="left")
+        .with_columns(
+            qualifiers=pl.concat_list("qualifiers", pl.col("add_qualifiers").fill_null(empty_list)).list.unique().list.sort(),
+            n_mentions=pl.col("n_mentions") + pl.col("add_mentions").fill_null(0),
+            n_documents=pl.col("n_documents") + pl.col("add_documents").fill_null(0),
+            n_independent_sources=pl.col("n_independent_sources") + pl.col("delta").fill_null(0),
+            attributed_to=pl.concat_list("attributed_to", pl.col("add_attributed").fill_null(empty_list)).list.unique().list.sort(),
+            min_published_at=pl.min_horizontal("min_published_at", "add_published"),
+            min_ingested_at=pl.min_horizontal("min_ingested_at", "add_ingested"),
+            claim_ids=pl.concat_list("claim_ids", pl.col("add_claim_ids").fill_null(empty_list)).list.sort(),
+        )
+        .with_columns(first_seen_at=pl.coalesce("min_published_at", "min_ingested_at"))
+    )
+    if created.height:
+        # a new fact conflicts with the others of its measure, unit and period, and they with it
+        groups = created.select("measure", "unit", "period").unique()
+        scoped = merged.join(groups, on=["measure", "unit", "period"], how="semi", nulls_equal=True)
+        conflicts = scoped.select("fact_id").join(_conflicts(scoped), on="fact_id", how="left")
+        merged = merged.join(conflicts.rename({"conflicts_with": "recomputed"}), on="fact_id", how="left").with_columns(
+            conflicts_with=pl.when(pl.col("fact_id").is_in(scoped["fact_id"].implode()))
+            .then(pl.col("recomputed").fill_null(empty_list))
+            .otherwise(pl.col("conflicts_with"))
+        )
+    rows = (
+        merged.select(list(FACTS_SCHEMA))
+        .cast(FACTS_SCHEMA)
+        .sort("measure", "unit", "value_low", "value_high", "fact_id", nulls_last=True)
+    )
+    dates = merged.select(list(DATES_STATE_SCHEMA)).cast(DATES_STATE_SCHEMA)
+    return rows, FactState(sources=sources, dates=dates)
+
+
+def _merged_components(links: pl.DataFrame, stored: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The components of the facts' sources after `links` (fact_id, source, cluster_id) joined
+    those `stored` (`SOURCES_STATE_SCHEMA`: every row of each component a linked source is
+    in): the state rows that changed or are new, and per fact the change in its number of
+    components (`delta`). A component stays one (a cluster only grows or merges with another),
+    so the components the links do not reach are left as they are."""
+    sep = "\x1f"
+    source_key = pl.concat_str("fact_id", pl.lit(sep + "s"), "source")
+    nodes = pl.concat([links.select("fact_id", "source"), stored.select("fact_id", "source")]).unique()
+    linked = links.filter(pl.col("cluster_id").is_not_null())
+    a = pl.concat([linked.select(key=source_key), stored.select(key=source_key)])["key"]
+    b = pl.concat(
+        [
+            linked.select(key=pl.concat_str("fact_id", pl.lit(sep + "c"), "cluster_id")),
+            stored.select(key=pl.concat_str("fact_id", pl.lit(sep + "k"), "component")),
+        ]
+    )["key"]
+    node_keys = nodes.select(key=source_key)["key"]
+    every = pl.concat([node_keys, a, b])
+    codes = (every.rank("dense") - 1).cast(pl.Int64).to_numpy()
+    n_nodes, n_edges = len(node_keys), len(a)
+    label = component_labels(int(codes.max()) + 1 if len(codes) else 0, codes[n_nodes : n_nodes + n_edges], codes[n_nodes + n_edges :])
+    labelled = _named_components(nodes.with_columns(component=pl.Series(label[codes[:n_nodes]])))
+    before = stored.group_by("fact_id").agg(n_before=pl.col("component").n_unique())
+    delta = (
+        labelled.group_by("fact_id")
+        .agg(n_after=pl.col("component").n_unique())
+        .join(before, on="fact_id", how="left")
+        .select("fact_id", delta=(pl.col("n_after").cast(pl.Int32) - pl.col("n_before").fill_null(0).cast(pl.Int32)))
+    )
+    changed = labelled.join(stored, on=["fact_id", "source", "component"], how="anti")
+    return changed, delta
+
+
+def with_fact_ids(keys: pl.DataFrame) -> pl.DataFrame:
+    """`keys` (`FACT_KEY` columns) with `fact_id`, hashed once per distinct key (as they are
+    when they have it)."""
+    if "fact_id" in keys.columns:
+        return keys
+    distinct = keys.select(FACT_KEY).unique()
+    named = distinct.with_columns(
+        fact_id=pl.struct(FACT_KEY).map_elements(lambda k: fact_id_for(**k), return_dtype=pl.Utf8)
+    )
+    return keys.join(named, on=FACT_KEY, how="left", nulls_equal=True, maintain_order="left")
 
 
 def _sources(documents: pl.DataFrame) -> pl.DataFrame:
-    """Per document (`doc_id`): its dates, `source` (its outlet's code, or its own when it has
-    none: "outlet:" and the lower-cased outlet or the doc_id, densely ranked) and `doc` (its own
-    code, its row)."""
+    """Per document (`doc_id`): its dates, `source_name` ("outlet:" and the lower-cased outlet,
+    or the doc_id when it has none), `source` (that name's code: densely ranked) and `doc` (its
+    own code, its row)."""
     return documents.select(
         "doc_id", "published_at", "ingested_at",
-        source=pl.concat_str(pl.lit("outlet:"), pl.coalesce(pl.col("outlet").str.to_lowercase(), "doc_id"))
-        .rank("dense").cast(pl.UInt32),
+        source_name=source_name_of(pl.col("outlet"), pl.col("doc_id")),
+    ).with_columns(
+        source=pl.col("source_name").rank("dense").cast(pl.UInt32),
         doc=pl.int_range(pl.len(), dtype=pl.UInt32),
     )
+
+
+def source_name_of(outlet: pl.Expr, doc_id: pl.Expr) -> pl.Expr:
+    """A mention's source: its document's outlet, lower-cased, or the document itself."""
+    return pl.concat_str(pl.lit("outlet:"), pl.coalesce(outlet.str.to_lowercase(), doc_id))
 
 
 def fact_rows(claims: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
@@ -135,11 +306,12 @@ def fact_rows(claims: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     return grouped.drop("row"), pl.Series("fact", fact)
 
 
-def _independent_sources(mentions: pl.DataFrame) -> pl.DataFrame:
-    """Per fact (`fact`), the connected components of its mentions' sources (`source`, an
-    outlet's code) and clusters: an outlet repeating itself, and copies of one passage, count
-    once. A node is a (fact, source) or (fact, cluster) pair packed into one integer, so the
-    graph of every fact is built at once without string keys, and labelled by SciPy."""
+def _source_components(mentions: pl.DataFrame) -> pl.DataFrame:
+    """Per fact (`fact`) and source (`source`, an outlet's code), its `component`: the
+    connected components of the fact's mentions' sources and clusters, so that an outlet
+    repeating itself, and copies of one passage, count once. A node is a (fact, source) or
+    (fact, cluster) pair packed into one integer, so the graph of every fact is built at once
+    without string keys, and labelled by SciPy (labels are integers, unique across facts)."""
     high = pl.col("fact").cast(pl.UInt64) * (1 << 32)
     packed = mentions.select(
         source=high + pl.col("source").cast(pl.UInt64),
@@ -151,12 +323,21 @@ def _independent_sources(mentions: pl.DataFrame) -> pl.DataFrame:
     cluster_nodes, b = _dense_codes(linked["cluster"])
     a_linked = a[packed["cluster"].is_not_null().to_numpy()]
     label = component_labels(len(source_nodes) + len(cluster_nodes), a_linked.astype(np.int64), b.astype(np.int64) + len(source_nodes))
-    return (
-        pl.DataFrame({"fact": source_nodes >> np.uint64(32), "component": label[: len(source_nodes)]})
-        .group_by("fact")
-        .agg(n_independent_sources=pl.col("component").n_unique())
-        .cast({"fact": pl.UInt32})
+    return pl.DataFrame(
+        {
+            "fact": (source_nodes >> np.uint64(32)).astype(np.uint32),
+            "source": (source_nodes & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+            "component": label[: len(source_nodes)],
+        }
     )
+
+
+def _named_components(sources: pl.DataFrame) -> pl.DataFrame:
+    """`sources` (`fact_id`, `source` name, `component`: any label, unique across facts) with
+    each component named by its smallest source, as `SOURCES_STATE_SCHEMA` stores it."""
+    return sources.with_columns(component=pl.col("source").min().over("fact_id", "component")).select(
+        list(SOURCES_STATE_SCHEMA)
+    ).cast(SOURCES_STATE_SCHEMA)
 
 
 def _dense_codes(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -91,6 +91,34 @@ create table if not exists facts (
     conflicts_with        varchar[] not null
 );
 
+-- What the facts step merges into the facts instead of building them again from every claim
+-- (pipelines.lib.facts.merge_facts). No primary keys: rows are deleted before they are written
+-- again, and a batch's random ids would touch every page of an index.
+-- The claims the facts have not seen yet, written by the claims step while the state below is
+-- current: `added` (appended to claims), `relabelled` (their cluster changed; `cluster_before`
+-- is the one the facts saw), `rebuild` (claims were deleted or extracted again: the facts are
+-- built again from every claim; claim_id is null). Emptied by every facts run.
+create table if not exists fact_backlog (
+    claim_id       varchar,
+    change         varchar not null,
+    cluster_before varchar
+);
+
+-- per fact and source (an outlet, or a document without one), the component of the fact's
+-- sources linked by shared clusters that the source is in, named by its smallest source
+create table if not exists fact_sources (
+    fact_id   varchar not null,
+    source    varchar not null,
+    component varchar not null
+);
+
+-- per fact, the earliest publication and ingest dates of its documents
+create table if not exists fact_dates (
+    fact_id          varchar not null,
+    min_published_at timestamp,
+    min_ingested_at  timestamp
+);
+
 -- one row per (cross-check rule, combination of input facts, stated fact compared with)
 create table if not exists consistency (
     rule              varchar not null,

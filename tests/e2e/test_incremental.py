@@ -138,6 +138,21 @@ def _from_scratch(cw) -> dict[str, list[tuple]]:
     }
 
 
+def _facts_from_scratch(cw) -> dict[str, list[tuple]]:
+    """The facts and their state built from every claim in the warehouse, as the stored tables."""
+    from pipelines.defs.extract import FACT_INPUT_CLAIMS, FACT_INPUT_DOCUMENTS
+    from pipelines.lib.facts import build_facts_and_state
+
+    with duckdb.connect(str(cw.warehouse), read_only=True) as conn:
+        facts, state = build_facts_and_state(conn.sql(FACT_INPUT_CLAIMS).pl(), conn.sql(FACT_INPUT_DOCUMENTS).pl())
+    return {"facts": sorted(facts.rows()), "fact_sources": sorted(state.sources.rows()), "fact_dates": sorted(state.dates.rows())}
+
+
+def _facts_event(result):
+    (event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["facts"]]
+    return event.materialization.metadata
+
+
 def _labels_are_current(cw) -> bool:
     """Every claim and quarantined row carries the label of its current mention, and every
     current mention has a row."""
@@ -159,9 +174,13 @@ def _repeated_keys(cw) -> dict[str, int]:
     }
 
 
-def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scratch(claimwire):
+def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scratch(claimwire, monkeypatch):
     # one document at a time: 002 copies a quote of 000, 003 and 004 share passages with earlier ones
-    n_reclustered, n_labelled = [], []
+    import pipelines.defs.extract as extract
+
+    # each document holds a fifth to a half of the claims: merged all the same
+    monkeypatch.setattr(extract, "MERGE_MAX_SHARE", 1.0)
+    n_reclustered, n_labelled, modes, written, n_facts = [], [], [], [], []
     for prefix in ("000", "001", "002", "003", "004"):
         _copy(claimwire, prefix)
         result = claimwire.run()
@@ -173,6 +192,15 @@ def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scr
         # claim and quarantined row then carries the label of every current mention
         assert _labels_are_current(claimwire), prefix
         assert _repeated_keys(claimwire) == dict.fromkeys(UNKEYED, 0), prefix
+        # the facts merge the batch's claims (and the clusters it joined) into what they were:
+        # the same rows and state as built from every claim, writing only the facts it touched
+        facts = _facts_from_scratch(claimwire)
+        for table in ("facts", "fact_sources", "fact_dates"):
+            assert sorted(claimwire.warehouse_query(f"select * from {table}")) == facts[table], (prefix, table)
+        assert claimwire.warehouse_query("select count(*) from fact_backlog") == [(0,)]
+        modes.append(_facts_event(result)["mode"].value)
+        written.append(_facts_event(result)["facts_written"].value)
+        n_facts.append(len(facts["facts"]))
         (materialization,) = [
             m for m in result.get_asset_materialization_events() if m.asset_key.path == ["passage_clusters"]
         ]
@@ -193,6 +221,11 @@ def test_each_batch_relabels_only_what_it_touches_and_equals_clustering_from_scr
     assert materialization.materialization.metadata["reclustered_passages"].value == 0
     (claims_event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["claims"]]
     assert claims_event.materialization.metadata["labels_recomputed"].value == 0
+    assert (_facts_event(result)["mode"].value, _facts_event(result)["facts_written"].value) == ("merged", 0)
+    # the first run builds every fact; each later one merges its batch into the facts it touches
+    assert modes == ["rebuilt", "merged", "merged", "merged", "merged"]
+    # (001, another story, touches all ten facts there are then; the later ones fewer)
+    assert (written, n_facts) == ([3, 10, 4, 8, 6], [3, 10, 11, 16, 18])
     # one progress row per stage and document, whichever runs wrote it again
     assert _repeated_keys(claimwire) == dict.fromkeys(UNKEYED, 0)
     assert claimwire.warehouse_query(
