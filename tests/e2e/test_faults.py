@@ -54,7 +54,7 @@ def _fail(*args, **kwargs):
         (dedup_defs, "split_passages"),
         (dedup_defs, "match_signed"),
         (extract_defs, "extract_claims_in_processes"),
-        (extract_defs, "build_facts"),
+        (extract_defs, "build_facts_and_state"),
         (publish_defs, "_write_table"),
     ],
     ids=["ingest", "passages", "dedup", "claims", "facts", "publish"],
@@ -65,6 +65,32 @@ def test_a_step_that_dies_is_completed_by_the_next_run(claimwire, monkeypatch, u
         patch.setattr(module, function, _fail)
         assert not claimwire.run(raise_on_error=False).success
     assert claimwire.run().success
+    assert release_content(claimwire) == undisturbed
+
+
+def test_a_merge_of_new_claims_into_the_facts_that_dies_is_completed_by_the_next_run(claimwire, monkeypatch, undisturbed):
+    import shutil
+
+    from tests.conftest import RAW_SEEDS
+
+    seeds = sorted(RAW_SEEDS.glob("*.txt"))
+    for path in seeds[:3]:
+        shutil.copy2(path, claimwire.raw / path.name)
+    assert claimwire.run().success
+    for path in seeds[3:]:
+        shutil.copy2(path, claimwire.raw / path.name)
+    monkeypatch.setattr(extract_defs, "MERGE_MAX_SHARE", 1.0)  # two of five documents: merged all the same
+    with monkeypatch.context() as patch:
+        patch.setattr(extract_defs, "merge_facts", _fail)
+        assert not claimwire.run(raise_on_error=False).success
+    # the claims the failed run added wait in the backlog, and the next run merges them
+    assert claimwire.warehouse_query(
+        "select count(*) filter (where change = 'added') > 0, count(*) filter (where change = 'rebuild') from fact_backlog"
+    ) == [(True, 0)]
+    result = claimwire.run()
+    assert result.success
+    (facts,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["facts"]]
+    assert facts.materialization.metadata["mode"].value == "merged"
     assert release_content(claimwire) == undisturbed
 
 

@@ -178,3 +178,31 @@ def test_merging_equals_building_from_every_claim(history):
     expected, expected_state = build_facts_and_state(after, DOCUMENTS)
     _same(facts, expected)
     _state_equal(state, expected_state)
+
+
+def _split_clusters(claims: list[tuple[str, str]], backlog: list[tuple[str, str, str | None]]) -> int:
+    """`SPLIT_CLUSTERS` over claims (claim_id, cluster_id) and backlog rows (claim_id, change,
+    cluster_before)."""
+    import duckdb
+
+    from pipelines.defs.extract import SPLIT_CLUSTERS
+
+    with duckdb.connect() as conn:
+        conn.execute("create table claims (claim_id varchar, cluster_id varchar)")
+        conn.execute("create table fact_backlog (claim_id varchar, change varchar, cluster_before varchar)")
+        if claims:
+            conn.executemany("insert into claims values (?, ?)", claims)
+        if backlog:
+            conn.executemany("insert into fact_backlog values (?, ?, ?)", backlog)
+        return conn.sql(SPLIT_CLUSTERS).fetchall()[0][0]
+
+
+def test_a_cluster_whose_claims_went_two_ways_is_a_split_and_a_merge_is_not():
+    # k2's claim joined k1 (a merge): one cluster for everything k2 held
+    assert _split_clusters([("x", "k1"), ("y", "k1"), ("z", "k1")], [("z", "relabelled", "k2")]) == 0
+    # k1's y went to k3 while x stayed: k1 split
+    assert _split_clusters([("x", "k1"), ("y", "k3")], [("y", "relabelled", "k1")]) == 1
+    # both went to k3: renamed whole, not split
+    assert _split_clusters([("x", "k3"), ("y", "k3")], [("x", "relabelled", "k1"), ("y", "relabelled", "k1")]) == 0
+    # a claim added to k1 since was never in the k1 the facts saw
+    assert _split_clusters([("x", "k3"), ("w", "k1")], [("x", "relabelled", "k1"), ("w", "added", None)]) == 0
