@@ -501,28 +501,26 @@ def _merge_new_claims(conn) -> int:
         )
         conn.register("_old", old.select("fact_id"))
         state = FactState(
-            sources=read_frame(
-                conn,
-                """
-                select * from fact_sources
-                where (fact_id, component) in (
-                    select (s.fact_id, s.component) from fact_sources as s join _link_sources using (fact_id, source)
-                )
-                """,
-            ),
+            sources=read_frame(conn, "select s.* from fact_sources as s join _link_sources using (fact_id, source)"),
             dates=read_frame(conn, "select * from fact_dates where fact_id in (select fact_id from _old)"),
         )
     finally:
         for name in ("_touched", "_link_sources", "_old"):
             conn.unregister(name)
     rows, changed = merge_facts(old, added, links, state)
-    for table, frame, key in (
-        ("facts", rows, "fact_id"), ("fact_dates", changed.dates, "fact_id"), ("fact_sources", changed.sources, "fact_id, source")
-    ):
+    for table, frame in (("facts", rows), ("fact_dates", changed.dates)):
         conn.register("_rows", frame)
-        conn.execute(f"delete from {table} where ({key}) in (select ({key}) from _rows)")
+        conn.execute(f"delete from {table} where fact_id in (select fact_id from _rows)")
         conn.execute(f"insert into {table} by name select * from _rows")
         conn.unregister("_rows")
+    if changed.renamed.height:
+        conn.register("_renamed", changed.renamed)
+        conn.execute(
+            "update fact_sources as s set component = r.renamed_to from _renamed as r "
+            "where s.fact_id = r.fact_id and s.component = r.component"
+        )
+        conn.unregister("_renamed")
+    append_table(conn, "fact_sources", changed.sources)
     return rows.height
 
 

@@ -60,6 +60,15 @@ class FactState:
         return FactState(pl.DataFrame(schema=SOURCES_STATE_SCHEMA), pl.DataFrame(schema=DATES_STATE_SCHEMA))
 
 
+@dataclass(frozen=True)
+class FactChanges:
+    """What `merge_facts` changes in the stored state."""
+
+    sources: pl.DataFrame  # SOURCES_STATE_SCHEMA rows of sources new to their fact
+    renamed: pl.DataFrame  # fact_id, component, renamed_to: every row of the component is renamed
+    dates: pl.DataFrame  # DATES_STATE_SCHEMA rows replacing those of the facts merged
+
+
 # The values the most documents state, from the facts as built: a fact's key is a value (measure,
 # unit, period, range) and it counts its documents, mentions and speakers over every claim.
 # (The claims step computed the same table over every claim in DuckDB, 0.18-0.34 s of each +1%
@@ -168,12 +177,11 @@ def merge_facts(old: pl.DataFrame, added: pl.DataFrame, links: pl.DataFrame, sta
     - `links`: (`FACT_KEY`, `source`: the `source_name_of` the claim's document, `cluster_id`)
       for every added or relabelled claim, and for every claim not added already in their
       clusters with the same fact.
-    - `state`: the stored state rows: `sources` of every component a (fact, source) of `links`
-      is in (all its rows), `dates` of the facts in `old`.
+    - `state`: the stored state rows: `sources` of the (fact, source) pairs of `links`, `dates`
+      of the facts in `old`.
 
-    Returns the rows that replace `old` (and the new facts), and the state rows that replace
-    those stored: `sources` by (fact_id, source), only the rows that changed or are new;
-    `dates` by fact_id.
+    Returns the rows that replace `old` (and the new facts), and the changes to the stored
+    state: `sources` to add, components `renamed`, `dates` replacing those of `old`.
     """
     empty_list = pl.lit([], dtype=pl.List(pl.Utf8))
     added = with_fact_ids(added)
@@ -187,7 +195,7 @@ def merge_facts(old: pl.DataFrame, added: pl.DataFrame, links: pl.DataFrame, sta
         add_ingested=pl.col("ingested_at").min(),
         add_claim_ids=pl.col("claim_id"),
     )
-    sources, delta = _merged_components(links, state.sources)
+    new_sources, renamed, delta = _merged_components(links, state.sources)
     keys = pl.concat([added.select("fact_id", *FACT_KEY), links.select("fact_id", *FACT_KEY)]).unique("fact_id")
     created = keys.join(old, on="fact_id", how="anti").with_columns(
         qualifiers=empty_list, n_mentions=pl.lit(0), n_documents=pl.lit(0), n_independent_sources=pl.lit(0),
@@ -226,41 +234,46 @@ def merge_facts(old: pl.DataFrame, added: pl.DataFrame, links: pl.DataFrame, sta
         .sort("measure", "unit", "value_low", "value_high", "fact_id", nulls_last=True)
     )
     dates = merged.select(list(DATES_STATE_SCHEMA)).cast(DATES_STATE_SCHEMA)
-    return rows, FactState(sources=sources, dates=dates)
+    return rows, FactChanges(sources=new_sources, renamed=renamed, dates=dates)
 
 
-def _merged_components(links: pl.DataFrame, stored: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _merged_components(links: pl.DataFrame, reached: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The components of the facts' sources after `links` (fact_id, source, cluster_id) joined
-    those `stored` (`SOURCES_STATE_SCHEMA`: every row of each component a linked source is
-    in): the state rows that changed or are new, and per fact the change in its number of
-    components (`delta`). A component stays one (a cluster only grows or merges with another),
-    so the components the links do not reach are left as they are."""
+    them. `reached` are the stored state rows (`SOURCES_STATE_SCHEMA`) of the links' (fact,
+    source) pairs: a linked source is its stored component, or a new node when the fact has no
+    such source yet. A component stays one (a cluster only grows or merges with another), so
+    only the components the links reach are looked at, as whole nodes: their other sources are
+    not read.
+
+    Returns the new sources' state rows, the components renamed (`fact_id`, `component`,
+    `renamed_to`: merged into one whose smallest source is another's), and per fact the change
+    in its number of components (`delta`)."""
     sep = "\x1f"
-    source_key = pl.concat_str("fact_id", pl.lit(sep + "s"), "source")
-    nodes = pl.concat([links.select("fact_id", "source"), stored.select("fact_id", "source")]).unique()
-    linked = links.filter(pl.col("cluster_id").is_not_null())
-    a = pl.concat([linked.select(key=source_key), stored.select(key=source_key)])["key"]
-    b = pl.concat(
-        [
-            linked.select(key=pl.concat_str("fact_id", pl.lit(sep + "c"), "cluster_id")),
-            stored.select(key=pl.concat_str("fact_id", pl.lit(sep + "k"), "component")),
-        ]
-    )["key"]
-    node_keys = nodes.select(key=source_key)["key"]
-    every = pl.concat([node_keys, a, b])
-    codes = (every.rank("dense") - 1).cast(pl.Int64).to_numpy()
-    n_nodes, n_edges = len(node_keys), len(a)
-    label = component_labels(int(codes.max()) + 1 if len(codes) else 0, codes[n_nodes : n_nodes + n_edges], codes[n_nodes + n_edges :])
-    labelled = _named_components(nodes.with_columns(component=pl.Series(label[codes[:n_nodes]])))
-    before = stored.group_by("fact_id").agg(n_before=pl.col("component").n_unique())
-    delta = (
-        labelled.group_by("fact_id")
-        .agg(n_after=pl.col("component").n_unique())
-        .join(before, on="fact_id", how="left")
-        .select("fact_id", delta=(pl.col("n_after").cast(pl.Int32) - pl.col("n_before").fill_null(0).cast(pl.Int32)))
+    nodes = links.join(reached, on=["fact_id", "source"], how="left").with_columns(
+        node=pl.when(pl.col("component").is_not_null())
+        .then(pl.concat_str("fact_id", pl.lit(sep + "k"), "component"))
+        .otherwise(pl.concat_str("fact_id", pl.lit(sep + "s"), "source"))
     )
-    changed = labelled.join(stored, on=["fact_id", "source", "component"], how="anti")
-    return changed, delta
+    linked = nodes.filter(pl.col("cluster_id").is_not_null())
+    a = linked["node"]
+    b = linked.select(pl.concat_str("fact_id", pl.lit(sep + "c"), "cluster_id"))["fact_id"]
+    distinct = nodes.unique("node").select("fact_id", "source", "component", "node")
+    every = pl.concat([distinct["node"], a, b])
+    codes = (every.rank("dense") - 1).cast(pl.Int64).to_numpy()
+    n_nodes, n_edges = distinct.height, len(a)
+    label = component_labels(int(codes.max()) + 1 if len(codes) else 0, codes[n_nodes : n_nodes + n_edges], codes[n_nodes + n_edges :])
+    # a stored component is named by its smallest source already; merged ones take the smallest name
+    labelled = distinct.with_columns(label=pl.Series(label[codes[:n_nodes]]), name=pl.coalesce("component", "source")).with_columns(
+        renamed_to=pl.col("name").min().over("label")
+    )
+    delta = labelled.group_by("fact_id").agg(
+        delta=pl.col("label").n_unique().cast(pl.Int32) - pl.col("component").drop_nulls().n_unique().cast(pl.Int32)
+    )
+    added = labelled.filter(pl.col("component").is_null()).select("fact_id", "source", component="renamed_to").cast(SOURCES_STATE_SCHEMA)
+    renamed = labelled.filter(pl.col("component").is_not_null() & (pl.col("component") != pl.col("renamed_to"))).select(
+        "fact_id", "component", "renamed_to"
+    )
+    return added, renamed, delta
 
 
 def with_fact_ids(keys: pl.DataFrame) -> pl.DataFrame:

@@ -7,7 +7,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.lib.facts import FACT_KEY, FactState, build_facts, build_facts_and_state, merge_facts, source_name_of, with_fact_ids
+from pipelines.lib.facts import FACT_KEY, FactChanges, FactState, build_facts, build_facts_and_state, merge_facts, source_name_of, with_fact_ids
 
 CLAIM_COLUMNS = ["claim_id", "doc_id", "cluster_id", *FACT_KEY, "qualifier", "attributed_to"]
 
@@ -39,18 +39,20 @@ def _merge_inputs(facts: pl.DataFrame, state: FactState, before: pl.DataFrame, a
         pl.col("fact_id").is_in(touched["fact_id"].implode())
         | pl.struct("measure", "unit", "period").is_in(created.select(pl.struct("measure", "unit", "period")).to_series().implode())
     )
-    reached = with_fact_ids(links).select("fact_id", "source").join(state.sources, on=["fact_id", "source"])
     stored = FactState(
-        sources=state.sources.join(reached.select("fact_id", "component").unique(), on=["fact_id", "component"], how="semi"),
+        sources=state.sources.join(with_fact_ids(links).select("fact_id", "source").unique(), on=["fact_id", "source"], how="semi"),
         dates=state.dates.join(old.select("fact_id"), on="fact_id", how="semi"),
     )
     return old, added, links, stored
 
 
-def _apply(facts: pl.DataFrame, state: FactState, rows: pl.DataFrame, changed: FactState) -> tuple[pl.DataFrame, FactState]:
+def _apply(facts: pl.DataFrame, state: FactState, rows: pl.DataFrame, changed: FactChanges) -> tuple[pl.DataFrame, FactState]:
     """The stored facts and state with the merge's rows written as the facts step writes them."""
     facts = pl.concat([facts.join(rows, on="fact_id", how="anti"), rows])
-    sources = pl.concat([state.sources.join(changed.sources, on=["fact_id", "source"], how="anti"), changed.sources])
+    renamed = state.sources.join(changed.renamed, on=["fact_id", "component"], how="left").select(
+        "fact_id", "source", component=pl.coalesce("renamed_to", "component")
+    )
+    sources = pl.concat([renamed, changed.sources])
     dates = pl.concat([state.dates.join(changed.dates, on="fact_id", how="anti"), changed.dates])
     return facts, FactState(sources, dates)
 
