@@ -398,9 +398,10 @@ MERGE_MAX_SHARE = 0.25
 def _facts_mode(conn, engine: Engine) -> str:
     """`merged` when the claims added and relabelled since the facts were built (`fact_backlog`)
     can be merged into them: the state is current, no claim was deleted or extracted again, no
-    cluster the facts saw was split (its claims now in two clusters: a document's new version
-    took a passage that bridged two), and the backlog is a small share of the claims. Else
-    `rebuilt` from every claim."""
+    cluster the facts saw was split (its claims now in two clusters: a batch only grows and
+    merges clusters, history keeping older versions' passages, but clustering everything again
+    after the passage rules or signatures changed can split one), and the backlog is a small
+    share of the claims. Else `rebuilt` from every claim."""
     if engine.is_spark or not fact_state_is_current(conn):
         return "rebuilt"
     n_backlog, n_rebuild, n_claims = conn.sql(

@@ -462,3 +462,57 @@ def test_a_warehouse_whose_mentions_kept_their_texts_is_upgraded_and_its_mention
     assert len(before_mentions) > 20
     after = {t: claimwire.query(f"select * from read_parquet('{{release}}/{t}/*.parquet') order by all") for t in ("claims", "facts")}
     assert after == before
+
+
+P1 = (
+    "Officials in Seoul said on Monday that North Korea has sent 10,000 troops to the Russian region of Kursk, "
+    "where they are being trained to operate drones and artillery alongside Russian units before any deployment "
+    "near the front line."
+)
+P2 = (
+    "A defence ministry spokesman told reporters in the capital that North Korea has sent 10,000 troops aboard "
+    "cargo ships to Vladivostok in late October, and that they were moved west by train over the following weeks "
+    "under heavy secrecy."
+)
+
+
+def test_a_passage_that_bridges_two_clusters_merges_their_sources_in_the_facts(claimwire, monkeypatch):
+    # Two documents state 10,000 troops in unrelated paragraphs: two independent sources. A
+    # third reprints both paragraphs as one, without the figure: it states nothing of that
+    # fact, but its passage joins the two clusters, so the two statements become one source.
+    # Only the relabelled claims tell the facts step so.
+    import pipelines.defs.extract as extract
+
+    monkeypatch.setattr(extract, "MERGE_MAX_SHARE", 1.0)  # three small documents
+    (claimwire.raw / "a.txt").write_text(f"Troops in Kursk\n{P1}\n")
+    (claimwire.raw / "b.txt").write_text(f"Troops by sea\n{P2}\n")
+    assert claimwire.run().success
+    troops = "select n_documents, n_independent_sources from facts where value_low = 10000 and unit = 'person'"
+    assert claimwire.warehouse_query(troops) == [(2, 2)]
+    bridge = P1.replace("has sent 10,000 troops", "has sent troops") + " " + P2.replace("has sent 10,000 troops", "has sent troops")
+    (claimwire.raw / "c.txt").write_text(f"Both reports\n{bridge}\n")
+    result = claimwire.run()
+    assert result.success
+    assert claimwire.warehouse_query(
+        "select count(distinct m.cluster_id) from passage_cluster_members m join passages p using (passage_id) where p.ordinal = 2"
+    ) == [(1,)]
+    assert _facts_event(result)["mode"].value == "merged"
+    assert claimwire.warehouse_query(troops) == [(2, 1)]
+    facts = _facts_from_scratch(claimwire)
+    for table in ("facts", "fact_sources", "fact_dates"):
+        assert sorted(claimwire.warehouse_query(f"select * from {table}")) == facts[table], table
+
+    # The bridge is forgotten (its pairs deleted; history keeps an older version's passages,
+    # so only a change of what was matched does that) and every passage is clustered again: the
+    # cluster splits, no claim is deleted, and the split makes the facts be grouped again.
+    (c_doc,) = claimwire.warehouse_query("select doc_id from documents where source_path = 'c.txt'")[0]
+    with duckdb.connect(str(claimwire.warehouse)) as conn:
+        conn.execute("delete from passage_matches where passage_id_a like $c or passage_id_b like $c", {"c": f"{c_doc}-%"})
+        conn.execute("update stage_state set version = 'before' where stage = 'clustering'")
+    result = claimwire.run()
+    assert result.success
+    assert claimwire.warehouse_query(troops) == [(2, 2)]
+    assert _facts_event(result)["mode"].value == "rebuilt"
+    facts = _facts_from_scratch(claimwire)
+    for table in ("facts", "fact_sources", "fact_dates"):
+        assert sorted(claimwire.warehouse_query(f"select * from {table}")) == facts[table], table
