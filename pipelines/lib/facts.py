@@ -164,7 +164,7 @@ def build_facts_and_state(
     return built, state
 
 
-def merge_facts(old: pl.DataFrame, added: pl.DataFrame, links: pl.DataFrame, state: FactState) -> tuple[pl.DataFrame, FactState]:
+def merge_facts(old: pl.DataFrame, added: pl.DataFrame, links: pl.DataFrame, state: FactState) -> tuple[pl.DataFrame, FactChanges]:
     """Built facts with the claims added since, and the cluster links those claims and relabelled
     ones (whose cluster changed by merging with another) bring: the rows `build_facts` gives
     over every claim, computed from the facts they change, not from every claim.
