@@ -20,7 +20,7 @@ from pipelines.defs.common import (
     utc_now,
 )
 from pipelines.defs.engine import Engine
-from pipelines.defs.resources import Warehouse, append_table, read_frame, replace_table, rows_where, sql_file, transaction
+from pipelines.defs.resources import Warehouse, append_table, read_frame, registered, replace_table, rows_where, sql_file, transaction
 from pipelines.defs.validate import ValidationSettings
 from pipelines.lib.claims import CLAIMS_SCHEMA, extract_claims_in_processes, load_aliases, load_taxonomy
 from pipelines.lib.charts import values_over_time_spec, values_over_time_spec_of
@@ -433,9 +433,10 @@ SPLIT_CLUSTERS = """
 """
 
 # The backlog's claims: the added ones and those relabelled since (`_fact_changes`).
+_CHANGE_COLUMNS = ('claim_id', 'doc_id', 'cluster_id', *FACT_KEY, 'qualifier', 'attributed_to')
 FACT_CHANGES = f"""
     create or replace temp table _fact_changes as
-    select b.change, {', '.join('c.' + name for name in ('claim_id', 'doc_id', 'cluster_id', *FACT_KEY, 'qualifier', 'attributed_to'))}
+    select b.change, {', '.join('c.' + name for name in _CHANGE_COLUMNS)}
     from (select distinct claim_id, change from fact_backlog where change in ('added', 'relabelled')) as b
     join claims as c using (claim_id)
 """
@@ -462,7 +463,7 @@ FACT_LINKS = f"""
     with linked as (
         select * from _fact_changes
         union all
-        select null, {', '.join('c.' + name for name in ('claim_id', 'doc_id', 'cluster_id', *FACT_KEY, 'qualifier', 'attributed_to'))}
+        select null, {', '.join('c.' + name for name in _CHANGE_COLUMNS)}
         from claims as c
         where c.cluster_id in (select cluster_id from _fact_changes)
           and c.claim_id not in (select claim_id from _fact_changes where change = 'added')
@@ -486,9 +487,7 @@ def _merge_new_claims(conn) -> int:
     )
     conn.execute("drop table _fact_changes")
     touched = pl.concat([added.select("fact_id", *FACT_KEY), links.select("fact_id", *FACT_KEY)]).unique("fact_id")
-    conn.register("_touched", touched)
-    conn.register("_link_sources", links.select("fact_id", "source").unique())
-    try:
+    with registered(conn, "_touched", touched), registered(conn, "_link_sources", links.select("fact_id", "source").unique()):
         old = read_frame(
             conn,
             """
@@ -498,27 +497,22 @@ def _merge_new_claims(conn) -> int:
                or (measure, unit, coalesce(period, '')) in (select (measure, unit, coalesce(period, '')) from created)
             """,
         )
-        conn.register("_old", old.select("fact_id"))
-        state = FactState(
-            sources=read_frame(conn, "select s.* from fact_sources as s join _link_sources using (fact_id, source)"),
-            dates=read_frame(conn, "select * from fact_dates where fact_id in (select fact_id from _old)"),
-        )
-    finally:
-        for name in ("_touched", "_link_sources", "_old"):
-            conn.unregister(name)
+        with registered(conn, "_old", old.select("fact_id")):
+            state = FactState(
+                sources=read_frame(conn, "select s.* from fact_sources as s join _link_sources using (fact_id, source)"),
+                dates=read_frame(conn, "select * from fact_dates where fact_id in (select fact_id from _old)"),
+            )
     rows, changed = merge_facts(old, added, links, state)
     for table, frame in (("facts", rows), ("fact_dates", changed.dates)):
-        conn.register("_rows", frame)
-        conn.execute(f"delete from {table} where fact_id in (select fact_id from _rows)")
-        conn.execute(f"insert into {table} by name select * from _rows")
-        conn.unregister("_rows")
+        with registered(conn, "_rows", frame):
+            conn.execute(f"delete from {table} where fact_id in (select fact_id from _rows)")
+            conn.execute(f"insert into {table} by name select * from _rows")
     if changed.renamed.height:
-        conn.register("_renamed", changed.renamed)
-        conn.execute(
-            "update fact_sources as s set component = r.renamed_to from _renamed as r "
-            "where s.fact_id = r.fact_id and s.component = r.component"
-        )
-        conn.unregister("_renamed")
+        with registered(conn, "_renamed", changed.renamed):
+            conn.execute(
+                "update fact_sources as s set component = r.renamed_to from _renamed as r "
+                "where s.fact_id = r.fact_id and s.component = r.component"
+            )
     append_table(conn, "fact_sources", changed.sources)
     return rows.height
 
