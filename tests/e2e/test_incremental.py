@@ -516,3 +516,19 @@ def test_a_passage_that_bridges_two_clusters_merges_their_sources_in_the_facts(c
     facts = _facts_from_scratch(claimwire)
     for table in ("facts", "fact_sources", "fact_dates"):
         assert sorted(claimwire.warehouse_query(f"select * from {table}")) == facts[table], table
+
+
+def test_a_batch_past_a_quarter_of_the_claims_is_grouped_with_every_claim(claimwire):
+    # 001 holds more claims than 000: merging them would cost more than grouping every claim
+    _copy(claimwire, "000")
+    assert claimwire.run().success
+    n_before = claimwire.warehouse_query("select count(*) from claims")[0][0]
+    _copy(claimwire, "001")
+    result = claimwire.run()
+    assert result.success
+    n_after = claimwire.warehouse_query("select count(*) from claims")[0][0]
+    assert n_after - n_before > 0.25 * n_after
+    assert _facts_event(result)["mode"].value == "rebuilt"
+    facts = _facts_from_scratch(claimwire)
+    for table in ("facts", "fact_sources", "fact_dates"):
+        assert sorted(claimwire.warehouse_query(f"select * from {table}")) == facts[table], table
