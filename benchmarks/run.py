@@ -325,7 +325,8 @@ def run_job(job=None, run_config=None) -> dict:
         # average: what is left for work that could overlap on this machine
         "steps_cpu_s": watch.cpu(starts, ends) if watch else {},
         "cpu_s": cpu,
-        "cores_used": round(cpu / wall, 2) if cpu is not None and wall else None,
+        # from the wall time as written below, so the JSON's figures agree with each other
+        "cores_used": round(cpu / round(wall, 3), 2) if cpu is not None and round(wall, 3) else None,
         "success": result.success,
         "failed_steps": failed,
         "errors": errors,
